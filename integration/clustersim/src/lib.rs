@@ -1,0 +1,23 @@
+//! A deterministic cluster simulator.
+//!
+//! A cluster fixture ([`fixture::ClusterFixture`], `fixtures/clusters/*.yaml`) and a price list
+//! ([`fixture::Prices`], `fixtures/prices/*.yaml`) go in; [`generate::generate`] turns them into
+//! the series a real cluster's Prometheus would hold for one simulated day: cAdvisor,
+//! kube-state-metrics and the cost model's own exporter, with exactly the names and labels the
+//! Kubecost allocation queries and the AMP guide's recording rules read (see
+//! `shared/reference/kubecost-model.md`). Every series carries the cluster's external label
+//! (default `cluster_id`), as Prometheus adds it to remote-written data.
+//!
+//! The output is a [`generate::Simulation`], which yields remote write 1.0 requests
+//! ([`ampfed_prom::remote_write::WriteRequest`]) in time-sliced batches. Nothing depends on the
+//! wall clock, a random source or hash-map order: the same inputs give byte-identical requests.
+
+pub mod fixture;
+pub mod generate;
+
+mod det;
+mod quantity;
+
+pub use fixture::{load_cluster, load_clusters_dir, load_prices, ClusterFixture, FixtureError, Prices};
+pub use generate::{generate, Pod, SimConfig, SimError, SimStats, Simulation};
+pub use quantity::{Bytes, Cores, Offset};

@@ -1,0 +1,124 @@
+//! `ampfed-e2e`: runs the end-to-end scenario and checks its snapshots. `cargo xtask e2e`
+//! installs what is missing and then runs this binary.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ampfed_e2e::{scenario, snapshots, Fault, Options, Outcome};
+use clap::Parser;
+
+/// Runs the AMP → rules → ETL → S3 → federation → query path on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "ampfed-e2e")]
+struct Args {
+    /// Inject a fault; the run must then fail at the proxy's first signed call.
+    #[arg(long, value_enum)]
+    fault: Option<Fault>,
+    /// Keep the scenario directory (service logs, Prometheus data) after the run.
+    #[arg(long)]
+    keep: bool,
+    /// The Prometheus binary (default: `prometheus` on PATH).
+    #[arg(long)]
+    prometheus: Option<std::path::PathBuf>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AMPFED_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let options = Options {
+        fault: args.fault,
+        keep: args.keep,
+        prometheus: args.prometheus,
+        show_progress: true,
+        ..Options::from_env()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    eprintln!("ampfed e2e{}", args.fault.map(|f| format!(" (fault: {f:?})")).unwrap_or_default());
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = scenario::run(&options) => Some(r),
+            _ = interrupted() => None,
+        }
+    });
+    // The scenario future has been dropped here: every service it started is stopped.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match result {
+        None => {
+            eprintln!("interrupted: all services stopped");
+            ExitCode::from(130)
+        }
+        Some(Err(e)) => {
+            eprintln!("\nerror: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+        Some(Ok(outcome)) => {
+            let ok = std::panic::catch_unwind(|| snapshots::check(&outcome)).is_ok();
+            print_summary(&outcome, ok, started.elapsed().as_secs_f64());
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("\nerror: snapshots differ (see above); review with `cargo insta review` (cargo install cargo-insta), or delete the .snap.new files to discard");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn print_summary(outcome: &Outcome, snapshots_ok: bool, total: f64) {
+    let s = &outcome.summary;
+    eprintln!("\nsummary");
+    eprintln!("  clusters        {} ({})", s.clusters.len(), s.clusters.join(", "));
+    eprintln!("  written         {} series, {} samples (remote write through the SigV4 proxy)", s.series_written, s.samples_written);
+    eprintln!("  rules           {} installed in {} namespace(s); {} series recorded", s.rules_installed, s.rule_namespaces, s.rule_series_recorded);
+    eprintln!("  ETL objects     {} per-cluster, {} combined", s.etl_objects.len(), s.combined_objects.len());
+    eprintln!("  rows queried    {} allocations → {} namespaces, {} clusters", s.rows_queried, outcome.by_namespace.len(), outcome.by_cluster.len());
+    eprintln!(
+        "  snapshots       {} {}",
+        snapshots::NAMES.len(),
+        if snapshots_ok { "match" } else { "DIFFER" }
+    );
+    eprintln!("  step times");
+    let slowest = s.steps.iter().map(|(_, d)| *d).max().unwrap_or_default();
+    for (name, took) in &s.steps {
+        let mark = if *took == slowest { "  ← slowest" } else { "" };
+        eprintln!("    {name:<16} {:>6.1} s{mark}", took.as_secs_f64());
+    }
+    eprintln!("  total           {total:.1} s");
+}

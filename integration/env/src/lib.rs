@@ -1,0 +1,36 @@
+//! Services the harness starts and owns: the [`Scenario`], the [`Service`] contract, readiness
+//! [`probe`]s, and one constructor per dependency ([`prometheus`], [`localstack`]).
+//!
+//! Only this crate starts processes. Every process gets its own process group, its own
+//! directory under the scenario directory and a log file; the scenario stops them in reverse
+//! order when dropped and removes its directory.
+
+pub mod localstack;
+pub mod paths;
+pub mod probe;
+pub mod prometheus;
+
+mod process;
+mod scenario;
+
+pub use process::{Process, ProcessSpec};
+pub use scenario::{free_port, Scenario, Service};
+
+use std::path::PathBuf;
+
+/// Errors of the environment layer.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error("{what} {}: {source}", path.display())]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("cannot start {service} ({program}): {source}")]
+    Spawn { service: String, program: String, source: std::io::Error },
+    #[error("{service} is not ready after {waited_secs} s (last probe: {last}); its log {}:\n{tail}", log.display())]
+    NotReady { service: String, waited_secs: u64, last: String, log: PathBuf, tail: String },
+    #[error("{service} exited during start-up ({status}); its log {}:\n{tail}", log.display())]
+    Exited { service: String, status: String, log: PathBuf, tail: String },
+    #[error("{tool} not found: {hint}")]
+    Missing { tool: String, hint: String },
+    #[error("a service named {0} is already in the scenario")]
+    Duplicate(String),
+}

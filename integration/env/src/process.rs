@@ -1,0 +1,128 @@
+//! A child process in its own process group, logged to a file, stopped with SIGTERM then SIGKILL.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::EnvError;
+
+/// How to start one process.
+#[derive(Clone, Debug)]
+pub struct ProcessSpec {
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+}
+
+/// A running child process owned by a scenario.
+#[derive(Debug)]
+pub struct Process {
+    name: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts the process in a new process group with stdout and stderr going to `log`.
+    pub fn spawn(spec: &ProcessSpec, log: &Path) -> Result<Process, EnvError> {
+        let io_err = |what| move |source| EnvError::Io { what, path: log.to_owned(), source };
+        let out = File::create(log).map_err(io_err("create log"))?;
+        let err = out.try_clone().map_err(io_err("open log"))?;
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&spec.cwd)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        let child = cmd.spawn().map_err(|source| EnvError::Spawn {
+            service: spec.name.clone(),
+            program: spec.program.display().to_string(),
+            source,
+        })?;
+        tracing::debug!(service = %spec.name, pid = child.id(), "started");
+        Ok(Process { name: spec.name.clone(), child: Some(child), log: log.to_owned() })
+    }
+
+    /// The process id (also its process group id), if it still runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The log file.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// Fails with the log's tail if the process has already exited.
+    pub fn check_alive(&mut self) -> Result<(), EnvError> {
+        if let Some(child) = self.child.as_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Err(EnvError::Exited {
+                    service: self.name.clone(),
+                    status: status.to_string(),
+                    log: self.log.clone(),
+                    tail: log_tail(&self.log, 20),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the whole process group: SIGTERM, then SIGKILL after `grace`. Safe to call twice.
+    pub fn stop(&mut self, grace: Duration) {
+        let Some(mut child) = self.child.take() else { return };
+        let pgid = child.id() as i32;
+        signal_group(pgid, libc::SIGTERM);
+        let deadline = Instant::now() + grace;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                _ => {
+                    tracing::warn!(service = %self.name, "did not stop within {grace:?}; killing it");
+                    signal_group(pgid, libc::SIGKILL);
+                    let _ = child.wait();
+                    break;
+                }
+            }
+        }
+        // Children that outlived the leader still belong to the group.
+        signal_group(pgid, libc::SIGKILL);
+        tracing::debug!(service = %self.name, "stopped");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(10));
+    }
+}
+
+/// Sends `signal` to a process group; a group that no longer exists is fine.
+pub(crate) fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) with a negative pid signals a process group; it has no memory effects.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// The last `lines` lines of a log file (empty if it cannot be read).
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let Ok(mut file) = File::open(path) else { return String::new() };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));
+    let mut buf = String::new();
+    let _ = file.read_to_string(&mut buf);
+    let all: Vec<&str> = buf.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

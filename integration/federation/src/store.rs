@@ -1,0 +1,149 @@
+//! The central bucket, with Kubecost's federated layout:
+//! `federated/<cluster>/etl/allocations/1d/<start>-<end>.json` per cluster and
+//! `federated/combined/etl/allocations/1d/<start>-<end>.json` after federation.
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::format::{AllocationSet, Window};
+use crate::FederationError;
+
+/// The prefix every cluster writes under.
+pub const FEDERATED_PREFIX: &str = "federated/";
+/// The combined cluster id.
+pub const COMBINED: &str = "combined";
+
+/// How to reach the bucket.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// The bucket holding the federated ETL.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+fn s3_error<E: std::error::Error>(operation: &'static str, target: &str, e: E) -> FederationError {
+    FederationError::S3 { operation, target: target.to_owned(), message: DisplayErrorContext(e).to_string() }
+}
+
+impl Store {
+    pub fn new(config: &StoreConfig) -> Store {
+        let s3 = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()))
+            .endpoint_url(config.endpoint.clone())
+            .force_path_style(true)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .credentials_provider(Credentials::new(
+                config.access_key_id.clone(),
+                config.secret_access_key.clone(),
+                None,
+                None,
+                "ampfed-store",
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        Store { client: aws_sdk_s3::Client::from_conf(s3), bucket: config.bucket.clone() }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket unless it exists.
+    pub async fn ensure_bucket(&self) -> Result<(), FederationError> {
+        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        self.client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| s3_error("CreateBucket", &self.bucket, e))?;
+        Ok(())
+    }
+
+    /// The key of a cluster's (or `combined`) daily allocation set.
+    pub fn allocation_key(cluster: &str, window: Window) -> String {
+        format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/{}.json", window.file_stem())
+    }
+
+    /// Writes a set under `cluster`'s prefix and returns its key.
+    pub async fn put_set(&self, cluster: &str, set: &AllocationSet) -> Result<String, FederationError> {
+        let key = Store::allocation_key(cluster, set.window);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/json")
+            .body(ByteStream::from(set.to_bytes()))
+            .send()
+            .await
+            .map_err(|e| s3_error("PutObject", &key, e))?;
+        Ok(key)
+    }
+
+    /// Reads one set.
+    pub async fn get_set(&self, key: &str) -> Result<AllocationSet, FederationError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_error("GetObject", key, e))?;
+        let bytes = out.body.collect().await.map_err(|e| s3_error("GetObject body", key, e))?.into_bytes();
+        AllocationSet::from_bytes(key, &bytes)
+    }
+
+    /// The cluster ids with a folder under `federated/`, without `combined`, sorted.
+    pub async fn clusters(&self) -> Result<Vec<String>, FederationError> {
+        let mut clusters = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(FEDERATED_PREFIX)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3_error("ListObjectsV2", FEDERATED_PREFIX, e))?;
+            for p in page.common_prefixes() {
+                if let Some(name) = p.prefix().and_then(|p| p.strip_prefix(FEDERATED_PREFIX)) {
+                    let name = name.trim_end_matches('/');
+                    if name != COMBINED && !name.is_empty() {
+                        clusters.push(name.to_owned());
+                    }
+                }
+            }
+        }
+        clusters.sort();
+        Ok(clusters)
+    }
+
+    /// The keys of a cluster's daily allocation sets, sorted.
+    pub async fn allocation_keys(&self, cluster: &str) -> Result<Vec<String>, FederationError> {
+        let prefix = format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/");
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3_error("ListObjectsV2", &prefix, e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}

@@ -1,0 +1,451 @@
+//! Server-side SigV4 verification, behaving like an AWS front end.
+//!
+//! [`Verifier::verify`] takes a request as received ([`IncomingRequest`]), finds the
+//! signature (the `Authorization` header or the presigned `X-Amz-*` query parameters),
+//! checks the credential scope, the signed headers, the clock skew and the key (known, not
+//! expired, with its session token), rebuilds the canonical request from the request using
+//! only the client's `SignedHeaders`, and compares signatures in constant time. Failures
+//! are [`AuthError`]s carrying AWS's error types and messages.
+//!
+//! Checks run in this order: signature present and parsable, scope terminator, region,
+//! service, `host`/`x-amz-date` signed, `x-amz-date` well formed and matching the scope
+//! date, clock skew (and presigned expiry), access key known, session token, expiry,
+//! signature.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use subtle::ConstantTimeEq;
+
+use crate::canonical::{
+    canonical_request, credential_scope, encode_query_component, parse_amz_date, sha256_hex, signature,
+    signing_key, string_to_sign, ALGORITHM, SIGNATURE_PARAM, UNSIGNED_PAYLOAD,
+};
+pub use crate::error::{aws_error_json, AuthError, ERROR_TYPE_HEADER};
+use crate::registry::{CredentialRegistry, KeyState};
+
+/// The server's clock, injectable so tests (and the 2015 test vectors) run at any time.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Longest validity AWS accepts for a presigned request: seven days.
+const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
+/// Derived keys kept before the cache is emptied (keys change daily; this only bounds memory).
+const KEY_CACHE_LIMIT: usize = 1024;
+
+/// What the endpoint is and how strict it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierSettings {
+    /// The endpoint's region, e.g. `us-west-2`.
+    pub region: String,
+    /// The endpoint's signing name: `aps` for AMP, `sts` for STS, `s3` for S3.
+    pub service: String,
+    /// Allowed difference between `x-amz-date` and the server's clock (AMP: 5 minutes).
+    pub max_skew: chrono::Duration,
+    /// Normalise the path and encode it a second time (every service but S3); without it the
+    /// path is used as received (S3).
+    pub normalize_path: bool,
+}
+
+impl VerifierSettings {
+    /// Settings for `service` in `region`: 5 minutes of skew, path normalisation unless the
+    /// service is `s3`.
+    pub fn new(region: impl Into<String>, service: impl Into<String>) -> Self {
+        let service = service.into();
+        let normalize_path = service != "s3";
+        Self { region: region.into(), service, max_skew: chrono::Duration::minutes(5), normalize_path }
+    }
+
+    /// Settings for AMP (`aps`) in `region`.
+    pub fn aps(region: impl Into<String>) -> Self {
+        Self::new(region, "aps")
+    }
+}
+
+impl Default for VerifierSettings {
+    /// AMP in `us-east-1`.
+    fn default() -> Self {
+        Self::aps("us-east-1")
+    }
+}
+
+/// A request exactly as received.
+#[derive(Clone, Copy)]
+pub struct IncomingRequest<'a> {
+    /// The method, e.g. `POST`.
+    pub method: &'a str,
+    /// The raw path as received, percent-encoded (no query).
+    pub path: &'a str,
+    /// The raw query string without `?` (empty when there is none).
+    pub query: &'a str,
+    /// Headers as received: any case, repeated names allowed, in order.
+    pub headers: &'a [(String, String)],
+    /// The whole body.
+    pub body: &'a [u8],
+}
+
+impl fmt::Debug for IncomingRequest<'_> {
+    /// Header values and the query may carry session tokens: only names and sizes are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IncomingRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query_len", &self.query.len())
+            .field("header_names", &self.headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The access key id that signed the request.
+    pub access_key_id: String,
+    /// The principal the key belongs to.
+    pub principal_arn: String,
+}
+
+/// Verifies SigV4 signatures against a [`CredentialRegistry`]. Cheap to clone; clones share
+/// the registry and the derived-key cache.
+#[derive(Clone)]
+pub struct Verifier {
+    settings: VerifierSettings,
+    registry: CredentialRegistry,
+    clock: Clock,
+    key_cache: Arc<Mutex<HashMap<KeyCacheKey, [u8; 32]>>>,
+}
+
+/// (secret, date, region, service).
+type KeyCacheKey = (String, String, String, String);
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier").field("settings", &self.settings).field("registry", &self.registry).finish()
+    }
+}
+
+/// How the client presented its signature.
+#[derive(Debug, PartialEq, Eq)]
+enum Form {
+    Header,
+    Presigned { expires_secs: u64 },
+}
+
+/// The signature and its context, as the client presented them.
+struct Presented {
+    form: Form,
+    credential: String,
+    signed_headers: String,
+    signature: String,
+    amz_date: String,
+    security_token: Option<String>,
+}
+
+impl Verifier {
+    /// A verifier for the endpoint described by `settings`, accepting the keys in `registry`,
+    /// with the system clock.
+    pub fn new(settings: VerifierSettings, registry: CredentialRegistry) -> Self {
+        Self { settings, registry, clock: Arc::new(Utc::now), key_cache: Arc::default() }
+    }
+
+    /// Replaces the clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The endpoint's settings.
+    pub fn settings(&self) -> &VerifierSettings {
+        &self.settings
+    }
+
+    /// The registry keys are looked up in.
+    pub fn registry(&self) -> &CredentialRegistry {
+        &self.registry
+    }
+
+    /// The server's time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Authenticates `req`: the caller on success, AWS's error otherwise.
+    pub fn verify(&self, req: &IncomingRequest<'_>) -> Result<Caller, AuthError> {
+        let now = self.now();
+        let presented = presented_signature(req)?;
+
+        let scope: Vec<&str> = presented.credential.split('/').collect();
+        let [access_key_id, scope_date, scope_region, scope_service, terminator] = scope[..] else {
+            return Err(AuthError::IncompleteSignature {
+                detail: format!(
+                    "Credential must have exactly 5 slash-delimited elements, e.g. \
+                     keyid/date/region/service/term, got '{}'",
+                    presented.credential
+                ),
+            });
+        };
+        if terminator != "aws4_request" {
+            return Err(AuthError::WrongTerminator { terminator: terminator.to_owned() });
+        }
+        if scope_region != self.settings.region {
+            return Err(AuthError::WrongRegion {
+                scope_region: scope_region.to_owned(),
+                expected: self.settings.region.clone(),
+            });
+        }
+        if scope_service != self.settings.service {
+            return Err(AuthError::WrongService {
+                scope_service: scope_service.to_owned(),
+                expected: self.settings.service.clone(),
+            });
+        }
+
+        let signed = |name: &str| presented.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case(name));
+        if !signed("host") {
+            return Err(AuthError::HeaderNotSigned { header: "host" });
+        }
+        if presented.form == Form::Header && !signed("x-amz-date") {
+            return Err(AuthError::HeaderNotSigned { header: "x-amz-date" });
+        }
+
+        let request_time = parse_amz_date(&presented.amz_date)
+            .ok_or_else(|| AuthError::MalformedDate { value: presented.amz_date.clone() })?;
+        if presented.amz_date.get(..8) != Some(scope_date) {
+            return Err(AuthError::ScopeDateMismatch {
+                scope_date: scope_date.to_owned(),
+                amz_date: presented.amz_date.clone(),
+            });
+        }
+        self.check_time(&presented.form, request_time, now)?;
+
+        let credential = match self.registry.state(access_key_id, now) {
+            KeyState::Unknown => {
+                return Err(AuthError::UnknownAccessKey { access_key_id: access_key_id.to_owned() })
+            }
+            KeyState::Expired(credential) | KeyState::Valid(credential) => credential,
+        };
+        let token_ok = match (credential.session_token.as_deref(), presented.security_token.as_deref()) {
+            (None, None) => true,
+            (Some(expected), Some(got)) => bool::from(expected.as_bytes().ct_eq(got.as_bytes())),
+            _ => false,
+        };
+        if !token_ok {
+            return Err(AuthError::InvalidSecurityToken { access_key_id: access_key_id.to_owned() });
+        }
+        if self.registry.is_expired(access_key_id, now) {
+            return Err(AuthError::ExpiredToken { access_key_id: access_key_id.to_owned() });
+        }
+
+        let (payload_hashes, body_hash_ok) = payload_hashes(req, &presented.form);
+        let scope = credential_scope(scope_date, scope_region, scope_service);
+        let key = self.derived_key(&credential.secret_access_key, scope_date, scope_region, scope_service);
+        let mut reported = None;
+        for payload_hash in &payload_hashes {
+            let canonical =
+                canonical_request(req, &presented.signed_headers, payload_hash, self.settings.normalize_path);
+            let to_sign = string_to_sign(&presented.amz_date, &scope, &canonical);
+            let expected = signature(&key, &to_sign);
+            let matches = bool::from(expected.as_bytes().ct_eq(presented.signature.as_bytes()));
+            if matches && body_hash_ok {
+                return Ok(Caller {
+                    access_key_id: credential.access_key_id,
+                    principal_arn: credential.principal_arn,
+                });
+            }
+            if reported.is_none() {
+                reported = Some((canonical, to_sign));
+            }
+        }
+        let (canonical, to_sign) = reported.unwrap_or_default();
+        Err(AuthError::SignatureMismatch {
+            canonical_request: redact_token(canonical, presented.security_token.as_deref()),
+            string_to_sign: to_sign,
+        })
+    }
+
+    fn check_time(&self, form: &Form, request_time: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), AuthError> {
+        let skew = self.settings.max_skew;
+        if request_time > now.checked_add_signed(skew).unwrap_or(DateTime::<Utc>::MAX_UTC) {
+            return Err(AuthError::SignatureNotYetCurrent { request_time, server_time: now, allowed: skew });
+        }
+        let allowed = match form {
+            Form::Header => skew,
+            // At most MAX_PRESIGNED_EXPIRES_SECS (checked when parsing), so it fits.
+            Form::Presigned { expires_secs } => {
+                chrono::Duration::seconds((*expires_secs).min(MAX_PRESIGNED_EXPIRES_SECS) as i64)
+            }
+        };
+        if request_time < now.checked_sub_signed(allowed).unwrap_or(DateTime::<Utc>::MIN_UTC) {
+            return Err(AuthError::SignatureExpired { request_time, server_time: now, allowed });
+        }
+        Ok(())
+    }
+
+    fn derived_key(&self, secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+        let cache_key = (secret.to_owned(), date.to_owned(), region.to_owned(), service.to_owned());
+        let mut cache = self.key_cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = cache.get(&cache_key) {
+            return *key;
+        }
+        let key = signing_key(secret, date, region, service);
+        if cache.len() >= KEY_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(cache_key, key);
+        key
+    }
+}
+
+/// Collects the received headers of an `http` header map as `(name, value)` pairs, in order,
+/// repeated names kept (non-UTF-8 values are converted lossily).
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect()
+}
+
+/// The first header named `name` (any case).
+fn header<'r>(req: &IncomingRequest<'r>, name: &str) -> Option<&'r str> {
+    req.headers.iter().find(|(received, _)| received.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+}
+
+/// Finds the signature in the `Authorization` header or the presigned query parameters.
+fn presented_signature(req: &IncomingRequest<'_>) -> Result<Presented, AuthError> {
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(req.query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let param = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+
+    match (header(req, "authorization"), param(SIGNATURE_PARAM)) {
+        (None, None) => Err(AuthError::MissingAuthenticationToken),
+        (Some(_), Some(_)) => Err(AuthError::IncompleteSignature {
+            detail: "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature \
+                     query string parameter or the Authorization header should be specified"
+                .to_owned(),
+        }),
+        (Some(authorization), None) => {
+            let (credential, signed_headers, signature) = parse_authorization(authorization)?;
+            let amz_date = header(req, "x-amz-date").ok_or_else(|| AuthError::IncompleteSignature {
+                detail: format!(
+                    "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
+                     Authorization={authorization}"
+                ),
+            })?;
+            Ok(Presented {
+                form: Form::Header,
+                credential,
+                signed_headers,
+                signature,
+                amz_date: amz_date.to_owned(),
+                security_token: header(req, "x-amz-security-token").map(str::to_owned),
+            })
+        }
+        (None, Some(signature)) => {
+            let required = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"];
+            let [Some(algorithm), Some(credential), Some(amz_date), Some(signed_headers), Some(expires)] =
+                required.map(param)
+            else {
+                return Err(AuthError::IncompleteSignature {
+                    detail: "Query-string authentication version 4 requires the X-Amz-Algorithm, \
+                             X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and \
+                             X-Amz-Expires parameters."
+                        .to_owned(),
+                });
+            };
+            if algorithm != ALGORITHM {
+                return Err(AuthError::IncompleteSignature {
+                    detail: format!("X-Amz-Algorithm only supports \"{ALGORITHM}\""),
+                });
+            }
+            let expires_secs = expires.parse::<u64>().map_err(|_| AuthError::IncompleteSignature {
+                detail: "X-Amz-Expires should be a number".to_owned(),
+            })?;
+            if expires_secs > MAX_PRESIGNED_EXPIRES_SECS {
+                return Err(AuthError::IncompleteSignature {
+                    detail: format!(
+                        "X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES_SECS}"
+                    ),
+                });
+            }
+            let security_token = param("X-Amz-Security-Token")
+                .or_else(|| header(req, "x-amz-security-token").map(str::to_owned));
+            Ok(Presented {
+                form: Form::Presigned { expires_secs },
+                credential,
+                signed_headers,
+                signature,
+                amz_date,
+                security_token,
+            })
+        }
+    }
+}
+
+/// Parses `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` into its three values.
+fn parse_authorization(value: &str) -> Result<(String, String, String), AuthError> {
+    let mut credential = None;
+    let mut signed_headers = None;
+    let mut signature = None;
+    if let Some(rest) = value.strip_prefix(ALGORITHM).filter(|rest| rest.starts_with([' ', '\t'])) {
+        for part in rest.split(',') {
+            let Some((key, val)) = part.trim().split_once('=') else { continue };
+            let slot = match key.trim() {
+                "Credential" => &mut credential,
+                "SignedHeaders" => &mut signed_headers,
+                "Signature" => &mut signature,
+                _ => continue,
+            };
+            *slot = Some(val.trim().to_owned());
+        }
+    }
+    match (credential, signed_headers, signature) {
+        (Some(credential), Some(signed_headers), Some(signature)) => Ok((credential, signed_headers, signature)),
+        (credential, signed_headers, signature) => {
+            let mut detail = String::new();
+            for (present, name) in
+                [(credential.is_some(), "Credential"), (signature.is_some(), "Signature"), (signed_headers.is_some(), "SignedHeaders")]
+            {
+                if !present {
+                    detail.push_str(&format!("Authorization header requires '{name}' parameter. "));
+                }
+            }
+            detail.push_str(&format!("Authorization={value}"));
+            Err(AuthError::IncompleteSignature { detail })
+        }
+    }
+}
+
+/// The payload hashes to try, and whether a claimed `x-amz-content-sha256` agrees with the body.
+///
+/// - `x-amz-content-sha256` present: its value (`UNSIGNED-PAYLOAD` and `STREAMING-…` markers
+///   are taken as they are; the chunk signatures of streaming uploads are not checked), and
+///   a hex hash must be the body's.
+/// - Presigned without it: `UNSIGNED-PAYLOAD`, then the body's hash (what `aws-sigv4` puts
+///   there when given the body).
+/// - Otherwise: the body's hash.
+fn payload_hashes(req: &IncomingRequest<'_>, form: &Form) -> (Vec<String>, bool) {
+    match header(req, "x-amz-content-sha256") {
+        Some(claimed) if claimed == UNSIGNED_PAYLOAD || claimed.starts_with("STREAMING-") => {
+            (vec![claimed.to_owned()], true)
+        }
+        Some(claimed) => {
+            let actual = sha256_hex(req.body);
+            let agrees = claimed == actual;
+            (vec![actual], agrees)
+        }
+        None if matches!(form, Form::Presigned { .. }) => {
+            (vec![UNSIGNED_PAYLOAD.to_owned(), sha256_hex(req.body)], true)
+        }
+        None => (vec![sha256_hex(req.body)], true),
+    }
+}
+
+/// Replaces the session token (raw, as in headers, and query-encoded) in a canonical request
+/// shown in an error message.
+fn redact_token(canonical: String, token: Option<&str>) -> String {
+    let Some(token) = token.filter(|token| !token.is_empty()) else { return canonical };
+    let replacement = format!("** redacted session token (length={}) **", token.len());
+    canonical.replace(&encode_query_component(token), &replacement).replace(token, &replacement)
+}

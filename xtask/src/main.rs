@@ -1,0 +1,37 @@
+//! The project's task runner (`cargo xtask <task>`): thin, one module per task. The work lives
+//! in the crates under `integration/`; tasks install what a fresh machine lacks and call them.
+
+mod e2e;
+mod flags;
+mod setup;
+mod test;
+#[cfg(test)]
+mod tidy;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use xshell::Shell;
+
+fn main() -> anyhow::Result<()> {
+    let flags = flags::Xtask::parse();
+    let sh = Shell::new().context("create a shell")?;
+    sh.change_dir(project_root());
+    match flags.task {
+        flags::Task::Setup(cmd) => cmd.run(&sh),
+        flags::Task::E2e(cmd) => cmd.run(&sh),
+        flags::Task::Test(cmd) => cmd.run(&sh),
+    }
+}
+
+/// The workspace root.
+pub(crate) fn project_root() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    dir.parent().map(PathBuf::from).unwrap_or(dir)
+}
+
+/// The cargo that runs us, so nested builds share its toolchain.
+pub(crate) fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
