@@ -260,7 +260,7 @@ async fn create_workspace(amp: &aws_sdk_amp::Client) -> Result<String> {
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("{}", aws_sdk_amp::error::DisplayErrorContext(e)))?;
-        if ws.workspace().map(|w| w.status().status_code().as_str()) == Some("ACTIVE") {
+        if ws.workspace().and_then(|w| w.status()).map(|s| s.status_code().as_str()) == Some("ACTIVE") {
             return Ok(id);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -36,8 +36,17 @@ const QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(
 const PATH_DOUBLE_SET: &AsciiSet = &QUERY_SET.remove(b'/');
 /// Single path encoding: the wire path is used as is; only bytes that cannot appear in a
 /// URI (controls, space, non-ASCII and a few others) are encoded.
-const PATH_SINGLE_SET: &AsciiSet =
-    &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'\\').add(b'^').add(b'`').add(b'{').add(b'|').add(b'}');
+const PATH_SINGLE_SET: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 /// The canonical URI for `raw_path`, the path exactly as received (percent-encoded).
 ///
@@ -93,8 +102,14 @@ fn normalize_path(path: &str) -> Cow<'_, str> {
 /// characters, sorted by key then value, every pair written `key=value`. The presigned
 /// form's `X-Amz-Signature` is left out.
 pub fn canonical_query(raw_query: &str) -> String {
+    canonical_query_without(raw_query, &[])
+}
+
+/// [`canonical_query`] leaving out the parameters named in `excluded` as well (exact,
+/// case-sensitive names), e.g. an `X-Amz-Security-Token` appended after signing.
+pub fn canonical_query_without(raw_query: &str, excluded: &[&str]) -> String {
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
-        .filter(|(key, _)| key != SIGNATURE_PARAM)
+        .filter(|(key, _)| key != SIGNATURE_PARAM && !excluded.contains(&key.as_ref()))
         .map(|(key, value)| (encode_query_component(&key), encode_query_component(&value)))
         .collect();
     pairs.sort();
@@ -163,11 +178,22 @@ pub fn canonical_request(
     payload_hash: &str,
     normalize_path: bool,
 ) -> String {
+    assemble_canonical_request(req, &canonical_query(req.query), signed_headers, payload_hash, normalize_path)
+}
+
+/// The canonical request for `req` with an already canonical query string.
+pub(crate) fn assemble_canonical_request(
+    req: &IncomingRequest<'_>,
+    canonical_query: &str,
+    signed_headers: &str,
+    payload_hash: &str,
+    normalize_path: bool,
+) -> String {
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         req.method,
         canonical_uri(req.path, normalize_path),
-        canonical_query(req.query),
+        canonical_query,
         canonical_headers(req.headers, signed_headers),
         signed_headers,
         payload_hash
@@ -246,7 +272,10 @@ mod tests {
             canonical_uri("/test/@connections/JBDvjfGEIAMCERw%3D", true),
             "/test/%40connections/JBDvjfGEIAMCERw%253D"
         );
-        assert_eq!(canonical_uri("/workspaces/ws-1/api/v1/remote_write", true), "/workspaces/ws-1/api/v1/remote_write");
+        assert_eq!(
+            canonical_uri("/workspaces/ws-1/api/v1/remote_write", true),
+            "/workspaces/ws-1/api/v1/remote_write"
+        );
     }
 
     #[test]
@@ -305,7 +334,8 @@ mod tests {
             "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n\
              e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        let sts = string_to_sign("20150830T123600Z", &credential_scope("20150830", "us-east-1", "service"), &creq);
+        let sts =
+            string_to_sign("20150830T123600Z", &credential_scope("20150830", "us-east-1", "service"), &creq);
         let key = signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "service");
         assert_eq!(signature(&key, &sts), "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
     }

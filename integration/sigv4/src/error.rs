@@ -56,7 +56,7 @@ pub enum AuthError {
     },
     /// The request's time is further in the past than allowed (clock skew, or a presigned
     /// request used after `X-Amz-Expires`).
-    #[error("signature expired: request time {} is before {}", format_amz_date(*request_time), format_amz_date(shift(*server_time, -*allowed)))]
+    #[error("signature expired: request time {request_time} is more than {allowed} before {server_time}")]
     SignatureExpired {
         /// The request's `x-amz-date`.
         request_time: DateTime<Utc>,
@@ -66,7 +66,9 @@ pub enum AuthError {
         allowed: chrono::Duration,
     },
     /// The request's time is further in the future than the allowed skew.
-    #[error("signature not yet current: request time {} is after {}", format_amz_date(*request_time), format_amz_date(shift(*server_time, *allowed)))]
+    #[error(
+        "signature not yet current: request time {request_time} is more than {allowed} after {server_time}"
+    )]
     SignatureNotYetCurrent {
         /// The request's `x-amz-date`.
         request_time: DateTime<Utc>,
@@ -140,7 +142,9 @@ impl AuthError {
         match self {
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             Self::IncompleteSignature { .. } => "IncompleteSignatureException",
-            Self::UnknownAccessKey { .. } | Self::InvalidSecurityToken { .. } => "UnrecognizedClientException",
+            Self::UnknownAccessKey { .. } | Self::InvalidSecurityToken { .. } => {
+                "UnrecognizedClientException"
+            }
             Self::ExpiredToken { .. } => "ExpiredTokenException",
             Self::AccessDenied { .. } => "AccessDeniedException",
             Self::SignatureMismatch { .. }

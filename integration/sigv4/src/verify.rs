@@ -20,8 +20,9 @@ use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use crate::canonical::{
-    canonical_request, credential_scope, encode_query_component, parse_amz_date, sha256_hex, signature,
-    signing_key, string_to_sign, ALGORITHM, SIGNATURE_PARAM, UNSIGNED_PAYLOAD,
+    assemble_canonical_request, canonical_query, canonical_query_without, credential_scope,
+    encode_query_component, parse_amz_date, sha256_hex, signature, signing_key, string_to_sign, ALGORITHM,
+    SIGNATURE_PARAM, UNSIGNED_PAYLOAD,
 };
 pub use crate::error::{aws_error_json, AuthError, ERROR_TYPE_HEADER};
 use crate::registry::{CredentialRegistry, KeyState};
@@ -29,6 +30,8 @@ use crate::registry::{CredentialRegistry, KeyState};
 /// The server's clock, injectable so tests (and the 2015 test vectors) run at any time.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// The presigned form's session token parameter.
+const SECURITY_TOKEN_PARAM: &str = "X-Amz-Security-Token";
 /// Longest validity AWS accepts for a presigned request: seven days.
 const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
 /// Derived keys kept before the cache is emptied (keys change daily; this only bounds memory).
@@ -122,7 +125,10 @@ type KeyCacheKey = (String, String, String, String);
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier").field("settings", &self.settings).field("registry", &self.registry).finish()
+        f.debug_struct("Verifier")
+            .field("settings", &self.settings)
+            .field("registry", &self.registry)
+            .finish()
     }
 }
 
@@ -220,11 +226,12 @@ impl Verifier {
         }
         self.check_time(&presented.form, request_time, now)?;
 
-        let credential = match self.registry.state(access_key_id, now) {
+        let (credential, expired) = match self.registry.state(access_key_id, now) {
             KeyState::Unknown => {
                 return Err(AuthError::UnknownAccessKey { access_key_id: access_key_id.to_owned() })
             }
-            KeyState::Expired(credential) | KeyState::Valid(credential) => credential,
+            KeyState::Expired(credential) => (credential, true),
+            KeyState::Valid(credential) => (credential, false),
         };
         let token_ok = match (credential.session_token.as_deref(), presented.security_token.as_deref()) {
             (None, None) => true,
@@ -234,28 +241,36 @@ impl Verifier {
         if !token_ok {
             return Err(AuthError::InvalidSecurityToken { access_key_id: access_key_id.to_owned() });
         }
-        if self.registry.is_expired(access_key_id, now) {
+        if expired {
             return Err(AuthError::ExpiredToken { access_key_id: access_key_id.to_owned() });
         }
 
         let (payload_hashes, body_hash_ok) = payload_hashes(req, &presented.form);
+        let queries = canonical_queries(req, &presented.form);
         let scope = credential_scope(scope_date, scope_region, scope_service);
         let key = self.derived_key(&credential.secret_access_key, scope_date, scope_region, scope_service);
         let mut reported = None;
-        for payload_hash in &payload_hashes {
-            let canonical =
-                canonical_request(req, &presented.signed_headers, payload_hash, self.settings.normalize_path);
-            let to_sign = string_to_sign(&presented.amz_date, &scope, &canonical);
-            let expected = signature(&key, &to_sign);
-            let matches = bool::from(expected.as_bytes().ct_eq(presented.signature.as_bytes()));
-            if matches && body_hash_ok {
-                return Ok(Caller {
-                    access_key_id: credential.access_key_id,
-                    principal_arn: credential.principal_arn,
-                });
-            }
-            if reported.is_none() {
-                reported = Some((canonical, to_sign));
+        for query in &queries {
+            for payload_hash in &payload_hashes {
+                let canonical = assemble_canonical_request(
+                    req,
+                    query,
+                    &presented.signed_headers,
+                    payload_hash,
+                    self.settings.normalize_path,
+                );
+                let to_sign = string_to_sign(&presented.amz_date, &scope, &canonical);
+                let expected = signature(&key, &to_sign);
+                let matches = bool::from(expected.as_bytes().ct_eq(presented.signature.as_bytes()));
+                if matches && body_hash_ok {
+                    return Ok(Caller {
+                        access_key_id: credential.access_key_id,
+                        principal_arn: credential.principal_arn,
+                    });
+                }
+                if reported.is_none() {
+                    reported = Some((canonical, to_sign));
+                }
             }
         }
         let (canonical, to_sign) = reported.unwrap_or_default();
@@ -265,7 +280,12 @@ impl Verifier {
         })
     }
 
-    fn check_time(&self, form: &Form, request_time: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), AuthError> {
+    fn check_time(
+        &self,
+        form: &Form,
+        request_time: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
         let skew = self.settings.max_skew;
         if request_time > now.checked_add_signed(skew).unwrap_or(DateTime::<Utc>::MAX_UTC) {
             return Err(AuthError::SignatureNotYetCurrent { request_time, server_time: now, allowed: skew });
@@ -303,13 +323,18 @@ impl Verifier {
 pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+        })
         .collect()
 }
 
 /// The first header named `name` (any case).
 fn header<'r>(req: &IncomingRequest<'r>, name: &str) -> Option<&'r str> {
-    req.headers.iter().find(|(received, _)| received.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    req.headers
+        .iter()
+        .find(|(received, _)| received.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
 }
 
 /// Finds the signature in the `Authorization` header or the presigned query parameters.
@@ -343,7 +368,8 @@ fn presented_signature(req: &IncomingRequest<'_>) -> Result<Presented, AuthError
             })
         }
         (None, Some(signature)) => {
-            let required = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"];
+            let required =
+                ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"];
             let [Some(algorithm), Some(credential), Some(amz_date), Some(signed_headers), Some(expires)] =
                 required.map(param)
             else {
@@ -369,7 +395,7 @@ fn presented_signature(req: &IncomingRequest<'_>) -> Result<Presented, AuthError
                     ),
                 });
             }
-            let security_token = param("X-Amz-Security-Token")
+            let security_token = param(SECURITY_TOKEN_PARAM)
                 .or_else(|| header(req, "x-amz-security-token").map(str::to_owned));
             Ok(Presented {
                 form: Form::Presigned { expires_secs },
@@ -401,12 +427,16 @@ fn parse_authorization(value: &str) -> Result<(String, String, String), AuthErro
         }
     }
     match (credential, signed_headers, signature) {
-        (Some(credential), Some(signed_headers), Some(signature)) => Ok((credential, signed_headers, signature)),
+        (Some(credential), Some(signed_headers), Some(signature)) => {
+            Ok((credential, signed_headers, signature))
+        }
         (credential, signed_headers, signature) => {
             let mut detail = String::new();
-            for (present, name) in
-                [(credential.is_some(), "Credential"), (signature.is_some(), "Signature"), (signed_headers.is_some(), "SignedHeaders")]
-            {
+            for (present, name) in [
+                (credential.is_some(), "Credential"),
+                (signature.is_some(), "Signature"),
+                (signed_headers.is_some(), "SignedHeaders"),
+            ] {
                 if !present {
                     detail.push_str(&format!("Authorization header requires '{name}' parameter. "));
                 }
@@ -442,10 +472,74 @@ fn payload_hashes(req: &IncomingRequest<'_>, form: &Form) -> (Vec<String>, bool)
     }
 }
 
+/// The canonical query strings to try: the whole query (less `X-Amz-Signature`) and, for a
+/// presigned request, also without `X-Amz-Security-Token`, which some signers append after
+/// signing (the AWS suite's `post-sts-header-after`).
+fn canonical_queries(req: &IncomingRequest<'_>, form: &Form) -> Vec<String> {
+    let whole = canonical_query(req.query);
+    if matches!(form, Form::Presigned { .. }) {
+        let without_token = canonical_query_without(req.query, &[SECURITY_TOKEN_PARAM]);
+        if without_token != whole {
+            return vec![whole, without_token];
+        }
+    }
+    vec![whole]
+}
+
 /// Replaces the session token (raw, as in headers, and query-encoded) in a canonical request
 /// shown in an error message.
 fn redact_token(canonical: String, token: Option<&str>) -> String {
     let Some(token) = token.filter(|token| !token.is_empty()) else { return canonical };
     let replacement = format!("** redacted session token (length={}) **", token.len());
     canonical.replace(&encode_query_component(token), &replacement).replace(token, &replacement)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_pairs_keep_order_and_repeats() {
+        let mut map = http::HeaderMap::new();
+        map.append("x-a", http::HeaderValue::from_static("1"));
+        map.append("x-a", http::HeaderValue::from_static("2"));
+        map.append("host", http::HeaderValue::from_static("127.0.0.1:9090"));
+        let pairs = header_pairs(&map);
+        assert_eq!(pairs.len(), 3);
+        assert!(pairs.contains(&("host".to_owned(), "127.0.0.1:9090".to_owned())));
+        let a: Vec<&str> = pairs.iter().filter(|(n, _)| n == "x-a").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(a, ["1", "2"]);
+    }
+
+    #[test]
+    fn authorization_parsing_tolerates_missing_spaces_and_reports_missing_parts() {
+        let parsed = parse_authorization(
+            "AWS4-HMAC-SHA256 Credential=A/b/c/d/aws4_request,SignedHeaders=host,Signature=ab",
+        );
+        assert_eq!(parsed, Ok(("A/b/c/d/aws4_request".to_owned(), "host".to_owned(), "ab".to_owned())));
+        let Err(AuthError::IncompleteSignature { detail }) =
+            parse_authorization("AWS4-HMAC-SHA256 Signature=ab")
+        else {
+            panic!("expected an incomplete signature");
+        };
+        assert_eq!(
+            detail,
+            "Authorization header requires 'Credential' parameter. Authorization header requires \
+             'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256 Signature=ab"
+        );
+    }
+
+    #[test]
+    fn debug_of_incoming_request_shows_no_header_values_or_query() {
+        let headers = vec![("x-amz-security-token".to_owned(), "SECRETTOKEN".to_owned())];
+        let req = IncomingRequest {
+            method: "GET",
+            path: "/",
+            query: "X-Amz-Security-Token=SECRETQ",
+            headers: &headers,
+            body: b"",
+        };
+        let printed = format!("{req:?}");
+        assert!(!printed.contains("SECRETTOKEN") && !printed.contains("SECRETQ"));
+    }
 }

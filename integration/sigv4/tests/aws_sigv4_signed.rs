@@ -9,8 +9,8 @@ use ampfed_sigv4::{
     aws_error_json, AuthError, Credential, CredentialRegistry, IncomingRequest, Verifier, VerifierSettings,
 };
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode,
+    sign, PayloadChecksumKind, PercentEncodingMode, SessionTokenMode, SignableBody, SignableRequest,
+    SignatureLocation, SigningSettings, UriPathNormalizationMode,
 };
 use chrono::{DateTime, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -157,7 +157,8 @@ fn sign_with_aws_sigv4(key: &Credential, spec: Spec<'_>) -> Wire {
         .build()
         .unwrap()
         .into();
-    let body = if spec.unsigned_payload { SignableBody::UnsignedPayload } else { SignableBody::Bytes(spec.body) };
+    let body =
+        if spec.unsigned_payload { SignableBody::UnsignedPayload } else { SignableBody::Bytes(spec.body) };
     let signable =
         SignableRequest::new(spec.method, &uri, headers.iter().map(|(n, v)| (n.as_str(), v.as_str())), body)
             .unwrap();
@@ -273,6 +274,24 @@ fn presigned_query_form_with_hashed_body_verifies() {
 }
 
 #[test]
+fn presigned_query_form_with_session_token_appended_after_signing_verifies() {
+    let registry = CredentialRegistry::new();
+    let key = temporary_key(&registry);
+    let mut spec = Spec::get(QUERY_PATH).presigned(Duration::from_secs(900));
+    spec.settings.session_token_mode = SessionTokenMode::Exclude;
+    // aws-sigv4 appends the token after computing the signature in this mode.
+    let wire = sign_with_aws_sigv4(&key, spec);
+    let token = utf8_percent_encode(key.session_token.as_deref().unwrap(), QUERY_SET).to_string();
+    assert!(wire.query.contains(&format!("X-Amz-Security-Token={token}")));
+    assert_eq!(
+        canonical::canonical_query_without(&wire.query, &["X-Amz-Security-Token"]).matches('&').count(),
+        4,
+        "the token is not part of the canonical query the client signed"
+    );
+    verify(&verifier(&registry), &wire).unwrap();
+}
+
+#[test]
 fn presigned_request_used_after_x_amz_expires_is_signature_expired() {
     let registry = CredentialRegistry::new();
     let key = static_key(&registry);
@@ -280,7 +299,11 @@ fn presigned_request_used_after_x_amz_expires_is_signature_expired() {
     spec.time = server_time() - chrono::Duration::seconds(61);
     let err = verify(&verifier(&registry), &sign_with_aws_sigv4(&key, spec)).unwrap_err();
     assert!(matches!(err, AuthError::SignatureExpired { .. }), "{err:?}");
-    assert!(err.message().starts_with("Signature expired: 20240501T115859Z is now earlier than"), "{}", err.message());
+    assert!(
+        err.message().starts_with("Signature expired: 20240501T115859Z is now earlier than"),
+        "{}",
+        err.message()
+    );
 }
 
 #[test]
@@ -290,7 +313,8 @@ fn wrong_secret_is_signature_mismatch_quoting_the_canonical_request() {
     let mut client_key = key.clone();
     client_key.secret_access_key = "not-the-secret-the-server-knows-000000000".to_owned();
     let wire = remote_write(&client_key);
-    let signed_headers = "content-encoding;content-length;content-type;host;x-amz-date;x-prometheus-remote-write-version";
+    let signed_headers =
+        "content-encoding;content-length;content-type;host;x-amz-date;x-prometheus-remote-write-version";
     assert!(wire.header("authorization").contains(signed_headers));
 
     let err = verify(&verifier(&registry), &wire).unwrap_err();
@@ -410,7 +434,10 @@ fn unknown_access_key_is_unrecognized_client() {
     let err = verify(&verifier(&registry), &remote_write(&key)).unwrap_err();
     assert_eq!(err.error_type(), "UnrecognizedClientException");
     assert_eq!(err.message(), "The security token included in the request is invalid.");
-    assert_eq!(aws_error_json(&err), r#"{"message":"The security token included in the request is invalid."}"#);
+    assert_eq!(
+        aws_error_json(&err),
+        r#"{"message":"The security token included in the request is invalid."}"#
+    );
 }
 
 #[test]
@@ -600,7 +627,11 @@ fn garbage_authorization_is_rejected_without_panicking() {
     bad.set_header("authorization", "garbage");
     let err = verify(&verifier(&registry), &bad).unwrap_err();
     assert_eq!(err.error_type(), "IncompleteSignatureException");
-    assert!(err.message().contains("Authorization header requires 'Credential' parameter."), "{}", err.message());
+    assert!(
+        err.message().contains("Authorization header requires 'Credential' parameter."),
+        "{}",
+        err.message()
+    );
 }
 
 #[test]
@@ -608,7 +639,8 @@ fn garbage_dates_and_presigned_parameters_are_rejected_without_panicking() {
     let registry = CredentialRegistry::new();
     let key = static_key(&registry);
     let wire = remote_write(&key);
-    for date in ["", "2024", "20240501T120000", "20240501T12000€Z", "99999999T999999Z", "€€€€€€€€€€€€€€€€"] {
+    for date in ["", "2024", "20240501T120000", "20240501T12000€Z", "99999999T999999Z", "€€€€€€€€€€€€€€€€"]
+    {
         let mut bad = wire.clone();
         bad.set_header("x-amz-date", date);
         assert!(verify(&verifier(&registry), &bad).is_err(), "{date}");
