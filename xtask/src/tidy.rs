@@ -96,7 +96,11 @@ fn scenario_code_waits_on_probes_not_fixed_sleeps() {
         let text = fs::read_to_string(&path).unwrap_or_default();
         for (i, line) in text.lines().enumerate() {
             if line.contains("sleep(Duration::from_secs(") {
-                problems.push(format!("{}:{}: wait on something observable with a bounded poll instead", rel(&path), i + 1));
+                problems.push(format!(
+                    "{}:{}: wait on something observable with a bounded poll instead",
+                    rel(&path),
+                    i + 1
+                ));
             }
         }
     }

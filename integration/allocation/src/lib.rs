@@ -223,7 +223,11 @@ mod tests {
         let set = AllocationSet::new(
             vec!["a".into(), "b".into()],
             Window { start: 0, end: 86_400 },
-            vec![alloc("a", "web", "p1", 1.0, 0.5, 1.0), alloc("b", "web", "p2", 3.0, 0.5, 3.0), alloc("a", "db", "p3", 1.0, 1.0, 2.0)],
+            vec![
+                alloc("a", "web", "p1", 1.0, 0.5, 1.0),
+                alloc("b", "web", "p2", 3.0, 0.5, 3.0),
+                alloc("a", "db", "p3", 1.0, 1.0, 2.0),
+            ],
         );
         let rows = aggregate(&set, &[Property::Namespace]);
         assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["db", "web"]);

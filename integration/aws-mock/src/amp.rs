@@ -72,7 +72,10 @@ impl ControlPlane {
             .values()
             .filter(|ws| ws.status == "ACTIVE")
             .flat_map(|ws| {
-                ws.namespaces.values().filter(|ns| ns.status == "ACTIVE").map(|ns| (ws.id.clone(), ns.clone()))
+                ws.namespaces
+                    .values()
+                    .filter(|ns| ns.status == "ACTIVE")
+                    .map(|ns| (ws.id.clone(), ns.clone()))
             })
             .collect()
     }
@@ -104,7 +107,11 @@ impl Respond for AmpResponder {
             body: &request.body,
         };
         if let Err(e) = self.shared.verifier.verify(&incoming) {
-            tracing::warn!(error_type = e.error_type(), path = request.url.path(), "rejected an unauthenticated AMP request");
+            tracing::warn!(
+                error_type = e.error_type(),
+                path = request.url.path(),
+                "rejected an unauthenticated AMP request"
+            );
             return AwsError::new(e.status(), e.error_type(), e.message()).response();
         }
         match self.route(request) {
@@ -170,7 +177,10 @@ impl AmpResponder {
         };
         cp.workspaces.insert(id.clone(), ws);
         tracing::info!(workspace = %id, "created workspace");
-        Ok(json_response(202, json!({ "workspaceId": id, "arn": arn, "status": { "statusCode": "CREATING" } })))
+        Ok(json_response(
+            202,
+            json!({ "workspaceId": id, "arn": arn, "status": { "statusCode": "CREATING" } }),
+        ))
     }
 
     fn describe_workspace(&self, id: &str) -> Result<ResponseTemplate, AwsError> {
@@ -210,8 +220,9 @@ impl AmpResponder {
         let data = base64::engine::general_purpose::STANDARD
             .decode(data.as_bytes())
             .map_err(|e| AwsError::validation("CANNOT_PARSE", "data", format!("data is not base64: {e}")))?;
-        let parsed = rules::parse(&data)
-            .map_err(|e| AwsError::validation("FIELD_VALIDATION_FAILED", "data", format!("Invalid rules file: {e}")))?;
+        let parsed = rules::parse(&data).map_err(|e| {
+            AwsError::validation("FIELD_VALIDATION_FAILED", "data", format!("Invalid rules file: {e}"))
+        })?;
         let mut cp = lock(&self.shared.amp);
         cp.settle();
         let region = cp.region.clone();
@@ -315,7 +326,13 @@ impl AmpResponder {
         let (status, response) = match result {
             Ok(r) => (r.status(), r),
             Err(ureq::Error::Status(status, r)) => (status, r),
-            Err(e) => return Err(AwsError::new(503, "InternalServerException", format!("backend unreachable: {e}"))),
+            Err(e) => {
+                return Err(AwsError::new(
+                    503,
+                    "InternalServerException",
+                    format!("backend unreachable: {e}"),
+                ))
+            }
         };
         let ct = response.content_type().to_owned();
         let body = response.into_string().unwrap_or_default();
@@ -325,8 +342,9 @@ impl AmpResponder {
 
 fn parse_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, AwsError> {
     let body: &[u8] = if request.body.is_empty() { b"{}" } else { &request.body };
-    serde_json::from_slice(body)
-        .map_err(|e| AwsError::validation("CANNOT_PARSE", "body", format!("Request body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        AwsError::validation("CANNOT_PARSE", "body", format!("Request body is not valid JSON: {e}"))
+    })
 }
 
 fn json_response(status: u16, body: Value) -> ResponseTemplate {

@@ -29,7 +29,11 @@ impl AwsError {
 
     /// ResourceNotFoundException for a resource id and type.
     pub fn not_found(resource_type: &str, resource_id: &str) -> AwsError {
-        let mut e = AwsError::new(404, "ResourceNotFoundException", format!("{resource_type} {resource_id} not found"));
+        let mut e = AwsError::new(
+            404,
+            "ResourceNotFoundException",
+            format!("{resource_type} {resource_id} not found"),
+        );
         e.members.insert("resourceId".into(), json!(resource_id));
         e.members.insert("resourceType".into(), json!(resource_type));
         e

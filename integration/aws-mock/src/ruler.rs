@@ -35,8 +35,17 @@ pub struct RulerReport {
 pub enum RulerError {
     #[error("workspace {workspace}, namespace {namespace}, group {group:?}: {message}")]
     Group { workspace: String, namespace: String, group: String, message: String },
-    #[error("workspace {workspace}, namespace {namespace}, group {group:?}, rule {index} ({record}): {source}")]
-    Rule { workspace: String, namespace: String, group: String, index: usize, record: String, source: PromError },
+    #[error(
+        "workspace {workspace}, namespace {namespace}, group {group:?}, rule {index} ({record}): {source}"
+    )]
+    Rule {
+        workspace: String,
+        namespace: String,
+        group: String,
+        index: usize,
+        record: String,
+        source: PromError,
+    },
 }
 
 /// Samples per remote write request when writing results back.

@@ -87,7 +87,9 @@ pub fn parse(data: &[u8]) -> Result<RuleFile, RuleError> {
                     }
                 }
                 (None, Some(alert)) if !alert.is_empty() => {}
-                (Some(_), Some(_)) => return Err(fail("only one of 'record' and 'alert' must be set".into())),
+                (Some(_), Some(_)) => {
+                    return Err(fail("only one of 'record' and 'alert' must be set".into()))
+                }
                 _ => return Err(fail("one of 'record' or 'alert' must be set".into())),
             }
             if rule.expr.trim().is_empty() {

@@ -21,7 +21,11 @@ impl Respond for StsResponder {
         params.extend(form_urlencoded::parse(&request.body).map(|(k, v)| (k.into_owned(), v.into_owned())));
         match params.get("Action").map(String::as_str) {
             Some("AssumeRoleWithWebIdentity") => self.assume_role_with_web_identity(&params),
-            Some(other) => error(400, "InvalidAction", &format!("Could not find operation {other} for version 2011-06-15")),
+            Some(other) => error(
+                400,
+                "InvalidAction",
+                &format!("Could not find operation {other} for version 2011-06-15"),
+            ),
             None => error(400, "MissingAction", "Missing Action"),
         }
     }
@@ -31,7 +35,9 @@ impl StsResponder {
     fn assume_role_with_web_identity(&self, params: &BTreeMap<String, String>) -> ResponseTemplate {
         let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
         let (role_arn, session, token) = (get("RoleArn"), get("RoleSessionName"), get("WebIdentityToken"));
-        for (name, value) in [("RoleArn", role_arn), ("RoleSessionName", session), ("WebIdentityToken", token)] {
+        for (name, value) in
+            [("RoleArn", role_arn), ("RoleSessionName", session), ("WebIdentityToken", token)]
+        {
             if value.is_empty() {
                 return error(400, "ValidationError", &format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"));
             }
@@ -52,10 +58,7 @@ impl StsResponder {
             tracing::warn!(role = role_arn, "fault: credentials issued already expired on the server side");
             self.0.registry.expire(&cred.access_key_id);
         }
-        let expiration = cred
-            .expiration
-            .unwrap_or(now)
-            .to_rfc3339_opts(SecondsFormat::Secs, true);
+        let expiration = cred.expiration.unwrap_or(now).to_rfc3339_opts(SecondsFormat::Secs, true);
         let body = format!(
             r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>

@@ -67,7 +67,10 @@ async fn workspace_and_namespace_lifecycle_through_aws_sdk_amp() {
     let w = described.workspace().unwrap();
     assert_eq!(w.status().map(|s| s.status_code().as_str()), Some("ACTIVE"));
     assert_eq!(w.arn(), format!("arn:aws:aps:us-west-2:123456789012:workspace/{id}"));
-    assert_eq!(w.prometheus_endpoint(), Some(format!("https://aps-workspaces.us-west-2.amazonaws.com/workspaces/{id}/").as_str()));
+    assert_eq!(
+        w.prometheus_endpoint(),
+        Some(format!("https://aps-workspaces.us-west-2.amazonaws.com/workspaces/{id}/").as_str())
+    );
 
     let ns = amp
         .create_rule_groups_namespace()
@@ -102,7 +105,10 @@ async fn workspace_and_namespace_lifecycle_through_aws_sdk_amp() {
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Some("ValidationException"));
-    assert!(bad.message().unwrap_or("").contains("group \"g\", rule 0: invalid recording rule name: 9x"), "{bad:?}");
+    assert!(
+        bad.message().unwrap_or("").contains("group \"g\", rule 0: invalid recording rule name: 9x"),
+        "{bad:?}"
+    );
 
     let missing = amp.describe_workspace().workspace_id("ws-nope").send().await.unwrap_err();
     assert_eq!(missing.code(), Some("ResourceNotFoundException"));
@@ -124,7 +130,8 @@ async fn an_untrusted_web_identity_gets_no_credentials() {
 async fn unsigned_requests_are_refused_like_aws() {
     let mock = mock().await;
     let url = format!("{}/workspaces", mock.aps_url());
-    let err = tokio::task::spawn_blocking(move || ureq::post(&url).send_string("{}").unwrap_err()).await.unwrap();
+    let err =
+        tokio::task::spawn_blocking(move || ureq::post(&url).send_string("{}").unwrap_err()).await.unwrap();
     let ureq::Error::Status(status, response) = err else { panic!("transport error") };
     assert_eq!(status, 403);
     assert_eq!(response.header("x-amzn-ErrorType"), Some("MissingAuthenticationTokenException"));

@@ -97,8 +97,9 @@ pub(crate) fn parse_bytes(text: &str) -> Result<Bytes, String> {
         ("T", 1e12),
     ];
     let t = text.trim();
-    let expected =
-        || format!("invalid memory quantity {text:?}: write bytes (268435456) or use Ki, Mi, Gi, Ti, k, M, G, T (256Mi)");
+    let expected = || {
+        format!("invalid memory quantity {text:?}: write bytes (268435456) or use Ki, Mi, Gi, Ti, k, M, G, T (256Mi)")
+    };
     let (number, scale) = SUFFIXES
         .iter()
         .find_map(|(suffix, scale)| t.strip_suffix(suffix).map(|n| (n, *scale)))
@@ -122,7 +123,8 @@ fn bytes_from(value: f64) -> Result<Bytes, String> {
 
 /// Parses an offset `HH:MM` or `HH:MM:SS` (hours may exceed 23 for multi-day simulations).
 pub(crate) fn parse_offset(text: &str) -> Result<Offset, String> {
-    let expected = || format!("invalid time offset {text:?}: write HH:MM or HH:MM:SS from the simulation start (02:30)");
+    let expected =
+        || format!("invalid time offset {text:?}: write HH:MM or HH:MM:SS from the simulation start (02:30)");
     let parts: Vec<&str> = text.trim().split(':').collect();
     if !(2..=3).contains(&parts.len()) {
         return Err(expected());

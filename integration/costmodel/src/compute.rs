@@ -41,7 +41,11 @@ fn key(s: &InstantSample) -> Key {
 }
 
 fn by_key(samples: &[InstantSample]) -> BTreeMap<Key, (f64, String)> {
-    samples.iter().filter(|s| s.value.is_finite()).map(|s| (key(s), (s.value, label(s, &["node"]).to_owned()))).collect()
+    samples
+        .iter()
+        .filter(|s| s.value.is_finite())
+        .map(|s| (key(s), (s.value, label(s, &["node"]).to_owned())))
+        .collect()
 }
 
 fn prices(samples: &[InstantSample]) -> BTreeMap<String, f64> {
@@ -68,7 +72,11 @@ fn efficiency(usage: f64, request: f64, cost: f64) -> f64 {
 
 /// Pod run windows `(namespace, pod) → (start, end)`: first and last sample, a lone sample
 /// counting as ± half a resolution step, clamped to the window.
-fn pod_windows(running: &[RangeSeries], window: Window, resolution: i64) -> BTreeMap<(String, String), (i64, i64)> {
+fn pod_windows(
+    running: &[RangeSeries],
+    window: Window,
+    resolution: i64,
+) -> BTreeMap<(String, String), (i64, i64)> {
     let mut out = BTreeMap::new();
     for s in running {
         let (Some(first), Some(last)) = (s.points.first(), s.points.last()) else { continue };
@@ -103,7 +111,12 @@ pub(crate) fn allocations(
     let cpu_prices = prices(&inputs.cpu_price);
     let ram_prices = prices(&inputs.ram_price);
 
-    let keys: BTreeSet<&Key> = cpu_alloc.keys().chain(cpu_request.keys()).chain(ram_alloc.keys()).chain(ram_request.keys()).collect();
+    let keys: BTreeSet<&Key> = cpu_alloc
+        .keys()
+        .chain(cpu_request.keys())
+        .chain(ram_alloc.keys())
+        .chain(ram_request.keys())
+        .collect();
     let mut out = Vec::new();
     for k in keys {
         let (namespace, pod, container) = k;
@@ -134,8 +147,11 @@ pub(crate) fn allocations(
         let cpu_efficiency = efficiency(cpu_use, cpu_req, cpu_cost);
         let ram_efficiency = efficiency(ram_use, ram_req, ram_cost);
         let total_cost = cpu_cost + ram_cost;
-        let total_efficiency =
-            if total_cost > 0.0 { (cpu_efficiency * cpu_cost + ram_efficiency * ram_cost) / total_cost } else { 0.0 };
+        let total_efficiency = if total_cost > 0.0 {
+            (cpu_efficiency * cpu_cost + ram_efficiency * ram_cost) / total_cost
+        } else {
+            0.0
+        };
         let per_hour = |x: f64| if hours > 0.0 { x / hours } else { 0.0 };
         out.push(Allocation {
             name: format!("{cluster}/{node}/{namespace}/{pod}/{container}"),
@@ -190,7 +206,10 @@ mod tests {
     fn formulas_match_opencost() {
         let window = Window { start: 0, end: 86_400 };
         let running = RangeSeries {
-            labels: [("namespace", "ns"), ("pod", "p")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: [("namespace", "ns"), ("pod", "p")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             points: vec![(0.0, 1.0), (43_200.0, 1.0)],
         };
         let inputs = Inputs {
@@ -230,7 +249,10 @@ mod tests {
     fn a_lone_sample_counts_half_a_step_each_side_clamped() {
         let window = Window { start: 0, end: 1000 };
         let s = |t: f64| RangeSeries {
-            labels: [("namespace", "ns"), ("pod", "p")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: [("namespace", "ns"), ("pod", "p")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             points: vec![(t, 1.0)],
         };
         assert_eq!(pod_windows(&[s(500.0)], window, 300)[&("ns".into(), "p".into())], (350, 650));

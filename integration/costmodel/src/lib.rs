@@ -37,7 +37,12 @@ impl CostModel {
     /// the cluster label named `cluster_label` (Kubecost's default `cluster_id`) and Kubecost's
     /// default 5 minute resolution.
     pub fn new(prom: Client, cluster: &str, cluster_label: &str) -> CostModel {
-        CostModel { prom, cluster: cluster.to_owned(), cluster_label: cluster_label.to_owned(), resolution_secs: 300 }
+        CostModel {
+            prom,
+            cluster: cluster.to_owned(),
+            cluster_label: cluster_label.to_owned(),
+            resolution_secs: 300,
+        }
     }
 
     /// The cluster this model computes.
@@ -48,9 +53,14 @@ impl CostModel {
     /// Computes the allocations of every container that ran in `window`.
     pub fn compute(&self, window: Window) -> Result<AllocationSet, CostModelError> {
         if window.end <= window.start {
-            return Err(CostModelError::Window { cluster: self.cluster.clone(), start: window.start, end: window.end });
+            return Err(CostModelError::Window {
+                cluster: self.cluster.clone(),
+                start: window.start,
+                end: window.end,
+            });
         }
-        let q = Queries::new(&self.cluster_label, &self.cluster, window.end - window.start, self.resolution_secs);
+        let q =
+            Queries::new(&self.cluster_label, &self.cluster, window.end - window.start, self.resolution_secs);
         let fail = |query: &str| {
             let cluster = self.cluster.clone();
             let query = query.to_owned();
@@ -69,7 +79,8 @@ impl CostModel {
             cpu_price: instant(q.node_price("node_cpu_hourly_cost"))?,
             ram_price: instant(q.node_price("node_ram_hourly_cost"))?,
         };
-        let allocations = compute::allocations(&self.cluster, &self.cluster_label, window, self.resolution_secs, &inputs);
+        let allocations =
+            compute::allocations(&self.cluster, &self.cluster_label, window, self.resolution_secs, &inputs);
         tracing::info!(cluster = %self.cluster, allocations = allocations.len(), "computed allocations");
         Ok(AllocationSet::new(vec![self.cluster.clone()], window, allocations))
     }

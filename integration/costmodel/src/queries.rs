@@ -74,7 +74,14 @@ mod tests {
             q.running(),
             "avg(kube_pod_container_status_running{cluster_id=\"cluster-a\"} != 0) by (pod, namespace, cluster_id)[86400s:300s]"
         );
-        for query in [q.cpu_allocation(), q.ram_allocation(), q.requests("cpu", "core"), q.cpu_usage(), q.ram_usage(), q.node_price("node_cpu_hourly_cost")] {
+        for query in [
+            q.cpu_allocation(),
+            q.ram_allocation(),
+            q.requests("cpu", "core"),
+            q.cpu_usage(),
+            q.ram_usage(),
+            q.node_price("node_cpu_hourly_cost"),
+        ] {
             assert!(query.contains("cluster_id=\"cluster-a\""), "{query}");
             assert!(query.contains(",cluster_id"), "{query}");
         }

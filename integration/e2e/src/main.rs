@@ -67,12 +67,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Some(Ok(outcome)) => {
-            let ok = std::panic::catch_unwind(|| snapshots::check(&outcome)).is_ok();
+            // insta prints each difference itself; keep its panics from adding backtraces.
+            let default_hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let compared = snapshots::compare(&outcome);
+            std::panic::set_hook(default_hook);
+            let ok = compared.is_ok();
             print_summary(&outcome, ok, started.elapsed().as_secs_f64());
             if ok {
                 ExitCode::SUCCESS
             } else {
-                eprintln!("\nerror: snapshots differ (see above); review with `cargo insta review` (cargo install cargo-insta), or delete the .snap.new files to discard");
+                let differ = compared.err().unwrap_or_default().join(", ");
+                eprintln!("\nerror: snapshots differ: {differ} (diffs above); review the integration/e2e/snapshots/*.snap.new files with `cargo insta review` (cargo install cargo-insta), or delete them to discard");
                 ExitCode::FAILURE
             }
         }
@@ -105,10 +111,21 @@ fn print_summary(outcome: &Outcome, snapshots_ok: bool, total: f64) {
     let s = &outcome.summary;
     eprintln!("\nsummary");
     eprintln!("  clusters        {} ({})", s.clusters.len(), s.clusters.join(", "));
-    eprintln!("  written         {} series, {} samples (remote write through the SigV4 proxy)", s.series_written, s.samples_written);
-    eprintln!("  rules           {} installed in {} namespace(s); {} series recorded", s.rules_installed, s.rule_namespaces, s.rule_series_recorded);
+    eprintln!(
+        "  written         {} series, {} samples (remote write through the SigV4 proxy)",
+        s.series_written, s.samples_written
+    );
+    eprintln!(
+        "  rules           {} installed in {} namespace(s); {} series recorded",
+        s.rules_installed, s.rule_namespaces, s.rule_series_recorded
+    );
     eprintln!("  ETL objects     {} per-cluster, {} combined", s.etl_objects.len(), s.combined_objects.len());
-    eprintln!("  rows queried    {} allocations → {} namespaces, {} clusters", s.rows_queried, outcome.by_namespace.len(), outcome.by_cluster.len());
+    eprintln!(
+        "  rows queried    {} allocations → {} namespaces, {} clusters",
+        s.rows_queried,
+        outcome.by_namespace.len(),
+        outcome.by_cluster.len()
+    );
     eprintln!(
         "  snapshots       {} {}",
         snapshots::NAMES.len(),

@@ -27,11 +27,14 @@ impl Steps {
     pub fn start(&self, name: &str, total: Option<u64>) -> Step {
         let bar = match total {
             Some(n) => ProgressBar::with_draw_target(Some(n), self.target()).with_style(
-                ProgressStyle::with_template("  {spinner} {msg:<14} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "  {spinner} {msg:<14} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
             None => ProgressBar::with_draw_target(None, self.target()).with_style(
-                ProgressStyle::with_template("  {spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template("  {spinner} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             ),
         };
         bar.set_message(name.to_owned());

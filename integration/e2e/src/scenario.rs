@@ -46,7 +46,8 @@ pub async fn run(options: &Options) -> Result<Outcome> {
 
     // 1. Environment: Prometheus backend and LocalStack S3, owned by the scenario.
     let step = steps.start("environment", None);
-    let prom_options = prometheus::PrometheusOptions { binary: options.prometheus.clone(), ..Default::default() };
+    let prom_options =
+        prometheus::PrometheusOptions { binary: options.prometheus.clone(), ..Default::default() };
     let ls_options = localstack::LocalStackOptions { venv: options.localstack_venv.clone() };
     let keep = options.keep;
     let (scenario, prom, s3) = tokio::task::spawn_blocking(move || -> Result<_> {
@@ -92,34 +93,39 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let step = steps.start("rules", None);
     let amp = amp_client(&mock, WebIdentityCredentials::new(admin_identity, Duration::from_secs(60)));
     let workspace = create_workspace(&amp).await.context("step 'rules' failed: create the workspace")?;
-    let (namespaces, rules) =
-        install_rules(&amp, &workspace, &options.fixtures.join("rules")).await.context("step 'rules' failed")?;
+    let (namespaces, rules) = install_rules(&amp, &workspace, &options.fixtures.join("rules"))
+        .await
+        .context("step 'rules' failed")?;
     outcome.summary.rule_namespaces = namespaces;
     outcome.summary.rules_installed = rules.len();
     steps.finish(step, &format!("workspace {workspace}: {namespaces} namespace(s), {} rules", rules.len()));
 
     // 4. Clusters remote-write one simulated day through the proxy.
-    let through_proxy = Client::new(format!("{}/workspaces/{workspace}", proxy.url()), "/api/v1/remote_write");
+    let through_proxy =
+        Client::new(format!("{}/workspaces/{workspace}", proxy.url()), "/api/v1/remote_write");
     let (clusters, prices) = load_fixtures(&options.fixtures).context("step 'remote write' failed")?;
-    let sims: Vec<_> = clusters
+    let sims = clusters
         .iter()
-        .map(|c| clustersim::generate::generate(c, &prices, &sim_config()))
-        .collect();
-    let total: usize = sims.iter().map(|s| s.stats().1).sum();
+        .map(|c| clustersim::generate(c, &prices, &sim_config()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("step 'remote write' failed: simulate the clusters")?;
+    let total: usize = sims.iter().map(|s| s.stats().samples).sum();
     let step = steps.start("remote write", Some(total as u64));
     let bar = step.bar();
     let writer = through_proxy.clone();
     let (series, samples) = tokio::task::spawn_blocking(move || -> Result<(usize, usize)> {
         let (mut series, mut samples) = (0, 0);
         for sim in &sims {
-            let name = sim.cluster_name().to_owned();
+            let name = sim.cluster().to_owned();
             for batch in sim.batches(BATCH_SAMPLES) {
                 let n = batch.sample_count();
-                writer.write(&batch).with_context(|| format!("cluster {name}: remote write through the signing proxy"))?;
+                writer
+                    .write(&batch)
+                    .with_context(|| format!("cluster {name}: remote write through the signing proxy"))?;
                 samples += n;
                 bar.inc(n as u64);
             }
-            series += sim.stats().0;
+            series += sim.stats().series;
         }
         Ok((series, samples))
     })
@@ -142,7 +148,10 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     outcome.summary.rule_series_recorded = report.series_written;
     steps.finish(
         step,
-        &format!("{} rules, {} series, {} samples", report.recording_rules, report.series_written, report.samples_written),
+        &format!(
+            "{} rules, {} series, {} samples",
+            report.recording_rules, report.series_written, report.samples_written
+        ),
     );
 
     // 6. Each cluster's cost model computes its day and ships it to S3.
@@ -171,10 +180,17 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let step = steps.start("federation", None);
     let fed = federate(&store, None).await.context("step 'federation' failed")?;
     if fed.clusters != outcome.summary.clusters {
-        bail!("step 'federation' failed: combined clusters {:?}, expected {:?}", fed.clusters, outcome.summary.clusters);
+        bail!(
+            "step 'federation' failed: combined clusters {:?}, expected {:?}",
+            fed.clusters,
+            outcome.summary.clusters
+        );
     }
     outcome.summary.combined_objects = fed.objects_written.clone();
-    steps.finish(step, &format!("{} objects read, {} allocations combined", fed.objects_read, fed.allocations));
+    steps.finish(
+        step,
+        &format!("{} objects read, {} allocations combined", fed.objects_read, fed.allocations),
+    );
 
     // 8. Queries on the combined data, and the recorded rule series.
     let step = steps.start("query", None);
@@ -182,7 +198,8 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         .get_set(&Store::allocation_key(ampfed_federation::store::COMBINED, window))
         .await
         .context("step 'query' failed")?;
-    outcome.by_namespace = aggregate(&combined, &[Property::Namespace]).iter().map(|r| r.rounded(5)).collect();
+    outcome.by_namespace =
+        aggregate(&combined, &[Property::Namespace]).iter().map(|r| r.rounded(5)).collect();
     outcome.by_cluster = aggregate(&combined, &[Property::Cluster]).iter().map(|r| r.rounded(5)).collect();
     outcome.summary.rows_queried = combined.allocations.len();
     let reader = through_proxy.clone();
@@ -210,8 +227,8 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     Ok(outcome)
 }
 
-fn sim_config() -> clustersim::generate::SimConfig {
-    clustersim::generate::SimConfig {
+fn sim_config() -> clustersim::SimConfig {
+    clustersim::SimConfig {
         start_unix: SIM_START,
         duration_secs: SIM_DURATION,
         scrape_interval_secs: SCRAPE_INTERVAL,
@@ -270,7 +287,11 @@ async fn create_workspace(amp: &aws_sdk_amp::Client) -> Result<String> {
 
 /// Installs every `*.yaml` file under `dir` as a rule groups namespace named after the file;
 /// returns the namespace count and the record names in file order.
-async fn install_rules(amp: &aws_sdk_amp::Client, workspace: &str, dir: &Path) -> Result<(usize, Vec<String>)> {
+async fn install_rules(
+    amp: &aws_sdk_amp::Client,
+    workspace: &str,
+    dir: &Path,
+) -> Result<(usize, Vec<String>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("read the rules directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -283,7 +304,8 @@ async fn install_rules(amp: &aws_sdk_amp::Client, workspace: &str, dir: &Path) -
     let mut records = Vec::new();
     for file in &files {
         let data = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
-        let parsed = ampfed_aws_mock::rules::parse(&data).with_context(|| format!("{}: not a valid rules file", file.display()))?;
+        let parsed = ampfed_aws_mock::rules::parse(&data)
+            .with_context(|| format!("{}: not a valid rules file", file.display()))?;
         let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("rules").to_owned();
         amp.create_rule_groups_namespace()
             .workspace_id(workspace)
@@ -302,7 +324,9 @@ async fn install_rules(amp: &aws_sdk_amp::Client, workspace: &str, dir: &Path) -
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", aws_sdk_amp::error::DisplayErrorContext(e)))?;
-            if ns.rule_groups_namespace().map(|n| n.status().status_code().as_str()) == Some("ACTIVE") {
+            if ns.rule_groups_namespace().and_then(|n| n.status()).map(|s| s.status_code().as_str())
+                == Some("ACTIVE")
+            {
                 active = true;
                 break;
             }
@@ -318,33 +342,35 @@ async fn install_rules(amp: &aws_sdk_amp::Client, workspace: &str, dir: &Path) -
     Ok((files.len(), records))
 }
 
-fn load_fixtures(dir: &Path) -> Result<(Vec<clustersim::fixture::ClusterFixture>, clustersim::fixture::Prices)> {
+fn load_fixtures(dir: &Path) -> Result<(Vec<clustersim::ClusterFixture>, clustersim::Prices)> {
     let prices_dir = dir.join("prices");
-    let prices_file = std::fs::read_dir(&prices_dir)
+    let mut price_files: Vec<PathBuf> = std::fs::read_dir(&prices_dir)
         .with_context(|| format!("read {}", prices_dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .with_context(|| format!("no prices fixture (*.yaml) in {}", prices_dir.display()))?;
-    let prices = clustersim::fixture::load_prices(&prices_file)?;
-    let clusters_dir = dir.join("clusters");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&clusters_dir)
-        .with_context(|| format!("read {}", clusters_dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
-    files.sort();
-    let clusters = files
-        .iter()
-        .map(|f| clustersim::fixture::load_cluster(f, &prices))
-        .collect::<Result<Vec<_>, _>>()?;
+    price_files.sort();
+    let [prices_file] = price_files.as_slice() else {
+        bail!(
+            "expected exactly one prices fixture (*.yaml) in {}, found {}",
+            prices_dir.display(),
+            price_files.len()
+        );
+    };
+    let prices = clustersim::load_prices(prices_file)?;
+    let clusters = clustersim::load_clusters_dir(&dir.join("clusters"))?;
     if clusters.is_empty() {
-        bail!("no cluster fixtures (*.yaml) in {}", clusters_dir.display());
+        bail!("no cluster fixtures (*.yaml) in {}", dir.join("clusters").display());
     }
     Ok((clusters, prices))
 }
 
 /// Every record name's series at `time`, through the proxy (as a user would query AMP).
-fn recorded_series(prom: &Client, records: &[String], time: i64) -> Result<BTreeMap<String, Vec<RecordedSeries>>> {
+fn recorded_series(
+    prom: &Client,
+    records: &[String],
+    time: i64,
+) -> Result<BTreeMap<String, Vec<RecordedSeries>>> {
     let mut out = BTreeMap::new();
     for record in records {
         if out.contains_key(record) {

@@ -35,7 +35,8 @@ pub fn start(scenario: &mut Scenario, options: &PrometheusOptions) -> Result<Pro
         Some(b) => b.clone(),
         None => find_on_path("prometheus").ok_or_else(|| EnvError::Missing {
             tool: "prometheus".into(),
-            hint: "run `cargo xtask setup` (it runs `apt-get install -y --no-install-recommends prometheus`)".into(),
+            hint: "run `cargo xtask setup` (it runs `apt-get install -y --no-install-recommends prometheus`)"
+                .into(),
         })?,
     };
     let dir = scenario.service_dir("prometheus")?;
@@ -44,7 +45,11 @@ pub fn start(scenario: &mut Scenario, options: &PrometheusOptions) -> Result<Pro
         "# Written by ampfed for one scenario.\nglobal:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nstorage:\n  tsdb:\n    out_of_order_time_window: {}\n",
         options.out_of_order_window
     );
-    std::fs::write(&config, text).map_err(|source| EnvError::Io { what: "write", path: config.clone(), source })?;
+    std::fs::write(&config, text).map_err(|source| EnvError::Io {
+        what: "write",
+        path: config.clone(),
+        source,
+    })?;
     let port = free_port()?;
     let spec = ProcessSpec {
         name: "prometheus".into(),
@@ -55,6 +60,12 @@ pub fn start(scenario: &mut Scenario, options: &PrometheusOptions) -> Result<Pro
             format!("--web.listen-address=127.0.0.1:{port}"),
             "--web.enable-remote-write-receiver".into(),
             "--storage.tsdb.retention.time=3650d".into(),
+            // Keep a week in the head: no head compaction races the backfill of simulated
+            // history, so every sample stays in-order in the head and queries are repeatable.
+            // (With 2 h blocks, Prometheus 2.42 compacts while history arrives and later
+            // writes go through the out-of-order path, and query results varied run to run.)
+            "--storage.tsdb.min-block-duration=7d".into(),
+            "--storage.tsdb.max-block-duration=7d".into(),
             "--log.level=warn".into(),
         ],
         env: vec![],

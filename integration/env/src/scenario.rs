@@ -38,10 +38,17 @@ impl Scenario {
         reap_leftovers(&base);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = base.join(format!("{DIR_PREFIX}{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir).map_err(|source| EnvError::Io { what: "create", path: dir.clone(), source })?;
+        fs::create_dir_all(&dir).map_err(|source| EnvError::Io {
+            what: "create",
+            path: dir.clone(),
+            source,
+        })?;
         let owner = dir.join(OWNER_FILE);
-        fs::write(&owner, std::process::id().to_string())
-            .map_err(|source| EnvError::Io { what: "write", path: owner, source })?;
+        fs::write(&owner, std::process::id().to_string()).map_err(|source| EnvError::Io {
+            what: "write",
+            path: owner,
+            source,
+        })?;
         Ok(Scenario { dir, services: Vec::new(), keep })
     }
 
@@ -53,7 +60,11 @@ impl Scenario {
     /// A directory of the scenario's own for service `name`.
     pub fn service_dir(&self, name: &str) -> Result<PathBuf, EnvError> {
         let dir = self.dir.join(name);
-        fs::create_dir_all(&dir).map_err(|source| EnvError::Io { what: "create", path: dir.clone(), source })?;
+        fs::create_dir_all(&dir).map_err(|source| EnvError::Io {
+            what: "create",
+            path: dir.clone(),
+            source,
+        })?;
         Ok(dir)
     }
 
@@ -68,7 +79,12 @@ impl Scenario {
 
     /// Starts a process, waits until `probe` passes, and owns it. A failed start stops what
     /// it started and says why, with the tail of the process's log.
-    pub fn start_process(&mut self, spec: &ProcessSpec, probe: &Probe, timeout: Duration) -> Result<(), EnvError> {
+    pub fn start_process(
+        &mut self,
+        spec: &ProcessSpec,
+        probe: &Probe,
+        timeout: Duration,
+    ) -> Result<(), EnvError> {
         if self.services.iter().any(|s| s.name() == spec.name) {
             return Err(EnvError::Duplicate(spec.name.clone()));
         }
@@ -176,10 +192,11 @@ pub fn free_port() -> Result<u16, EnvError> {
         path: PathBuf::from("127.0.0.1:0"),
         source,
     })?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|source| EnvError::Io { what: "read the port of", path: PathBuf::from("127.0.0.1:0"), source })
+    listener.local_addr().map(|a| a.port()).map_err(|source| EnvError::Io {
+        what: "read the port of",
+        path: PathBuf::from("127.0.0.1:0"),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -219,7 +236,8 @@ mod tests {
             env: vec![],
             cwd: scenario.dir().to_owned(),
         };
-        let probe = Probe::Http { url: "http://127.0.0.1:1/".into(), status: 200, body_contains: String::new() };
+        let probe =
+            Probe::Http { url: "http://127.0.0.1:1/".into(), status: 200, body_contains: String::new() };
         let err = scenario.start_process(&spec, &probe, Duration::from_secs(20)).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("exited during start-up") && text.contains("boom"), "{text}");

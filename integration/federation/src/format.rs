@@ -87,7 +87,8 @@ impl AllocationSet {
 
     /// The bytes stored in S3.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_else(|e| unreachable!("plain structs serialise: {e}"));
+        let mut bytes =
+            serde_json::to_vec_pretty(self).unwrap_or_else(|e| unreachable!("plain structs serialise: {e}"));
         bytes.push(b'\n');
         bytes
     }
@@ -111,7 +112,8 @@ mod tests {
     fn round_trip_and_sorted() {
         let a = Allocation { name: "b".into(), ..Allocation::default() };
         let b = Allocation { name: "a".into(), cpu_cost: 0.1, ..Allocation::default() };
-        let set = AllocationSet::new(vec!["c2".into(), "c1".into()], Window { start: 0, end: 86400 }, vec![a, b]);
+        let set =
+            AllocationSet::new(vec!["c2".into(), "c1".into()], Window { start: 0, end: 86400 }, vec![a, b]);
         assert_eq!(set.allocations[0].name, "a");
         assert_eq!(set.clusters, ["c1", "c2"]);
         let bytes = set.to_bytes();

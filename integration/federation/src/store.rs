@@ -4,8 +4,9 @@
 
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation};
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 use crate::format::{AllocationSet, Window};
 use crate::FederationError;
@@ -30,14 +31,25 @@ pub struct StoreConfig {
 pub struct Store {
     client: aws_sdk_s3::Client,
     bucket: String,
+    region: String,
 }
 
-fn s3_error<E: std::error::Error>(operation: &'static str, target: &str, e: E) -> FederationError {
-    FederationError::S3 { operation, target: target.to_owned(), message: DisplayErrorContext(e).to_string() }
+/// The S3 error code and message when S3 answered, the whole error chain otherwise.
+fn s3_error<E: std::error::Error + ProvideErrorMetadata>(
+    operation: &'static str,
+    target: &str,
+    e: E,
+) -> FederationError {
+    let message = match (e.code(), e.message()) {
+        (Some(code), message) => format!("{code}: {}", message.unwrap_or("(no message)")),
+        _ => DisplayErrorContext(&e).to_string(),
+    };
+    FederationError::S3 { operation, target: target.to_owned(), message }
 }
 
 impl Store {
     pub fn new(config: &StoreConfig) -> Store {
+        let region = config.region.clone();
         let s3 = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(config.region.clone()))
@@ -53,7 +65,7 @@ impl Store {
             ))
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .build();
-        Store { client: aws_sdk_s3::Client::from_conf(s3), bucket: config.bucket.clone() }
+        Store { client: aws_sdk_s3::Client::from_conf(s3), bucket: config.bucket.clone(), region }
     }
 
     pub fn bucket(&self) -> &str {
@@ -65,12 +77,16 @@ impl Store {
         if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
             return Ok(());
         }
-        self.client
-            .create_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(|e| s3_error("CreateBucket", &self.bucket, e))?;
+        let mut create = self.client.create_bucket().bucket(&self.bucket);
+        // Outside us-east-1, S3 wants the region as the location constraint.
+        if self.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                    .build(),
+            );
+        }
+        create.send().await.map_err(|e| s3_error("CreateBucket", &self.bucket, e))?;
         Ok(())
     }
 
@@ -104,7 +120,16 @@ impl Store {
             .send()
             .await
             .map_err(|e| s3_error("GetObject", key, e))?;
-        let bytes = out.body.collect().await.map_err(|e| s3_error("GetObject body", key, e))?.into_bytes();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| FederationError::S3 {
+                operation: "GetObject body",
+                target: key.to_owned(),
+                message: DisplayErrorContext(e).to_string(),
+            })?
+            .into_bytes();
         AllocationSet::from_bytes(key, &bytes)
     }
 
@@ -138,7 +163,8 @@ impl Store {
     pub async fn allocation_keys(&self, cluster: &str) -> Result<Vec<String>, FederationError> {
         let prefix = format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/");
         let mut keys = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| s3_error("ListObjectsV2", &prefix, e))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));

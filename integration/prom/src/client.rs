@@ -132,7 +132,13 @@ impl Client {
     }
 
     /// A range query from `start` to `end` (unix seconds, inclusive) every `step` seconds.
-    pub fn query_range(&self, query: &str, start: i64, end: i64, step: i64) -> Result<Vec<RangeSeries>, PromError> {
+    pub fn query_range(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Vec<RangeSeries>, PromError> {
         let url = format!("{}/api/v1/query_range", self.base);
         let params = [
             ("query", query),
@@ -157,9 +163,10 @@ impl Client {
                 body: envelope.error.unwrap_or_default(),
             });
         }
-        envelope
-            .data
-            .ok_or_else(|| PromError::Decode { url: url.to_owned(), message: "no data in a success answer".into() })
+        envelope.data.ok_or_else(|| PromError::Decode {
+            url: url.to_owned(),
+            message: "no data in a success answer".into(),
+        })
     }
 }
 
@@ -185,7 +192,8 @@ fn decode_result<T: serde::de::DeserializeOwned>(url: &str, data: Data, want: &s
             message: format!("expected a {want} result, got {}", data.result_type),
         });
     }
-    serde_json::from_value(data.result).map_err(|e| PromError::Decode { url: url.to_owned(), message: e.to_string() })
+    serde_json::from_value(data.result)
+        .map_err(|e| PromError::Decode { url: url.to_owned(), message: e.to_string() })
 }
 
 fn parse_value(url: &str, v: &str) -> Result<f64, PromError> {
@@ -193,14 +201,18 @@ fn parse_value(url: &str, v: &str) -> Result<f64, PromError> {
         "NaN" => Ok(f64::NAN),
         "+Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
-        _ => v.parse().map_err(|_| PromError::Decode { url: url.to_owned(), message: format!("bad sample value {v:?}") }),
+        _ => v.parse().map_err(|_| PromError::Decode {
+            url: url.to_owned(),
+            message: format!("bad sample value {v:?}"),
+        }),
     }
 }
 
 fn status_error(url: &str, e: ureq::Error) -> PromError {
     match e {
         ureq::Error::Status(status, response) => {
-            let error_type = response.header("x-amzn-ErrorType").map(|t| t.split(':').next().unwrap_or(t).to_owned());
+            let error_type =
+                response.header("x-amzn-ErrorType").map(|t| t.split(':').next().unwrap_or(t).to_owned());
             let body = response.into_string().unwrap_or_default();
             // AWS errors carry their text in `message`; show that rather than escaped JSON.
             let body = serde_json::from_str::<serde_json::Value>(&body)

@@ -49,11 +49,8 @@ impl TimeSeries {
     /// A series with the given metric name and labels; labels come out sorted by name, and
     /// labels with empty values are dropped, as remote write requires.
     pub fn new(name: &str, labels: &BTreeMap<String, String>) -> TimeSeries {
-        let mut all: BTreeMap<&str, &str> = labels
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let mut all: BTreeMap<&str, &str> =
+            labels.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.as_str(), v.as_str())).collect();
         all.insert("__name__", name);
         TimeSeries {
             labels: all

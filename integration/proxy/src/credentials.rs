@@ -44,7 +44,9 @@ pub struct WebIdentityCredentials {
 impl fmt::Debug for WebIdentityCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the cached secret.
-        f.debug_struct("WebIdentityCredentials").field("role_arn", &self.identity.role_arn).finish_non_exhaustive()
+        f.debug_struct("WebIdentityCredentials")
+            .field("role_arn", &self.identity.role_arn)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,7 +92,8 @@ impl WebIdentityCredentials {
         let token = tokio::fs::read_to_string(path)
             .await
             .map_err(|source| ProxyError::TokenFile { path: path.display().to_string(), source })?;
-        let sts_error = |message: String| ProxyError::Sts { role_arn: self.identity.role_arn.clone(), message };
+        let sts_error =
+            |message: String| ProxyError::Sts { role_arn: self.identity.role_arn.clone(), message };
         let out = self
             .sts
             .assume_role_with_web_identity()

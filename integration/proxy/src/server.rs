@@ -68,15 +68,20 @@ const DROPPED: &[&str] = &[
 
 impl SigningProxy {
     /// Binds and starts serving in the current tokio runtime.
-    pub async fn start(options: ProxyOptions, credentials: WebIdentityCredentials) -> Result<SigningProxy, ProxyError> {
+    pub async fn start(
+        options: ProxyOptions,
+        credentials: WebIdentityCredentials,
+    ) -> Result<SigningProxy, ProxyError> {
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|source| ProxyError::Listen { addr: options.listen.to_string(), source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| ProxyError::Listen { addr: options.listen.to_string(), source })?;
-        let upstream =
-            ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(Duration::from_secs(120)).build();
+        let upstream = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(Duration::from_secs(120))
+            .build();
         let state = Arc::new(State { options, credentials, upstream });
         let (tx, mut rx) = oneshot::channel::<()>();
         tracing::info!(%addr, upstream = %state.options.upstream, "signing proxy listening");
@@ -141,7 +146,10 @@ async fn forward(state: &State, req: Request<Incoming>) -> Result<Response<Full<
     // cannot make the proxy sign for another host.
     let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     if !path_and_query.starts_with('/') {
-        return Err((StatusCode::BAD_REQUEST, format!("ampfed proxy: bad request target {path_and_query:?}")));
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("ampfed proxy: bad request target {path_and_query:?}"),
+        ));
     }
     let url = format!("{}{}", state.options.upstream.trim_end_matches('/'), path_and_query);
     let body = body
@@ -159,7 +167,8 @@ async fn forward(state: &State, req: Request<Incoming>) -> Result<Response<Full<
             headers.push((name.to_owned(), v.to_owned()));
         }
     }
-    let creds = state.credentials.get().await.map_err(|e| (StatusCode::BAD_GATEWAY, format!("ampfed proxy: {e}")))?;
+    let creds =
+        state.credentials.get().await.map_err(|e| (StatusCode::BAD_GATEWAY, format!("ampfed proxy: {e}")))?;
     let signed = sign_headers(&state.options, &creds, parts.method.as_str(), &url, &headers, &body)
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("ampfed proxy: {e}")))?;
     headers.extend(signed);
@@ -214,9 +223,14 @@ fn sign_headers(
         Some(SigningFault::WrongSecret) => format!("{}-wrong", creds.secret_access_key()),
         None => creds.secret_access_key().to_owned(),
     };
-    let identity =
-        Credentials::new(creds.access_key_id(), secret, creds.session_token().map(str::to_owned), creds.expiry(), "proxy")
-            .into();
+    let identity = Credentials::new(
+        creds.access_key_id(),
+        secret,
+        creds.session_token().map(str::to_owned),
+        creds.expiry(),
+        "proxy",
+    )
+    .into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(&options.region)
@@ -233,6 +247,7 @@ fn sign_headers(
         SignableBody::Bytes(body),
     )
     .map_err(|e| ProxyError::Sign(e.to_string()))?;
-    let (instructions, _signature) = sign(signable, &params).map_err(|e| ProxyError::Sign(e.to_string()))?.into_parts();
+    let (instructions, _signature) =
+        sign(signable, &params).map_err(|e| ProxyError::Sign(e.to_string()))?.into_parts();
     Ok(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
 }

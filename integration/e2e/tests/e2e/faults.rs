@@ -14,7 +14,10 @@ fn wrong_secret_fails_at_the_first_remote_write_with_invalid_signature() {
     let text = failure(Fault::WrongSecret);
     assert!(text.contains("step 'remote write' failed"), "{text}");
     assert!(text.contains("HTTP 403 InvalidSignatureException"), "{text}");
-    assert!(text.contains("The request signature we calculated does not match the signature you provided"), "{text}");
+    assert!(
+        text.contains("The request signature we calculated does not match the signature you provided"),
+        "{text}"
+    );
     assert!(text.contains("The Canonical String for this request should have been"), "{text}");
 }
 
