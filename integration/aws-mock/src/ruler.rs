@@ -44,7 +44,7 @@ pub enum RulerError {
         group: String,
         index: usize,
         record: String,
-        source: PromError,
+        source: Box<PromError>,
     },
 }
 
@@ -82,13 +82,13 @@ impl Ruler {
                         report.alerting_rules_skipped += 1;
                         continue;
                     };
-                    let fail = |source| RulerError::Rule {
+                    let fail = |source: PromError| RulerError::Rule {
                         workspace: workspace.clone(),
                         namespace: ns.name.clone(),
                         group: group.name.clone(),
                         index,
                         record: record.clone(),
-                        source,
+                        source: Box::new(source),
                     };
                     let result = self.backend.query_range(&rule.expr, first, end, step).map_err(fail)?;
                     let mut series = Vec::with_capacity(result.len());

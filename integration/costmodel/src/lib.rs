@@ -27,7 +27,7 @@ pub struct CostModel {
 #[derive(Debug, thiserror::Error)]
 pub enum CostModelError {
     #[error("cluster {cluster}: query failed: {query}\n  {source}")]
-    Query { cluster: String, query: String, source: PromError },
+    Query { cluster: String, query: String, source: Box<PromError> },
     #[error("cluster {cluster}: window {start}..{end} is empty or reversed")]
     Window { cluster: String, start: i64, end: i64 },
 }
@@ -64,7 +64,7 @@ impl CostModel {
         let fail = |query: &str| {
             let cluster = self.cluster.clone();
             let query = query.to_owned();
-            move |source| CostModelError::Query { cluster, query, source }
+            move |source: PromError| CostModelError::Query { cluster, query, source: Box::new(source) }
         };
         let instant = |query: String| self.prom.query(&query, window.end).map_err(fail(&query));
         let running = self.prom.query_matrix(&q.running(), window.end).map_err(fail(&q.running()))?;
