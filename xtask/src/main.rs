@@ -14,7 +14,19 @@ use anyhow::Context;
 use clap::Parser;
 use xshell::Shell;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    // Errors print as one chain, without a backtrace even when RUST_BACKTRACE is set: the
+    // task's own output already says which step failed.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let flags = flags::Xtask::parse();
     let sh = Shell::new().context("create a shell")?;
     sh.change_dir(project_root());

@@ -107,7 +107,7 @@ impl Respond for AmpResponder {
             body: &request.body,
         };
         if let Err(e) = self.shared.verifier.verify(&incoming) {
-            tracing::warn!(
+            tracing::info!(
                 error_type = e.error_type(),
                 path = request.url.path(),
                 "rejected an unauthenticated AMP request"

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("AMPFED_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let options = Options {
@@ -49,11 +50,14 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         tokio::select! {
             r = scenario::run(&options) => Some(r),
-            _ = interrupted() => None,
+            _ = interrupted() => {
+                ampfed_env::probe::cancel_waits();
+                None
+            }
         }
     });
     // The scenario future has been dropped here: every service it started is stopped.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(15));
     match result {
         None => {
             eprintln!("interrupted: all services stopped");

@@ -1,6 +1,15 @@
 //! Readiness probes: polled with bounded backoff, never a fixed sleep.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Makes every readiness wait in progress or to come give up at once (on Ctrl-C), so that a
+/// service being started is stopped by its scenario instead of outliving the run.
+pub fn cancel_waits() {
+    CANCELLED.store(true, Ordering::SeqCst);
+}
 
 /// What "ready" means for a service.
 #[derive(Clone, Debug)]
@@ -42,6 +51,9 @@ pub fn wait_until<E>(
     let deadline = Instant::now() + timeout;
     let mut delay = Duration::from_millis(50);
     loop {
+        if CANCELLED.load(Ordering::SeqCst) {
+            return Ok(Err("interrupted".into()));
+        }
         let last = probe.check();
         if last.is_ok() || Instant::now() >= deadline {
             return Ok(last);
