@@ -82,6 +82,8 @@ pub struct Outcome {
     pub by_cluster: Vec<Row>,
     /// Record name → its series at the end of the range, sorted by labels.
     pub rule_series: BTreeMap<String, Vec<RecordedSeries>>,
+    /// The combined allocation set the queries read, as stored in S3.
+    pub combined: Option<ampfed_federation::AllocationSet>,
 }
 
 /// Rounds to `digits` decimals, turning `-0` into `0`.

@@ -202,6 +202,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         aggregate(&combined, &[Property::Namespace]).iter().map(|r| r.rounded(5)).collect();
     outcome.by_cluster = aggregate(&combined, &[Property::Cluster]).iter().map(|r| r.rounded(5)).collect();
     outcome.summary.rows_queried = combined.allocations.len();
+    outcome.combined = Some(combined.clone());
     let reader = through_proxy.clone();
     outcome.rule_series = tokio::task::spawn_blocking(move || recorded_series(&reader, &rules, last))
         .await

@@ -4,6 +4,7 @@
 
 mod faults;
 mod happy_path;
+mod oracle;
 
 use ampfed_e2e::{scenario, Fault, Options, Outcome};
 
