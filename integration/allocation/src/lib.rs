@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use ampfed_federation::{Allocation, AllocationSet};
+use ampfed_federation::{efficiency, Allocation, AllocationSet};
 use serde::Serialize;
 
 /// A property to aggregate by.
@@ -67,15 +67,7 @@ pub struct Row {
 impl Row {
     /// The row with every float rounded to `digits` decimals, as OpenCost rounds its output.
     pub fn rounded(&self, digits: i32) -> Row {
-        let f = 10f64.powi(digits);
-        let r = |x: f64| {
-            let v = (x * f).round() / f;
-            if v == 0.0 {
-                0.0
-            } else {
-                v
-            }
-        };
+        let r = |x: f64| round(x, digits);
         Row {
             name: self.name.clone(),
             allocations: self.allocations,
@@ -93,6 +85,17 @@ impl Row {
             total_cost: r(self.total_cost),
             total_efficiency: r(self.total_efficiency),
         }
+    }
+}
+
+/// Rounds to `digits` decimals, turning `-0` into `0` (snapshots and API output).
+pub fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    let v = (x * f).round() / f;
+    if v == 0.0 {
+        0.0
+    } else {
+        v
     }
 }
 
@@ -129,16 +132,6 @@ struct Sums {
     ram_request_hours: f64,
     ram_usage_hours: f64,
     ram_cost: f64,
-}
-
-fn efficiency(usage: f64, request: f64, cost: f64) -> f64 {
-    if request > 0.0 {
-        usage / request
-    } else if usage == 0.0 || cost == 0.0 {
-        0.0
-    } else {
-        1.0
-    }
 }
 
 /// Aggregates a set by `by`, rows sorted by name. Averages are over the set's window, so

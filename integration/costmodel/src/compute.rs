@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ampfed_federation::{Allocation, Properties, Window};
+use ampfed_federation::{efficiency, Allocation, Properties, Window};
 use ampfed_prom::{InstantSample, RangeSeries};
 
 /// OpenCost's default CPU price per core-hour, used when a node has no price.
@@ -56,17 +56,6 @@ fn price(prices: &BTreeMap<String, f64>, node: &str, default: f64) -> f64 {
     match prices.get(node) {
         Some(&p) if p.is_finite() && p > 0.0 => p,
         _ => default,
-    }
-}
-
-/// Usage over request; with no request, 0 if nothing was used or nothing cost, else 1.
-fn efficiency(usage: f64, request: f64, cost: f64) -> f64 {
-    if request > 0.0 {
-        usage / request
-    } else if usage == 0.0 || cost == 0.0 {
-        0.0
-    } else {
-        1.0
     }
 }
 

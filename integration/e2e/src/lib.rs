@@ -12,6 +12,7 @@ pub mod snapshots;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use ampfed_allocation::round;
 use ampfed_allocation::Row;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -84,15 +85,4 @@ pub struct Outcome {
     pub rule_series: BTreeMap<String, Vec<RecordedSeries>>,
     /// The combined allocation set the queries read, as stored in S3.
     pub combined: Option<ampfed_federation::AllocationSet>,
-}
-
-/// Rounds to `digits` decimals, turning `-0` into `0`.
-pub fn round(x: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    let v = (x * f).round() / f;
-    if v == 0.0 {
-        0.0
-    } else {
-        v
-    }
 }

@@ -75,6 +75,18 @@ pub struct Allocation {
     pub total_efficiency: f64,
 }
 
+/// Kubecost's efficiency of a resource: usage over request; with no request, 0 if nothing was
+/// used or nothing cost, else 1.
+pub fn efficiency(usage: f64, request: f64, cost: f64) -> f64 {
+    if request > 0.0 {
+        usage / request
+    } else if usage == 0.0 || cost == 0.0 {
+        0.0
+    } else {
+        1.0
+    }
+}
+
 impl AllocationSet {
     /// A set with allocations sorted by name.
     pub fn new(clusters: Vec<String>, window: Window, mut allocations: Vec<Allocation>) -> AllocationSet {

@@ -7,7 +7,7 @@ pub mod format;
 pub mod store;
 
 pub use federator::{federate, FederationReport};
-pub use format::{Allocation, AllocationSet, Properties, Window, FORMAT_VERSION};
+pub use format::{efficiency, Allocation, AllocationSet, Properties, Window, FORMAT_VERSION};
 pub use store::{Store, StoreConfig};
 
 /// Errors of the ETL store and the federator.
