@@ -12,7 +12,7 @@ impl flags::Test {
         let cargo = crate::cargo();
         let rest = self.rest;
         let _insta = std::env::var_os("CI").is_some().then(|| sh.push_env("INSTA_UPDATE", "no"));
-        cmd!(sh, "{cargo} test --workspace --all-targets -- {rest...}").run().context("tests failed")?;
+        cmd!(sh, "{cargo} test --workspace -- {rest...}").run().context("tests failed")?;
         Ok(())
     }
 }
