@@ -18,6 +18,17 @@ pub(crate) enum Task {
     E2e(E2e),
     /// Run every test, the end-to-end scenarios included (what CI runs).
     Test(Test),
+    /// Fuzz a component for a bounded time with cargo-fuzz (not part of `cargo test` or CI).
+    Fuzz(Fuzz),
+    /// Measure a component's cost per request in release mode.
+    Bench(Bench),
+}
+
+/// A component that has a fuzz target or a benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Component {
+    /// `ampfed-sigv4`: the SigV4 parser and verifier.
+    Sigv4,
 }
 
 #[derive(Debug, clap::Args)]
@@ -41,4 +52,21 @@ pub(crate) struct Test {
     /// Extra arguments for `cargo test` (after `--`).
     #[arg(last = true)]
     pub(crate) rest: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Fuzz {
+    /// What to fuzz.
+    #[arg(value_enum)]
+    pub(crate) component: Component,
+    /// How long to fuzz, in seconds (the build before it is not counted).
+    #[arg(long, default_value_t = 60)]
+    pub(crate) seconds: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Bench {
+    /// What to measure.
+    #[arg(value_enum)]
+    pub(crate) component: Component,
 }

@@ -1,8 +1,10 @@
 //! The project's task runner (`cargo xtask <task>`): thin, one module per task. The work lives
 //! in the crates under `integration/`; tasks install what a fresh machine lacks and call them.
 
+mod bench;
 mod e2e;
 mod flags;
+mod fuzz;
 mod setup;
 mod test;
 #[cfg(test)]
@@ -34,6 +36,8 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Setup(cmd) => cmd.run(&sh),
         flags::Task::E2e(cmd) => cmd.run(&sh),
         flags::Task::Test(cmd) => cmd.run(&sh),
+        flags::Task::Fuzz(cmd) => cmd.run(&sh),
+        flags::Task::Bench(cmd) => cmd.run(&sh),
     }
 }
 

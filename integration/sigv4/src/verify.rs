@@ -351,6 +351,23 @@ fn presented_signature(req: &IncomingRequest<'_>) -> Result<Presented, AuthError
                 .to_owned(),
         }),
         (Some(authorization), None) => {
+            let all: Vec<&str> = req
+                .headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+                .map(|(_, value)| value.as_str())
+                .collect();
+            if all.len() > 1 {
+                // A proxy would join them with commas into one value that names two
+                // credentials and two signatures; refuse rather than pick one.
+                return Err(AuthError::IncompleteSignature {
+                    detail: format!(
+                        "Only one Authorization header is allowed, got {}. Authorization={}",
+                        all.len(),
+                        all.join(", ")
+                    ),
+                });
+            }
             let (credential, signed_headers, signature) = parse_authorization(authorization)?;
             let amz_date = header(req, "x-amz-date").ok_or_else(|| AuthError::IncompleteSignature {
                 detail: format!(
@@ -414,6 +431,9 @@ fn parse_authorization(value: &str) -> Result<(String, String, String), AuthErro
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
+    // HTTP servers strip optional whitespace around a header value; callers that build an
+    // `IncomingRequest` by hand may not.
+    let value = value.trim_matches([' ', '\t']);
     if let Some(rest) = value.strip_prefix(ALGORITHM).filter(|rest| rest.starts_with([' ', '\t'])) {
         for part in rest.split(',') {
             let Some((key, val)) = part.trim().split_once('=') else { continue };
@@ -517,6 +537,11 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=A/b/c/d/aws4_request,SignedHeaders=host,Signature=ab",
         );
         assert_eq!(parsed, Ok(("A/b/c/d/aws4_request".to_owned(), "host".to_owned(), "ab".to_owned())));
+        // Surrounding whitespace (as in the AWS suite's double-url-encode file) is not part of it.
+        let padded = parse_authorization(
+            " AWS4-HMAC-SHA256 Credential=A/b/c/d/aws4_request, SignedHeaders=host, Signature=ab\t",
+        );
+        assert_eq!(padded, parsed);
         let Err(AuthError::IncompleteSignature { detail }) =
             parse_authorization("AWS4-HMAC-SHA256 Signature=ab")
         else {

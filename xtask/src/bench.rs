@@ -1,0 +1,20 @@
+//! `cargo xtask bench sigv4`: runs a component's benchmark binary in release mode and lets it
+//! print its figures (for `sigv4`: verify and sign cost per request and their ratio).
+
+use anyhow::Context;
+use xshell::{cmd, Shell};
+
+use crate::flags;
+
+impl flags::Bench {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let (package, bench) = match self.component {
+            flags::Component::Sigv4 => ("ampfed-sigv4", "sigv4"),
+        };
+        let cargo = crate::cargo();
+        cmd!(sh, "{cargo} bench -q -p {package} --bench {bench}")
+            .run()
+            .with_context(|| format!("benchmark {bench} of {package} failed"))?;
+        Ok(())
+    }
+}

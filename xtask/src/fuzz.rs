@@ -1,0 +1,40 @@
+//! `cargo xtask fuzz sigv4 [--seconds N]`: runs the cargo-fuzz target of a component for a
+//! bounded time. Not part of `cargo test` or CI.
+//!
+//! cargo-fuzz needs nightly-only compiler flags (`-Z sanitizer=address`, sanitizer coverage);
+//! this machine has a stable toolchain, so the build runs with `RUSTC_BOOTSTRAP=1`. The
+//! corpus and any crash artifacts stay under the fuzz crate (`corpus/`, `artifacts/`, both
+//! ignored by git).
+
+use anyhow::{bail, Context};
+use xshell::{cmd, Shell};
+
+use crate::flags;
+
+/// How cargo-fuzz is installed when it is missing.
+const INSTALL: &str = "cargo install cargo-fuzz --locked";
+
+impl flags::Fuzz {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let (fuzz_dir, target) = match self.component {
+            flags::Component::Sigv4 => ("integration/sigv4/fuzz", "verify"),
+        };
+        let cargo = crate::cargo();
+        let installed =
+            cmd!(sh, "{cargo} fuzz --version").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+        if !installed {
+            bail!("cargo-fuzz is not installed; install it with `{INSTALL}`");
+        }
+        if self.seconds == 0 {
+            bail!("--seconds must be at least 1");
+        }
+        let seconds = self.seconds.to_string();
+        let _bootstrap = sh.push_env("RUSTC_BOOTSTRAP", "1");
+        cmd!(sh, "{cargo} fuzz run --fuzz-dir {fuzz_dir} {target} -- -max_total_time={seconds}")
+            .run()
+            .with_context(|| {
+                format!("fuzz target {target} failed (a crashing input is saved under {fuzz_dir}/artifacts)")
+            })?;
+        Ok(())
+    }
+}
