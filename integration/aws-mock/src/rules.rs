@@ -1,7 +1,9 @@
 //! Rule files as AMP accepts them: a Prometheus rules YAML file, checked on create.
 //!
-//! This checks structure (unknown fields, duplicate groups, record/alert names, label names,
-//! intervals). PromQL is parsed by the backend when the ruler evaluates it.
+//! This checks what Prometheus's `rulefmt` checks: unknown fields, duplicate and empty group
+//! names, record names, label and annotation names, fields a recording rule may not have,
+//! durations, and every expression with a real PromQL parser (`promql-parser`). The first
+//! problem is reported, naming the group, the rule's index in it and the parser's message.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -78,6 +80,11 @@ pub fn parse(data: &[u8]) -> Result<RuleFile, RuleError> {
             return Err(RuleError::Group { group: g(), message: "group name is repeated".into() });
         }
         group.interval_secs().map_err(|message| RuleError::Group { group: g(), message })?;
+        if let Some(offset) = &group.query_offset {
+            if offset != "0s" {
+                parse_duration(offset).map_err(|message| RuleError::Group { group: g(), message })?;
+            }
+        }
         for (index, rule) in group.rules.iter().enumerate() {
             let fail = |message: String| RuleError::Rule { group: g(), index, message };
             match (&rule.record, &rule.alert) {
@@ -95,9 +102,31 @@ pub fn parse(data: &[u8]) -> Result<RuleFile, RuleError> {
             if rule.expr.trim().is_empty() {
                 return Err(fail("field 'expr' must be set in rule".into()));
             }
+            if rule.record.is_some() {
+                if !rule.annotations.is_empty() {
+                    return Err(fail("invalid field 'annotations' in recording rule".into()));
+                }
+                if rule.for_.is_some() {
+                    return Err(fail("invalid field 'for' in recording rule".into()));
+                }
+                if rule.keep_firing_for.is_some() {
+                    return Err(fail("invalid field 'keep_firing_for' in recording rule".into()));
+                }
+            }
+            for d in [&rule.for_, &rule.keep_firing_for].into_iter().flatten() {
+                if d != "0s" {
+                    parse_duration(d).map_err(fail)?;
+                }
+            }
             if let Some(bad) = rule.labels.keys().find(|k| !is_label_name(k) || k.as_str() == "__name__") {
                 return Err(fail(format!("invalid label name: {bad}")));
             }
+            if let Some(bad) = rule.annotations.keys().find(|k| !is_label_name(k)) {
+                return Err(fail(format!("invalid annotation name: {bad}")));
+            }
+            promql_parser::parser::parse(&rule.expr).map_err(|e| {
+                fail(format!("could not parse expression {:?}: {}", rule.expr.trim(), e.trim()))
+            })?;
         }
     }
     Ok(file)
@@ -120,7 +149,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     let bad = || format!("invalid duration {s:?}");
     let mut total = 0i64;
     let mut rest = s;
-    if rest.is_empty() {
+    if rest.is_empty() || rest.starts_with(|c: char| !c.is_ascii_digit()) {
         return Err(bad());
     }
     while !rest.is_empty() {
@@ -129,6 +158,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
+            "ms" => return Err(format!("invalid duration {s:?}: the mock's ruler works in whole seconds")),
             "s" => 1,
             "m" => 60,
             "h" => 3600,
@@ -167,6 +197,20 @@ mod tests {
         assert_eq!(dup, RuleError::Group { group: "a".into(), message: "group name is repeated".into() });
         let name = parse(b"groups:\n- name: a\n  rules:\n  - record: 1bad\n    expr: up\n").unwrap_err();
         assert!(name.to_string().contains("rule 0: invalid recording rule name: 1bad"), "{name}");
+    }
+
+    #[test]
+    fn promql_is_parsed() {
+        let bad = parse(b"groups:\n- name: a\n  rules:\n  - record: ok\n    expr: up\n  - record: x\n    expr: sum(rate(up[5m])\n").unwrap_err();
+        let RuleError::Rule { group, index, message } = &bad else { panic!("{bad:?}") };
+        assert_eq!((group.as_str(), *index), ("a", 1));
+        assert_eq!(message, "could not parse expression \"sum(rate(up[5m])\": unclosed left parenthesis");
+        let ann =
+            parse(b"groups:\n- name: a\n  rules:\n  - record: x\n    expr: up\n    annotations: {a: b}\n")
+                .unwrap_err();
+        assert!(ann.to_string().contains("invalid field 'annotations' in recording rule"), "{ann}");
+        let alert = parse(b"groups:\n- name: a\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 5m\n    annotations: {summary: s}\n");
+        assert!(alert.is_ok(), "{alert:?}");
     }
 
     #[test]

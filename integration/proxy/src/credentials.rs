@@ -1,21 +1,29 @@
-//! Web identity credentials: token file + role ARN → STS `AssumeRoleWithWebIdentity` →
-//! temporary credentials, cached and refreshed ahead of their expiry.
+//! Temporary credentials from STS, cached and refreshed ahead of their expiry.
+//!
+//! - [`WebIdentityCredentials`]: token file + role ARN → `AssumeRoleWithWebIdentity`.
+//! - [`AssumeRoleCredentials`]: other credentials → `AssumeRole` (the proxy's `--role-arn`).
 //!
 //! STS is reached at a configured endpoint (the thing awslabs' proxy cannot do), without
-//! touching the process environment. The type also implements the SDK's `ProvideCredentials`
-//! so `aws-sdk-amp` clients get their credentials the same way.
+//! touching the process environment. Both types implement the SDK's `ProvideCredentials`, so
+//! `aws-sdk-*` clients can use them too. Their clock is injectable
+//! ([`WebIdentityCredentials::with_clock`]): it decides when the cache is stale and dates the
+//! STS requests that are signed. `Debug` never prints a secret or a token.
 
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::provider::{self, error::CredentialsError, ProvideCredentials};
+use aws_credential_types::provider::{
+    self, error::CredentialsError, ProvideCredentials, SharedCredentialsProvider,
+};
 use aws_credential_types::Credentials;
-use aws_sdk_sts::config::{BehaviorVersion, Region};
+use aws_sdk_sts::config::{BehaviorVersion, IdentityCache, Region};
 use tokio::sync::Mutex;
 
-use crate::ProxyError;
+use crate::{system_clock, Clock, ProxyError};
 
 /// Where a workload's identity comes from.
 #[derive(Clone, Debug)]
@@ -32,13 +40,25 @@ pub struct WebIdentity {
     pub region: String,
 }
 
+/// A role to assume with other credentials (`sts:AssumeRole`).
+#[derive(Clone, Debug)]
+pub struct AssumeRole {
+    /// The role to assume.
+    pub role_arn: String,
+    /// The session name (`RoleSessionName`).
+    pub session_name: String,
+    /// The STS endpoint.
+    pub sts_endpoint: String,
+    /// The region of the STS client (and of its signature).
+    pub region: String,
+}
+
 /// Cached web identity credentials, shared by clones.
 #[derive(Clone)]
 pub struct WebIdentityCredentials {
     identity: WebIdentity,
     sts: aws_sdk_sts::Client,
-    cached: Arc<Mutex<Option<Credentials>>>,
-    refresh_ahead: Duration,
+    cache: Cache,
 }
 
 impl fmt::Debug for WebIdentityCredentials {
@@ -46,6 +66,7 @@ impl fmt::Debug for WebIdentityCredentials {
         // Never print the cached secret.
         f.debug_struct("WebIdentityCredentials")
             .field("role_arn", &self.identity.role_arn)
+            .field("sts_endpoint", &self.identity.sts_endpoint)
             .finish_non_exhaustive()
     }
 }
@@ -53,18 +74,19 @@ impl fmt::Debug for WebIdentityCredentials {
 impl WebIdentityCredentials {
     /// A provider that refreshes `refresh_ahead` before expiry (the Rust SDK uses about 10 s).
     pub fn new(identity: WebIdentity, refresh_ahead: Duration) -> WebIdentityCredentials {
-        let config = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(identity.region.clone()))
-            .endpoint_url(identity.sts_endpoint.clone())
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .build();
+        let clock = system_clock();
         WebIdentityCredentials {
+            sts: sts_client(&identity.sts_endpoint, &identity.region, &clock, None),
             identity,
-            sts: aws_sdk_sts::Client::from_conf(config),
-            cached: Arc::new(Mutex::new(None)),
-            refresh_ahead,
+            cache: Cache::new(refresh_ahead, clock),
         }
+    }
+
+    /// Replaces the clock deciding when credentials are stale.
+    pub fn with_clock(mut self, clock: Clock) -> WebIdentityCredentials {
+        self.sts = sts_client(&self.identity.sts_endpoint, &self.identity.region, &clock, None);
+        self.cache = Cache::new(self.cache.refresh_ahead, clock);
+        self
     }
 
     /// The role these credentials are for.
@@ -72,19 +94,14 @@ impl WebIdentityCredentials {
         &self.identity.role_arn
     }
 
+    /// How many times STS was asked for credentials so far (clones share the count).
+    pub fn fetches(&self) -> usize {
+        self.cache.fetches()
+    }
+
     /// Current credentials, from the cache or freshly assumed.
     pub async fn get(&self) -> Result<Credentials, ProxyError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref() {
-            let fresh = c.expiry().is_none_or(|exp| SystemTime::now() + self.refresh_ahead < exp);
-            if fresh {
-                return Ok(c.clone());
-            }
-            tracing::debug!(role = %self.identity.role_arn, "credentials expire soon; refreshing");
-        }
-        let creds = self.assume().await?;
-        *cached = Some(creds.clone());
-        Ok(creds)
+        self.cache.get(&self.identity.role_arn, || self.assume()).await
     }
 
     async fn assume(&self) -> Result<Credentials, ProxyError> {
@@ -92,8 +109,11 @@ impl WebIdentityCredentials {
         let token = tokio::fs::read_to_string(path)
             .await
             .map_err(|source| ProxyError::TokenFile { path: path.display().to_string(), source })?;
-        let sts_error =
-            |message: String| ProxyError::Sts { role_arn: self.identity.role_arn.clone(), message };
+        let sts_error = |message: String| ProxyError::Sts {
+            action: "AssumeRoleWithWebIdentity",
+            role_arn: self.identity.role_arn.clone(),
+            message,
+        };
         let out = self
             .sts
             .assume_role_with_web_identity()
@@ -103,17 +123,13 @@ impl WebIdentityCredentials {
             .send()
             .await
             .map_err(|e| sts_error(aws_sdk_sts::error::DisplayErrorContext(&e).to_string()))?;
-        let c = out.credentials().ok_or_else(|| sts_error("the answer holds no credentials".into()))?;
-        let expiry = SystemTime::try_from(*c.expiration())
-            .map_err(|e| sts_error(format!("bad Expiration {:?}: {e}", c.expiration())))?;
-        tracing::info!(role = %self.identity.role_arn, access_key_id = c.access_key_id(), "assumed role with web identity");
-        Ok(Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            Some(expiry),
-            "ampfed-web-identity",
-        ))
+        let creds = temporary(out.credentials(), "ampfed-web-identity").map_err(sts_error)?;
+        tracing::info!(
+            role = %self.identity.role_arn,
+            access_key_id = creds.access_key_id(),
+            "assumed role with web identity"
+        );
+        Ok(creds)
     }
 }
 
@@ -126,4 +142,195 @@ impl ProvideCredentials for WebIdentityCredentials {
             self.get().await.map_err(CredentialsError::provider_error)
         })
     }
+}
+
+/// Cached credentials of a role assumed with other credentials, shared by clones.
+#[derive(Clone)]
+pub struct AssumeRoleCredentials {
+    role: AssumeRole,
+    base: SharedCredentialsProvider,
+    sts: aws_sdk_sts::Client,
+    cache: Cache,
+}
+
+impl fmt::Debug for AssumeRoleCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssumeRoleCredentials")
+            .field("role_arn", &self.role.role_arn)
+            .field("sts_endpoint", &self.role.sts_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AssumeRoleCredentials {
+    /// Assumes `role` with the credentials of `base` (which sign the `AssumeRole` call),
+    /// refreshing `refresh_ahead` before expiry.
+    pub fn new(
+        base: impl ProvideCredentials + 'static,
+        role: AssumeRole,
+        refresh_ahead: Duration,
+    ) -> AssumeRoleCredentials {
+        let base = SharedCredentialsProvider::new(base);
+        let clock = system_clock();
+        AssumeRoleCredentials {
+            sts: sts_client(&role.sts_endpoint, &role.region, &clock, Some(base.clone())),
+            role,
+            base,
+            cache: Cache::new(refresh_ahead, clock),
+        }
+    }
+
+    /// Replaces the clock deciding when credentials are stale and dating the signed STS calls.
+    pub fn with_clock(mut self, clock: Clock) -> AssumeRoleCredentials {
+        self.sts = sts_client(&self.role.sts_endpoint, &self.role.region, &clock, Some(self.base.clone()));
+        self.cache = Cache::new(self.cache.refresh_ahead, clock);
+        self
+    }
+
+    /// The role these credentials are for.
+    pub fn role_arn(&self) -> &str {
+        &self.role.role_arn
+    }
+
+    /// How many times STS was asked for credentials so far (clones share the count).
+    pub fn fetches(&self) -> usize {
+        self.cache.fetches()
+    }
+
+    /// Current credentials, from the cache or freshly assumed.
+    pub async fn get(&self) -> Result<Credentials, ProxyError> {
+        self.cache.get(&self.role.role_arn, || self.assume()).await
+    }
+
+    async fn assume(&self) -> Result<Credentials, ProxyError> {
+        let sts_error = |message: String| ProxyError::Sts {
+            action: "AssumeRole",
+            role_arn: self.role.role_arn.clone(),
+            message,
+        };
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role.role_arn)
+            .role_session_name(&self.role.session_name)
+            .send()
+            .await
+            .map_err(|e| sts_error(aws_sdk_sts::error::DisplayErrorContext(&e).to_string()))?;
+        let creds = temporary(out.credentials(), "ampfed-assume-role").map_err(sts_error)?;
+        tracing::info!(role = %self.role.role_arn, access_key_id = creds.access_key_id(), "assumed role");
+        Ok(creds)
+    }
+}
+
+impl ProvideCredentials for AssumeRoleCredentials {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(async move {
+            self.get().await.map_err(CredentialsError::provider_error)
+        })
+    }
+}
+
+/// One set of credentials at a time, replaced `refresh_ahead` before it expires.
+#[derive(Clone)]
+struct Cache {
+    cached: Arc<Mutex<Option<Credentials>>>,
+    refresh_ahead: Duration,
+    clock: Clock,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl Cache {
+    fn new(refresh_ahead: Duration, clock: Clock) -> Cache {
+        Cache { cached: Arc::default(), refresh_ahead, clock, fetches: Arc::default() }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// The cached credentials if they are fresh, else `fetch`'s. Callers wait for one fetch
+    /// instead of each starting their own. When a refresh fails while the cached credentials
+    /// have not expired yet, those are used and the next call tries again.
+    async fn get<F, Fut>(&self, role_arn: &str, fetch: F) -> Result<Credentials, ProxyError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Credentials, ProxyError>>,
+    {
+        let mut cached = self.cached.lock().await;
+        let now = (self.clock)();
+        if let Some(c) = cached.as_ref() {
+            if c.expiry().is_none_or(|exp| now + self.refresh_ahead < exp) {
+                return Ok(c.clone());
+            }
+            tracing::debug!(role = %role_arn, "credentials expire soon; refreshing");
+        }
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        match fetch().await {
+            Ok(creds) => {
+                *cached = Some(creds.clone());
+                Ok(creds)
+            }
+            Err(e) => match cached.as_ref() {
+                Some(c) if c.expiry().is_some_and(|exp| now < exp) => {
+                    tracing::warn!(role = %role_arn, "refresh failed, the current credentials are still valid: {e}");
+                    Ok(c.clone())
+                }
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+/// An STS client for `endpoint` over plain HTTP, on `clock`; signed with `credentials` if given.
+fn sts_client(
+    endpoint: &str,
+    region: &str,
+    clock: &Clock,
+    credentials: Option<SharedCredentialsProvider>,
+) -> aws_sdk_sts::Client {
+    let mut config = aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .time_source(ClockSource(clock.clone()))
+        .http_client(aws_smithy_http_client::Builder::new().build_http());
+    if let Some(credentials) = credentials {
+        // The base provider caches (or is static); a second cache would only hide refreshes.
+        config = config.credentials_provider(credentials).identity_cache(IdentityCache::no_cache());
+    }
+    aws_sdk_sts::Client::from_conf(config.build())
+}
+
+/// The SDK's view of a [`Clock`].
+struct ClockSource(Clock);
+
+impl fmt::Debug for ClockSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClockSource")
+    }
+}
+
+impl aws_smithy_async::time::TimeSource for ClockSource {
+    fn now(&self) -> SystemTime {
+        (self.0)()
+    }
+}
+
+/// The SDK credentials of an STS answer's `Credentials` element.
+fn temporary(
+    c: Option<&aws_sdk_sts::types::Credentials>,
+    provider: &'static str,
+) -> Result<Credentials, String> {
+    let c = c.ok_or_else(|| "the answer holds no credentials".to_owned())?;
+    let expiry = SystemTime::try_from(*c.expiration()).map_err(|e| format!("bad Expiration: {e}"))?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        Some(expiry),
+        provider,
+    ))
 }

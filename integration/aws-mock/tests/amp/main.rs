@@ -1,0 +1,115 @@
+//! The AMP mock driven the way clients drive AMP: `aws-sdk-amp` with web identity credentials
+//! from the STS mock for the control plane, and Prometheus clients through the SigV4 signing
+//! proxy for the data plane, against a real Prometheus backend where data is involved.
+
+mod control_plane;
+mod data_plane;
+mod errors;
+mod raw_http;
+mod ruler;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ampfed_aws_mock::{AwsMock, AwsMockOptions};
+use ampfed_proxy::{ProxyOptions, SigningProxy, WebIdentity, WebIdentityCredentials};
+use aws_sdk_amp::config::{BehaviorVersion, Region};
+
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/test";
+pub const REGION: &str = "us-west-2";
+pub const TOKEN: &str = "tok";
+
+/// A mock whose data plane would reach nothing (for control-plane tests).
+pub async fn mock() -> AwsMock {
+    mock_with_backend("http://127.0.0.1:9").await
+}
+
+/// A mock serving its data plane from `backend_url`, trusting [`TOKEN`] for [`ROLE`].
+pub async fn mock_with_backend(backend_url: &str) -> AwsMock {
+    let mock = AwsMock::start(AwsMockOptions {
+        region: REGION.into(),
+        backend_url: backend_url.into(),
+        credential_lifetime: Duration::from_secs(900),
+    })
+    .await;
+    mock.trust_web_identity(TOKEN, ROLE);
+    mock
+}
+
+/// A fresh directory for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ampfed-aws-mock-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn credentials(mock: &AwsMock, dir: &Path, token: &str) -> WebIdentityCredentials {
+    let token_file = dir.join(format!("token-{token}"));
+    std::fs::write(&token_file, token).unwrap();
+    WebIdentityCredentials::new(
+        WebIdentity {
+            role_arn: ROLE.into(),
+            token_file,
+            session_name: "test".into(),
+            sts_endpoint: mock.sts_url(),
+            region: REGION.into(),
+        },
+        Duration::from_secs(10),
+    )
+}
+
+/// An `aws-sdk-amp` client pointed at the mock with only `endpoint_url` overridden.
+pub fn client(mock: &AwsMock, dir: &Path, token: &str) -> aws_sdk_amp::Client {
+    let config = aws_sdk_amp::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(mock.aps_url())
+        .credentials_provider(credentials(mock, dir, token))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_amp::Client::from_conf(config)
+}
+
+/// A signing proxy in front of the mock, for plain Prometheus clients.
+pub async fn proxy(mock: &AwsMock, dir: &Path) -> SigningProxy {
+    SigningProxy::start(
+        ProxyOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream: mock.aps_url(),
+            region: REGION.into(),
+            service: "aps".into(),
+            fault: None,
+        },
+        credentials(mock, dir, TOKEN),
+    )
+    .await
+    .unwrap()
+}
+
+/// Creates a workspace and returns its id once it is ACTIVE.
+pub async fn workspace(amp: &aws_sdk_amp::Client) -> String {
+    let id = amp.create_workspace().send().await.unwrap().workspace_id().to_owned();
+    let ws = amp.describe_workspace().workspace_id(&id).send().await.unwrap();
+    assert_eq!(ws.workspace().unwrap().status().unwrap().status_code().as_str(), "ACTIVE");
+    id
+}
+
+/// Creates a rule groups namespace and reads it once so it is ACTIVE.
+pub async fn namespace(amp: &aws_sdk_amp::Client, id: &str, name: &str, rules: &str) {
+    amp.create_rule_groups_namespace()
+        .workspace_id(id)
+        .name(name)
+        .data(aws_sdk_amp::primitives::Blob::new(rules))
+        .send()
+        .await
+        .unwrap();
+    let ns = amp.describe_rule_groups_namespace().workspace_id(id).name(name).send().await.unwrap();
+    assert_eq!(ns.rule_groups_namespace().unwrap().status().unwrap().status_code().as_str(), "ACTIVE");
+}
+
+/// Starts a Prometheus backend owned by the returned scenario.
+pub fn prometheus() -> (ampfed_env::Scenario, String) {
+    let mut scenario = ampfed_env::Scenario::new(false).unwrap();
+    let prom = ampfed_env::prometheus::start(&mut scenario, &Default::default()).unwrap();
+    (scenario, prom.url)
+}
