@@ -1,5 +1,6 @@
 //! `cargo xtask bench sigv4`: runs a component's benchmark binary in release mode and lets it
-//! print its figures (for `sigv4`: verify and sign cost per request and their ratio).
+//! print its figures (`sigv4`: verify and sign cost per request and their ratio; `proxy`: the
+//! signing proxy's overhead against sending unsigned to the same backend).
 
 use anyhow::Context;
 use xshell::{cmd, Shell};
@@ -10,6 +11,7 @@ impl flags::Bench {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let (package, bench) = match self.component {
             flags::Component::Sigv4 => ("ampfed-sigv4", "sigv4"),
+            flags::Component::Proxy => ("ampfed-proxy", "proxy"),
         };
         let cargo = crate::cargo();
         cmd!(sh, "{cargo} bench -q -p {package} --bench {bench}")

@@ -29,6 +29,8 @@ pub(crate) enum Task {
 pub(crate) enum Component {
     /// `ampfed-sigv4`: the SigV4 parser and verifier.
     Sigv4,
+    /// `ampfed-proxy`: the signing proxy (benchmark only).
+    Proxy,
 }
 
 #[derive(Debug, clap::Args)]

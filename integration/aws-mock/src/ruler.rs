@@ -9,9 +9,15 @@
 //! - wall clock ([`Ruler::run_wall_clock`]): a thread that evaluates each group at the current
 //!   interval boundary whenever one passes, until stopped.
 //!
-//! Alerting rules are evaluated too; their state (inactive, pending, firing with `for`) shows in
-//! `/api/v1/rules` and `/api/v1/alerts`, which answer in Prometheus's JSON from the state kept
-//! here: health, last error and last evaluation per rule and group.
+//! Prometheus's rule semantics kept: a series a rule stops producing gets a stale marker at the
+//! next evaluation; alerting rules are pending until they have lasted `for`, then firing, and
+//! write `ALERTS{alertname, alertstate, …}`; a group `limit` makes an evaluation with more
+//! series than the limit produce nothing and fail. A failing rule does not stop the others.
+//! `/api/v1/rules` and `/api/v1/alerts` answer in Prometheus's JSON from the state kept here:
+//! health, last error and last evaluation per rule and group, and the active alerts. The
+//! `tests/amp/ruler.rs` suite checks the output against `promtool test rules`.
+//! Not done: templates in alert labels and annotations are shown unexpanded, and
+//! `keep_firing_for` is accepted but not applied.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{self, RecvTimeoutError};

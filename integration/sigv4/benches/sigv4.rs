@@ -74,9 +74,7 @@ fn main() {
 /// the proxy (`ampfed-proxy`): it needs the proxy, a backend and real connections. This
 /// benchmark only says where that figure comes from.
 fn proxy_overhead_vs_unsigned() {
-    println!(
-        "proxy overhead vs unsigned: not measured here (needs ampfed-proxy and a backend; see the proxy's benchmark)"
-    );
+    println!("proxy overhead vs unsigned: see `cargo xtask bench proxy` (needs the proxy and a backend)");
 }
 
 fn verifier(registry: &CredentialRegistry, now: DateTime<Utc>) -> Verifier {
