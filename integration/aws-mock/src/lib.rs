@@ -1,5 +1,5 @@
 //! The AWS side of the harness on wiremock: an STS mock ([`sts`]) that hands out temporary
-//! credentials for web identities, and an AMP mock ([`amp`]) whose every request must carry a
+//! credentials for web identities and assumed roles, and an AMP mock ([`amp`]) whose every request must carry a
 //! valid SigV4 signature from those credentials. Its control plane ([`control`]) stores
 //! workspaces and rule groups namespaces ([`rules`] validates them), its data plane
 //! ([`data_plane`]) is served by one Prometheus backend shared by workspaces kept apart by a
