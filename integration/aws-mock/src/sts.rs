@@ -143,6 +143,16 @@ impl StsResponder {
             required(params, "RoleSessionName")?,
             required(params, "WebIdentityToken")?,
         );
+        if !valid_session_name(session) {
+            return Err(StsError::validation(format!(
+                "1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            )));
+        }
+        if !(4..=20_000).contains(&token.len()) {
+            return Err(StsError::validation(
+                "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4".to_owned(),
+            ));
+        }
         let now = self.verifier.now();
         if lock(&self.shared.sts).expired_tokens.contains(token) {
             return Err(StsError::new(

@@ -219,10 +219,14 @@ async fn web_identity_errors_are_sts_errors() {
         client
             .assume_role_with_web_identity()
             .role_arn(role)
-            .role_session_name("s")
+            .role_session_name("session")
             .web_identity_token(token)
             .send()
     };
+    // STS's model: tokens are 4 to 20000 characters (botocore checks this before sending).
+    let e = call("abc", ROLE).await.unwrap_err();
+    assert_eq!(e.code(), Some("ValidationError"));
+    assert_eq!(status(&e), Some(400));
     let e = call("unknown", ROLE).await.unwrap_err();
     assert_eq!(e.code(), Some("InvalidIdentityToken"));
     assert_eq!(status(&e), Some(400));
@@ -252,12 +256,12 @@ async fn the_mock_clock_dates_credentials_and_signatures() {
     )
     .await;
     assert_eq!(mock.now(), start);
-    mock.trust_web_identity("tok", ROLE);
+    mock.trust_web_identity("tok-ampfed-test", ROLE);
     let out = sts(&mock, None)
         .assume_role_with_web_identity()
         .role_arn(ROLE)
-        .role_session_name("s")
-        .web_identity_token("tok")
+        .role_session_name("session")
+        .web_identity_token("tok-ampfed-test")
         .send()
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 //! from the STS mock for the control plane, and Prometheus clients through the SigV4 signing
 //! proxy for the data plane, against a real Prometheus backend where data is involved.
 
+mod cli;
 mod control_plane;
 mod data_plane;
 mod errors;
@@ -17,7 +18,7 @@ use aws_sdk_amp::config::{BehaviorVersion, Region};
 
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/test";
 pub const REGION: &str = "us-west-2";
-pub const TOKEN: &str = "tok";
+pub const TOKEN: &str = "tok-ampfed-test";
 
 /// A mock whose data plane would reach nothing (for control-plane tests).
 pub async fn mock() -> AwsMock {
