@@ -107,16 +107,45 @@ fn scenario_code_waits_on_probes_not_fixed_sleeps() {
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
+/// Every `snapshots/` directory under `integration/`.
+fn snapshot_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() || path.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        if path.file_name().is_some_and(|n| n == "snapshots") {
+            out.push(path);
+        } else {
+            snapshot_dirs(&path, out);
+        }
+    }
+}
+
 #[test]
-fn every_snapshot_file_is_one_the_e2e_checks() {
-    let dir = crate::project_root().join("integration/e2e/snapshots");
-    let names = ["allocation_by_namespace", "allocation_by_cluster", "recorded_rule_series"];
+fn every_snapshot_is_asserted_by_name_and_none_is_pending() {
+    let mut dirs = Vec::new();
+    snapshot_dirs(&crate::project_root().join("integration"), &mut dirs);
+    let code: String = sources().iter().filter_map(|p| fs::read_to_string(p).ok()).collect();
     let mut problems = Vec::new();
-    for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        if let Some(stem) = file.strip_suffix(".snap") {
-            if !names.iter().any(|n| stem.ends_with(n)) {
-                problems.push(format!("{}: no test refers to it; delete it", rel(&entry.path())));
+    for dir in dirs {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.ends_with(".snap.new") || file.ends_with(".pending-snap") {
+                problems.push(format!(
+                    "{}: pending snapshot: review it with `cargo insta review` or delete it",
+                    rel(&entry.path())
+                ));
+            } else if let Some(stem) = file.strip_suffix(".snap") {
+                // insta names files `<module>__<name>.snap` unless the module prefix is off.
+                let name = stem.rsplit("__").next().unwrap_or(stem);
+                if !code.contains(&format!("snapshot!(\"{name}\"")) {
+                    problems.push(format!(
+                        "{}: no assertion names {name:?}; delete the file",
+                        rel(&entry.path())
+                    ));
+                }
             }
         }
     }

@@ -88,9 +88,15 @@ impl Row {
     }
 }
 
-/// Rounds to `digits` decimals, turning `-0` into `0` (snapshots and API output).
+/// Rounds to `digits` decimals and at most 12 significant digits (the last bits of a large
+/// float are summation noise), turning `-0` into `0`: what snapshots and API output show.
 pub fn round(x: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
+    if !x.is_finite() || x == 0.0 {
+        return if x == 0.0 { 0.0 } else { x };
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = digits.min(11 - magnitude);
+    let f = 10f64.powi(decimals);
     let v = (x * f).round() / f;
     if v == 0.0 {
         0.0
@@ -122,8 +128,9 @@ fn key(a: &Allocation, by: &[Property]) -> String {
 #[derive(Default)]
 struct Sums {
     allocations: usize,
-    minutes: f64,
-    window_hours: f64,
+    /// Earliest start and latest end of the members (unix seconds).
+    start: Option<i64>,
+    end: Option<i64>,
     cpu_core_hours: f64,
     cpu_request_hours: f64,
     cpu_usage_hours: f64,
@@ -134,17 +141,17 @@ struct Sums {
     ram_cost: f64,
 }
 
-/// Aggregates a set by `by`, rows sorted by name. Averages are over the set's window, so
-/// request and usage averages of a group are the sums of its members' hour-weighted values.
+/// Aggregates a set by `by`, rows sorted by name. A group runs from its members' earliest
+/// start to their latest end; its request and usage averages are the members' hour-weighted
+/// sums over that span (Kubecost's `Allocation.add`).
 pub fn aggregate(set: &AllocationSet, by: &[Property]) -> Vec<Row> {
-    let window_hours = set.window.hours();
     let mut groups: BTreeMap<String, Sums> = BTreeMap::new();
     for a in &set.allocations {
         let hours = a.minutes / 60.0;
         let s = groups.entry(key(a, by)).or_default();
         s.allocations += 1;
-        s.minutes = s.minutes.max(a.minutes);
-        s.window_hours = window_hours;
+        s.start = Some(s.start.map_or(a.start, |t| t.min(a.start)));
+        s.end = Some(s.end.map_or(a.end, |t| t.max(a.end)));
         s.cpu_core_hours += a.cpu_core_hours;
         s.cpu_request_hours += a.cpu_core_request_average * hours;
         s.cpu_usage_hours += a.cpu_core_usage_average * hours;
@@ -157,14 +164,18 @@ pub fn aggregate(set: &AllocationSet, by: &[Property]) -> Vec<Row> {
     groups
         .into_iter()
         .map(|(name, s)| {
-            let avg = |x: f64| if s.window_hours > 0.0 { x / s.window_hours } else { 0.0 };
+            // As Kubecost's Allocation.add: the group spans its members' earliest start to
+            // latest end, and averages are the hour-weighted sums over that span.
+            let minutes = (s.end.unwrap_or(0) - s.start.unwrap_or(0)) as f64 / 60.0;
+            let hours = minutes / 60.0;
+            let avg = |x: f64| if hours > 0.0 { x / hours } else { 0.0 };
             let cpu_efficiency = efficiency(s.cpu_usage_hours, s.cpu_request_hours, s.cpu_cost);
             let ram_efficiency = efficiency(s.ram_usage_hours, s.ram_request_hours, s.ram_cost);
             let total_cost = s.cpu_cost + s.ram_cost;
             Row {
                 name,
                 allocations: s.allocations,
-                minutes: s.minutes,
+                minutes,
                 cpu_core_hours: s.cpu_core_hours,
                 cpu_core_request_average: avg(s.cpu_request_hours),
                 cpu_core_usage_average: avg(s.cpu_usage_hours),
@@ -201,6 +212,8 @@ mod tests {
                 pod: pod.into(),
                 container: "c".into(),
             },
+            start: 0,
+            end: 86_400,
             minutes: 1440.0,
             cpu_core_hours: cpu_req * 24.0,
             cpu_core_request_average: cpu_req,
@@ -234,6 +247,28 @@ mod tests {
     }
 
     #[test]
+    fn a_group_spans_its_members_and_averages_over_that_span() {
+        // Two 2-hour pods, 00:00-02:00 and 10:00-12:00, each requesting 1 core.
+        let pod = |name: &str, start: i64| Allocation {
+            start,
+            end: start + 7200,
+            minutes: 120.0,
+            cpu_core_hours: 2.0,
+            cpu_core_request_average: 1.0,
+            ..alloc("a", "batch", name, 1.0, 0.0, 0.0)
+        };
+        let set = AllocationSet::new(
+            vec!["a".into()],
+            Window { start: 0, end: 86_400 },
+            vec![pod("p1", 0), pod("p2", 36_000)],
+        );
+        let row = &aggregate(&set, &[Property::Namespace])[0];
+        assert_eq!(row.minutes, 720.0);
+        assert_eq!(row.cpu_core_hours, 4.0);
+        assert!((row.cpu_core_request_average - 4.0 / 12.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn unknown_aggregates_are_named() {
         assert_eq!(parse_aggregate("namespace,colour"), Err(UnknownAggregate("colour".into())));
     }
@@ -243,5 +278,7 @@ mod tests {
         let row = Row { cpu_cost: 0.123456789, ram_cost: -0.000001, ..Row::default() }.rounded(5);
         assert_eq!(row.cpu_cost, 0.12346);
         assert_eq!(row.ram_cost.to_bits(), 0f64.to_bits());
+        assert_eq!(round(92_654_374_024.533_33, 5), 92_654_374_024.5);
+        assert!(round(f64::NAN, 5).is_nan());
     }
 }

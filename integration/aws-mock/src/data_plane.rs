@@ -56,6 +56,10 @@ impl DataPlane {
             ("POST", ["remote_write"]) => Ok(self.remote_write(id, &request.body)),
             ("GET" | "POST", ["query" | "query_range"]) => {
                 let mut params = params(request);
+                // Exactly one query: a second, unscoped one must never reach the backend.
+                if params.iter().filter(|(k, _)| k == "query").count() > 1 {
+                    return Ok(bad_data("invalid parameter \"query\": given more than once"));
+                }
                 let Some(q) = params.iter_mut().find(|(k, _)| k == "query") else {
                     return Ok(bad_data("invalid parameter \"query\": query is missing"));
                 };

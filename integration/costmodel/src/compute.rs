@@ -85,7 +85,6 @@ fn pod_windows(
 
 pub(crate) fn allocations(
     cluster: &str,
-    _cluster_label: &str,
     window: Window,
     resolution: i64,
     inputs: &Inputs,
@@ -213,7 +212,7 @@ mod tests {
             cpu_price: vec![sample(&[("node", "n1")], 0.04)],
             ram_price: vec![],
         };
-        let a = &allocations("k", "cluster_id", window, 300, &inputs)[0];
+        let a = &allocations("k", window, 300, &inputs)[0];
         assert_eq!(a.name, "k/n1/ns/p/c");
         assert_eq!(a.minutes, 720.0);
         assert!((a.cpu_core_hours - 6.0).abs() < 1e-12);

@@ -79,8 +79,7 @@ impl CostModel {
             cpu_price: instant(q.node_price("node_cpu_hourly_cost"))?,
             ram_price: instant(q.node_price("node_ram_hourly_cost"))?,
         };
-        let allocations =
-            compute::allocations(&self.cluster, &self.cluster_label, window, self.resolution_secs, &inputs);
+        let allocations = compute::allocations(&self.cluster, window, self.resolution_secs, &inputs);
         tracing::info!(cluster = %self.cluster, allocations = allocations.len(), "computed allocations");
         Ok(AllocationSet::new(vec![self.cluster.clone()], window, allocations))
     }

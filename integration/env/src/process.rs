@@ -24,6 +24,9 @@ pub struct ProcessSpec {
 pub struct Process {
     name: String,
     child: Option<Child>,
+    /// The process group, kept after the leader exits: its children may still run.
+    pgid: i32,
+    group_signalled: bool,
     log: PathBuf,
 }
 
@@ -47,7 +50,14 @@ impl Process {
             source,
         })?;
         tracing::debug!(service = %spec.name, pid = child.id(), "started");
-        Ok(Process { name: spec.name.clone(), child: Some(child), log: log.to_owned() })
+        let pgid = child.id() as i32;
+        Ok(Process {
+            name: spec.name.clone(),
+            child: Some(child),
+            pgid,
+            group_signalled: false,
+            log: log.to_owned(),
+        })
     }
 
     /// The process id (also its process group id), if it still runs.
@@ -76,10 +86,18 @@ impl Process {
         Ok(())
     }
 
-    /// Stops the whole process group: SIGTERM, then SIGKILL after `grace`. Safe to call twice.
+    /// Stops the whole process group: SIGTERM, then SIGKILL after `grace`. Safe to call twice,
+    /// and also after the leader exited by itself (its children are still killed).
     pub fn stop(&mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else { return };
-        let pgid = child.id() as i32;
+        let pgid = self.pgid;
+        let Some(mut child) = self.child.take() else {
+            if !self.group_signalled {
+                self.group_signalled = true;
+                signal_group(pgid, libc::SIGKILL);
+            }
+            return;
+        };
+        self.group_signalled = true;
         signal_group(pgid, libc::SIGTERM);
         let deadline = Instant::now() + grace;
         loop {
@@ -121,8 +139,10 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     let Ok(mut file) = File::open(path) else { return String::new() };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = file.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));
-    let mut buf = String::new();
-    let _ = file.read_to_string(&mut buf);
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    // The seek may land inside a multi-byte character: decode lossily.
+    let buf = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = buf.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }

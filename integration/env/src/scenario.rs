@@ -29,6 +29,8 @@ pub struct Scenario {
 const DIR_PREFIX: &str = "ampfed-scenario-";
 const OWNER_FILE: &str = "owner.pid";
 const GROUPS_FILE: &str = "process-groups";
+/// Written when a scenario is kept on purpose: leftover clean-up never removes it.
+const KEPT_FILE: &str = "kept";
 
 impl Scenario {
     /// Creates a fresh scenario directory under the system temp dir, after stopping what a
@@ -138,7 +140,10 @@ impl Scenario {
 impl Drop for Scenario {
     fn drop(&mut self) {
         self.stop_all();
+        // Everything is stopped: nothing in this directory is left for a later run to reap.
+        let _ = fs::remove_file(self.dir.join(GROUPS_FILE));
         if self.keep {
+            let _ = fs::write(self.dir.join(KEPT_FILE), "");
             eprintln!("kept scenario directory {}", self.dir.display());
         } else if let Err(e) = fs::remove_dir_all(&self.dir) {
             tracing::warn!("cannot remove {}: {e}", self.dir.display());
@@ -161,8 +166,10 @@ impl Service for ProcessService {
     }
 }
 
-/// Kills the process groups of scenarios whose owner is no longer running, and removes their
-/// directories.
+/// Kills the process groups of scenarios whose owner is no longer running (a crash or a
+/// SIGKILL skipped their clean-up), and removes their directories unless they were kept. A
+/// group is killed only while its leader still runs inside that scenario's directory, so a
+/// recycled process group id is never hit.
 fn reap_leftovers(base: &Path) {
     let Ok(entries) = fs::read_dir(base) else { return };
     for entry in entries.flatten() {
@@ -178,10 +185,16 @@ fn reap_leftovers(base: &Path) {
         }
         let groups = fs::read_to_string(path.join(GROUPS_FILE)).unwrap_or_default();
         for pgid in groups.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-            tracing::warn!("stopping process group {pgid} left by a crashed run in {}", path.display());
-            signal_group(pgid, libc::SIGKILL);
+            let cwd = fs::read_link(format!("/proc/{pgid}/cwd")).ok();
+            if cwd.is_some_and(|cwd| cwd.starts_with(&path)) {
+                tracing::warn!("stopping process group {pgid} left by a crashed run in {}", path.display());
+                signal_group(pgid, libc::SIGKILL);
+            }
         }
-        let _ = fs::remove_dir_all(&path);
+        let _ = fs::remove_file(path.join(GROUPS_FILE));
+        if !path.join(KEPT_FILE).exists() {
+            let _ = fs::remove_dir_all(&path);
+        }
     }
 }
 
@@ -202,6 +215,7 @@ pub fn free_port() -> Result<u16, EnvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
 
     struct Flag(String, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
     impl Service for Flag {
@@ -224,6 +238,41 @@ mod tests {
         drop(scenario);
         assert_eq!(*log.lock().unwrap(), ["b", "a"]);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_kept_scenario_survives_the_next_runs_clean_up() {
+        let scenario = Scenario::new(true).unwrap();
+        let dir = scenario.dir().to_owned();
+        drop(scenario);
+        // Its owner is gone now, as after any kept run.
+        fs::write(dir.join(OWNER_FILE), "999999999").unwrap();
+        let _next = Scenario::new(false).unwrap();
+        assert!(dir.join(KEPT_FILE).exists(), "the kept directory was removed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_crashed_runs_processes_are_killed_and_its_directory_removed() {
+        // Built under another name and renamed into place, so that a clean-up running in a
+        // parallel test never sees it half made.
+        let staging = std::env::temp_dir().join(format!("ampfed-staging-{}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("{DIR_PREFIX}crashed-{}", std::process::id()));
+        fs::create_dir_all(&staging).unwrap();
+        // A process group started inside the crashed scenario's directory, owner long gone.
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .current_dir(&staging)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        fs::write(staging.join(OWNER_FILE), "999999999").unwrap();
+        fs::write(staging.join(GROUPS_FILE), format!("{}\n", child.id())).unwrap();
+        fs::rename(&staging, &base).unwrap();
+        let _next = Scenario::new(false).unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the leftover process was not killed");
+        assert!(!base.exists());
     }
 
     #[test]

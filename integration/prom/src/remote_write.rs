@@ -36,9 +36,15 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
+/// The largest decompressed body accepted: the length is the sender's claim, so it is
+/// checked before anything is allocated.
+pub const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+
 /// Why a remote write body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    #[error("body would decompress to {0} bytes, over the {MAX_DECOMPRESSED_BYTES}-byte limit")]
+    TooLarge(usize),
     #[error("body is not snappy block-compressed: {0}")]
     Snappy(#[from] snap::Error),
     #[error("body is not a protobuf WriteRequest: {0}")]
@@ -85,6 +91,10 @@ pub fn encode(request: &WriteRequest) -> Vec<u8> {
 
 /// Decodes a body as it comes off the wire.
 pub fn decode(body: &[u8]) -> Result<WriteRequest, DecodeError> {
+    let claimed = snap::raw::decompress_len(body)?;
+    if claimed > MAX_DECOMPRESSED_BYTES {
+        return Err(DecodeError::TooLarge(claimed));
+    }
     let raw = snap::raw::Decoder::new().decompress_vec(body)?;
     Ok(prost::Message::decode(raw.as_slice())?)
 }
@@ -106,6 +116,12 @@ mod tests {
         assert_eq!(back, req);
         let names: Vec<&str> = back.timeseries[0].labels.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["__name__", "container", "pod"]);
+    }
+
+    #[test]
+    fn a_huge_claimed_length_is_refused_before_allocating() {
+        let err = decode(&[0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge(n) if n == u32::MAX as usize), "{err}");
     }
 
     #[test]

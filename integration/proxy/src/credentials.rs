@@ -296,6 +296,15 @@ fn sts_client(
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .time_source(ClockSource(clock.clone()))
+        // A stalled STS must not hold every proxied request (they wait on the credential
+        // cache's lock) forever.
+        .timeout_config(
+            aws_sdk_sts::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .operation_attempt_timeout(std::time::Duration::from_secs(10))
+                .operation_timeout(std::time::Duration::from_secs(30))
+                .build(),
+        )
         .http_client(aws_smithy_http_client::Builder::new().build_http());
     if let Some(credentials) = credentials {
         // The base provider caches (or is static); a second cache would only hide refreshes.

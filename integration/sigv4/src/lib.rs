@@ -23,4 +23,6 @@ pub mod verify;
 
 pub use crate::error::{aws_error_json, AuthError, ERROR_TYPE_HEADER};
 pub use crate::registry::{Credential, CredentialRegistry, KeyState};
-pub use crate::verify::{header_pairs, Caller, Clock, IncomingRequest, Verifier, VerifierSettings};
+pub use crate::verify::{
+    header_pairs, redact_signatures, Caller, Clock, IncomingRequest, Verifier, VerifierSettings,
+};

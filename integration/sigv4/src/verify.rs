@@ -364,7 +364,7 @@ fn presented_signature(req: &IncomingRequest<'_>) -> Result<Presented, AuthError
                     detail: format!(
                         "Only one Authorization header is allowed, got {}. Authorization={}",
                         all.len(),
-                        all.join(", ")
+                        redact_signatures(&all.join(", "))
                     ),
                 });
             }
@@ -372,7 +372,8 @@ fn presented_signature(req: &IncomingRequest<'_>) -> Result<Presented, AuthError
             let amz_date = header(req, "x-amz-date").ok_or_else(|| AuthError::IncompleteSignature {
                 detail: format!(
                     "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
-                     Authorization={authorization}"
+                     Authorization={}",
+                    redact_signatures(authorization)
                 ),
             })?;
             Ok(Presented {
@@ -461,7 +462,7 @@ fn parse_authorization(value: &str) -> Result<(String, String, String), AuthErro
                     detail.push_str(&format!("Authorization header requires '{name}' parameter. "));
                 }
             }
-            detail.push_str(&format!("Authorization={value}"));
+            detail.push_str(&format!("Authorization={}", redact_signatures(value)));
             Err(AuthError::IncompleteSignature { detail })
         }
     }
@@ -514,6 +515,24 @@ fn redact_token(canonical: String, token: Option<&str>) -> String {
     canonical.replace(&encode_query_component(token), &replacement).replace(token, &replacement)
 }
 
+/// The Authorization text quoted back in error messages, with every `Signature=` value
+/// replaced: error bodies travel into clients' logs, and signatures count as secrets here.
+pub fn redact_signatures(authorization: &str) -> String {
+    let mut out = String::with_capacity(authorization.len());
+    let mut rest = authorization;
+    while let Some(at) = rest.find("Signature=") {
+        let value_start = at + "Signature=".len();
+        out.push_str(&rest[..value_start]);
+        let value_len = rest[value_start..].find([',', ' ']).unwrap_or(rest.len() - value_start);
+        if value_len > 0 {
+            out.push_str("<redacted>");
+        }
+        rest = &rest[value_start + value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,7 +569,7 @@ mod tests {
         assert_eq!(
             detail,
             "Authorization header requires 'Credential' parameter. Authorization header requires \
-             'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256 Signature=ab"
+             'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256 Signature=<redacted>"
         );
     }
 

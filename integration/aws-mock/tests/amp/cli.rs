@@ -131,7 +131,6 @@ impl Cli {
 
 #[tokio::test]
 async fn aws_cli_v1_drives_sts_and_amp_with_web_identity() {
-    let started = Instant::now();
     let aws = aws_cli();
     let mock = mock().await;
     mock.trust_web_identity(CLI_TOKEN, ROLE);
@@ -218,5 +217,4 @@ async fn aws_cli_v1_drives_sts_and_amp_with_web_identity() {
     assert_eq!(deleting.workspace().unwrap().status().unwrap().status_code().as_str(), "DELETING");
 
     assert_eq!(mock.sts_calls("GetCallerIdentity"), 1);
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }

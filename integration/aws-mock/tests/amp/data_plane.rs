@@ -84,6 +84,10 @@ async fn workspaces_are_isolated_and_bad_writes_say_what_is_wrong() {
             let (status, body) = call("GET", &format!("{url}/query?query=sum(&time={T0}"), None);
             assert_eq!(status, 400, "{body}");
             assert!(body.contains("bad_data"), "{body}");
+            // A second query parameter could carry an unscoped selector: refused.
+            let (status, body) = call("GET", &format!("{url}/query?query=up&query=up&time={T0}"), None);
+            assert_eq!(status, 400, "{body}");
+            assert!(body.contains("given more than once"), "{body}");
         }
 
         // Bad writes are 400s that say what is wrong.

@@ -22,7 +22,15 @@ pub const TOKEN: &str = "tok-ampfed-test";
 
 /// A mock whose data plane would reach nothing (for control-plane tests).
 pub async fn mock() -> AwsMock {
-    mock_with_backend("http://127.0.0.1:9").await
+    mock_with_backend(&unreachable_backend()).await
+}
+
+/// A loopback URL nothing listens on: a port the kernel just handed out and that was closed.
+pub fn unreachable_backend() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }
 
 /// A mock serving its data plane from `backend_url`, trusting [`TOKEN`] for [`ROLE`].

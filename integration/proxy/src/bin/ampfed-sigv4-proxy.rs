@@ -30,7 +30,8 @@ struct Flags {
     /// The upstream's scheme; only http can be served by this build.
     #[arg(long, value_enum, default_value_t = Scheme::Https)]
     upstream_url_scheme: Scheme,
-    /// The port to listen on, on 127.0.0.1 (0 picks a free one).
+    /// The port to listen on, on 127.0.0.1 (0 picks a free one). The default is the port of
+    /// Kubecost's sigv4-proxy sidecar (awslabs' proxy itself defaults to 8080).
     #[arg(long, default_value_t = 8005)]
     port: u16,
     /// A role to assume (sts:AssumeRole) with the credentials the chain found.

@@ -47,12 +47,28 @@ impl FakeClock {
     }
 }
 
-/// A fresh directory for one test.
-pub fn tempdir(name: &str) -> PathBuf {
+/// A fresh directory for one test, removed when the test ends (passing or not).
+pub fn tempdir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("ampfed-proxy-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+/// A directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// An answer as the client saw it.
