@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use ampfed_sigv4::IncomingRequest;
 use serde_json::Value;
 use wiremock::{Request, Respond, ResponseTemplate};
 
@@ -28,15 +27,7 @@ impl AmpResponder {
 
 impl Respond for AmpResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let headers = ampfed_sigv4::header_pairs(&request.headers);
-        let incoming = IncomingRequest {
-            method: request.method.as_str(),
-            path: request.url.path(),
-            query: request.url.query().unwrap_or(""),
-            headers: &headers,
-            body: &request.body,
-        };
-        if let Err(e) = self.shared.verifier.verify(&incoming) {
+        if let Err(e) = crate::verify_request(&self.shared.verifier, request) {
             tracing::info!(
                 error_type = e.error_type(),
                 path = request.url.path(),

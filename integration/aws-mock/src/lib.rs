@@ -156,6 +156,21 @@ impl AwsMock {
     }
 }
 
+/// Verifies a request as wiremock received it.
+pub(crate) fn verify_request(
+    verifier: &ampfed_sigv4::Verifier,
+    request: &wiremock::Request,
+) -> Result<ampfed_sigv4::Caller, ampfed_sigv4::AuthError> {
+    let headers = ampfed_sigv4::header_pairs(&request.headers);
+    verifier.verify(&ampfed_sigv4::IncomingRequest {
+        method: request.method.as_str(),
+        path: request.url.path(),
+        query: request.url.query().unwrap_or(""),
+        headers: &headers,
+        body: &request.body,
+    })
+}
+
 /// Locks a mutex, recovering the data if a responder panicked while holding it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ampfed_sigv4::{AuthError, Caller, IncomingRequest, Verifier, VerifierSettings};
+use ampfed_sigv4::{AuthError, Caller, Verifier, VerifierSettings};
 use chrono::SecondsFormat;
 use wiremock::{Request, Respond, ResponseTemplate};
 
@@ -126,15 +126,7 @@ impl Respond for StsResponder {
 
 impl StsResponder {
     fn authenticate(&self, request: &Request) -> Result<Caller, StsError> {
-        let headers = ampfed_sigv4::header_pairs(&request.headers);
-        let incoming = IncomingRequest {
-            method: request.method.as_str(),
-            path: request.url.path(),
-            query: request.url.query().unwrap_or(""),
-            headers: &headers,
-            body: &request.body,
-        };
-        self.verifier.verify(&incoming).map_err(|e| StsError::auth(&e))
+        crate::verify_request(&self.verifier, request).map_err(|e| StsError::auth(&e))
     }
 
     fn assume_role_with_web_identity(&self, params: &BTreeMap<String, String>) -> Result<String, StsError> {

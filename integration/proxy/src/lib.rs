@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use credentials::{AssumeRole, AssumeRoleCredentials, WebIdentity, WebIdentityCredentials};
-pub use server::{ProxyBuilder, ProxyOptions, SigningProxy};
+pub use server::{error_chain, ProxyBuilder, ProxyOptions, SigningProxy};
 
 /// The time as the proxy and its credential caches see it.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;

@@ -381,13 +381,7 @@ fn without_presigned_auth(target: &str) -> String {
 /// The request headers that go upstream: no auth, no hop-by-hop ones (including those the
 /// `Connection` header names), none of the stripped ones.
 fn forwarded_headers(state: &State, headers: &http::HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
-    let named_by_connection: Vec<String> = headers
-        .get_all("connection")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|n| n.trim().to_ascii_lowercase())
-        .collect();
+    let named_by_connection = named_by_connection(headers);
     headers
         .iter()
         .filter(|(name, _)| {
@@ -401,14 +395,19 @@ fn forwarded_headers(state: &State, headers: &http::HeaderMap) -> Vec<(HeaderNam
         .collect()
 }
 
-fn remove_hop_by_hop(headers: &mut http::HeaderMap) {
-    let named: Vec<String> = headers
+/// The header names a `Connection` header lists: hop-by-hop for this connection only.
+fn named_by_connection(headers: &http::HeaderMap) -> Vec<String> {
+    headers
         .get_all("connection")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|n| n.trim().to_ascii_lowercase())
-        .collect();
+        .collect()
+}
+
+fn remove_hop_by_hop(headers: &mut http::HeaderMap) {
+    let named = named_by_connection(headers);
     for name in HOP_BY_HOP.iter().copied().chain(named.iter().map(String::as_str)) {
         headers.remove(name);
     }
@@ -452,7 +451,8 @@ fn full(bytes: Bytes) -> ProxyBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources on one line, `outer: inner: …`.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use ampfed_proxy::chain::{self, ChainOptions, Env};
-use ampfed_proxy::{AssumeRole, AssumeRoleCredentials, ProxyOptions, SigningProxy};
+use ampfed_proxy::{error_chain, AssumeRole, AssumeRoleCredentials, ProxyOptions, SigningProxy};
 use anyhow::{bail, Context, Result};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use clap::{Parser, ValueEnum};
@@ -163,15 +163,4 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
