@@ -21,45 +21,63 @@ fn workspace_id(body: &str) -> String {
     body[start..].split('"').next().unwrap().to_owned()
 }
 
+/// A mock and a proxy on one fake clock, the proxy holding web identity credentials for
+/// [`ROLE`] that live [`LIFETIME`] and refresh [`REFRESH_AHEAD`] before expiry.
+struct Setup {
+    clock: FakeClock,
+    mock: AwsMock,
+    credentials: WebIdentityCredentials,
+    proxy: SigningProxy,
+    _dir: crate::TempDir,
+}
+
+impl Setup {
+    async fn start(name: &str, token: &str) -> Setup {
+        let clock = FakeClock::starting_now();
+        let mock = AwsMock::start_with_clock(
+            AwsMockOptions {
+                region: REGION.into(),
+                backend_url: "http://127.0.0.1:9".into(),
+                credential_lifetime: LIFETIME,
+            },
+            clock.mock(),
+        )
+        .await;
+        let dir = tempdir(name);
+        let token_file = dir.join("token");
+        std::fs::write(&token_file, token).unwrap();
+        mock.trust_web_identity(token, ROLE);
+        let credentials = WebIdentityCredentials::new(
+            WebIdentity {
+                role_arn: ROLE.into(),
+                token_file,
+                session_name: "cost-analyzer".into(),
+                sts_endpoint: mock.sts_url(),
+                region: REGION.into(),
+            },
+            REFRESH_AHEAD,
+        )
+        .with_clock(clock.proxy());
+        let proxy = SigningProxy::builder(ProxyOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream: mock.aps_url(),
+            region: REGION.into(),
+            service: "aps".into(),
+            fault: None,
+        })
+        .clock(clock.proxy())
+        .start(credentials.clone())
+        .await
+        .unwrap();
+        Setup { clock, mock, credentials, proxy, _dir: dir }
+    }
+}
+
 #[tokio::test]
 async fn ten_simulated_minutes_of_60s_credentials_without_a_failed_request() {
-    let clock = FakeClock::starting_now();
-    let mock = AwsMock::start_with_clock(
-        AwsMockOptions {
-            region: REGION.into(),
-            backend_url: "http://127.0.0.1:9".into(),
-            credential_lifetime: LIFETIME,
-        },
-        clock.mock(),
-    )
-    .await;
-    let dir = tempdir("refresh");
-    let token_file = dir.join("token");
-    std::fs::write(&token_file, "refresh-token").unwrap();
-    mock.trust_web_identity("refresh-token", ROLE);
-    let credentials = WebIdentityCredentials::new(
-        WebIdentity {
-            role_arn: ROLE.into(),
-            token_file,
-            session_name: "cost-analyzer".into(),
-            sts_endpoint: mock.sts_url(),
-            region: REGION.into(),
-        },
-        REFRESH_AHEAD,
-    )
-    .with_clock(clock.proxy());
-    let proxy = SigningProxy::builder(ProxyOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        upstream: mock.aps_url(),
-        region: REGION.into(),
-        service: "aps".into(),
-        fault: None,
-    })
-    .clock(clock.proxy())
-    .start(credentials.clone())
-    .await
-    .unwrap();
-    let addr = proxy.local_addr();
+    let setup = Setup::start("refresh", "refresh-token").await;
+    let (clock, mock, credentials, addr) =
+        (&setup.clock, &setup.mock, &setup.credentials, setup.proxy.local_addr());
 
     let created = raw(
         addr,
@@ -98,43 +116,9 @@ async fn ten_simulated_minutes_of_60s_credentials_without_a_failed_request() {
 
 #[tokio::test]
 async fn a_failed_refresh_keeps_valid_credentials_until_they_expire() {
-    let clock = FakeClock::starting_now();
-    let mock = AwsMock::start_with_clock(
-        AwsMockOptions {
-            region: REGION.into(),
-            backend_url: "http://127.0.0.1:9".into(),
-            credential_lifetime: LIFETIME,
-        },
-        clock.mock(),
-    )
-    .await;
-    let dir = tempdir("refresh-fails");
-    let token_file = dir.join("token");
-    std::fs::write(&token_file, "soon-expired").unwrap();
-    mock.trust_web_identity("soon-expired", ROLE);
-    let credentials = WebIdentityCredentials::new(
-        WebIdentity {
-            role_arn: ROLE.into(),
-            token_file,
-            session_name: "cost-analyzer".into(),
-            sts_endpoint: mock.sts_url(),
-            region: REGION.into(),
-        },
-        REFRESH_AHEAD,
-    )
-    .with_clock(clock.proxy());
-    let proxy = SigningProxy::builder(ProxyOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        upstream: mock.aps_url(),
-        region: REGION.into(),
-        service: "aps".into(),
-        fault: None,
-    })
-    .clock(clock.proxy())
-    .start(credentials.clone())
-    .await
-    .unwrap();
-    let addr = proxy.local_addr();
+    let setup = Setup::start("refresh-fails", "soon-expired").await;
+    let (clock, mock, credentials, addr) =
+        (&setup.clock, &setup.mock, &setup.credentials, setup.proxy.local_addr());
     let get = move || async move { raw(addr, &request("GET", "/workspaces/ws-none", &[], b"")).await };
     assert_eq!(get().await.status, 404);
 
