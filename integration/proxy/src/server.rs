@@ -25,7 +25,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::{system_clock, Clock, ProxyError, SigningFault};
@@ -102,12 +102,18 @@ type Failure = (StatusCode, String);
 struct State {
     options: ProxyOptions,
     upstream: Upstream,
+    /// Keep-alive connections to the upstream, reused across requests (hyper's pool retries a
+    /// request once on a fresh connection when a pooled one turns out to be closed).
+    client: UpstreamClient,
     credentials: SharedCredentialsProvider,
     strip: Vec<HeaderName>,
     log_failed_requests: bool,
     clock: Clock,
     max_body: usize,
 }
+
+type UpstreamClient =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 /// The parsed upstream: where to connect and what to sign for.
 struct Upstream {
@@ -235,6 +241,10 @@ impl ProxyBuilder {
         let state = Arc::new(State {
             options,
             upstream,
+            client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(std::time::Duration::from_secs(30))
+                .pool_max_idle_per_host(32)
+                .build_http(),
             credentials: SharedCredentialsProvider::new(credentials),
             strip: self.strip,
             log_failed_requests: self.log_failed_requests,
@@ -324,7 +334,10 @@ async fn forward(
     let signed = sign_headers(state, &creds, parts.method.as_str(), &url, &signing_headers, &body)
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("ampfed proxy: {e}")))?;
 
-    let mut outgoing = Request::builder().method(parts.method.clone()).uri(upstream_target.as_str());
+    // The pool connects to the URI's authority: always the configured upstream's address.
+    let mut outgoing = Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("http://{}{upstream_target}", state.upstream.address));
     for (name, value) in &headers {
         outgoing = outgoing.header(name, value);
     }
@@ -345,16 +358,7 @@ async fn forward(
             format!("ampfed proxy: upstream {} unreachable: {e}", state.upstream.authority),
         )
     };
-    let stream = TcpStream::connect(state.upstream.address.as_str()).await.map_err(|e| unreachable(&e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-        .await
-        .map_err(|e| unreachable(&e))?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!("upstream connection ended: {e}");
-        }
-    });
-    let response = sender.send_request(outgoing).await.map_err(|e| unreachable(&e))?;
+    let response = state.client.request(outgoing).await.map_err(|e| unreachable(&error_chain(&e)))?;
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     Ok((Response::from_parts(parts, body.map_err(|e| Box::new(e) as _).boxed()), creds))
