@@ -77,6 +77,7 @@ async fn nothing_secret_is_logged_at_trace() {
     .await;
     let dir = std::env::temp_dir().join(format!("ampfed-proxy-logs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = RemoveOnDrop(dir.clone());
     std::fs::write(dir.join("token"), TOKEN).unwrap();
     mock.trust_web_identity(TOKEN, ROLE);
     mock.trust_assume_role(ROLE, WRITER);
@@ -168,4 +169,13 @@ async fn nothing_secret_is_logged_at_trace() {
         secrets.iter().filter(|(_, s)| log.contains(s.as_str())).map(|(w, _)| w.as_str()).collect();
     assert!(leaks.is_empty(), "logged: {leaks:?}");
     assert!(!log.contains("Signature="), "an Authorization header was logged");
+}
+
+/// Removes the test's directory when the test ends, passing or not.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -31,16 +31,6 @@ fn aws_cli() -> PathBuf {
     aws
 }
 
-/// The test's directory (token file, empty config files, rules, HOME), removed even when an
-/// assertion fails.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// What one CLI call did.
 struct Run {
     code: Option<i32>,
@@ -134,8 +124,10 @@ async fn aws_cli_v1_drives_sts_and_amp_with_web_identity() {
     let aws = aws_cli();
     let mock = mock().await;
     mock.trust_web_identity(CLI_TOKEN, ROLE);
-    let guard = TempDir(tempdir("aws-cli"));
-    let dir = guard.0.as_path();
+    // The test's directory (token file, empty config files, rules, HOME), removed even when
+    // an assertion fails.
+    let guard = tempdir("aws-cli");
+    let dir = guard.as_path();
     std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
     std::fs::write(dir.join("bad.yaml"), BAD_RULES).unwrap();
     let cli = Cli::new(aws, dir, &mock.sts_url());

@@ -46,10 +46,33 @@ pub async fn mock_with_backend(backend_url: &str) -> AwsMock {
 }
 
 /// A fresh directory for one test.
-pub fn tempdir(name: &str) -> PathBuf {
+/// A fresh directory for one test, removed when the test ends, passing or not.
+pub fn tempdir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("ampfed-aws-mock-test-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+/// A directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 pub fn credentials(mock: &AwsMock, dir: &Path, token: &str) -> WebIdentityCredentials {
