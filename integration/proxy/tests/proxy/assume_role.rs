@@ -4,15 +4,30 @@
 use std::time::Duration;
 
 use ampfed_aws_mock::{AwsMock, AwsMockOptions};
-use ampfed_proxy::{AssumeRole, AssumeRoleCredentials, ProxyOptions, SigningProxy};
+use ampfed_proxy::{AssumeRole, AssumeRoleCredentials, SigningProxy};
 use aws_credential_types::Credentials;
 
-use crate::{raw, request, FakeClock, REGION};
+use crate::{aps_proxy, raw, request, FakeClock, REGION};
 
 const USER: &str = "arn:aws:iam::123456789012:user/operator";
 const KEY: &str = "AKIAAMPFEDOPERATOR01";
 const SECRET: &str = "operator/secret/0123456789abcdefghijklmno";
 const ROLE: &str = "arn:aws:iam::123456789012:role/amp-writer";
+
+/// [`ROLE`] assumed with the operator's static key, refreshed 60 s ahead of expiry.
+fn assume_role_credentials(mock: &AwsMock) -> AssumeRoleCredentials {
+    let role = AssumeRole {
+        role_arn: ROLE.into(),
+        session_name: "proxy".into(),
+        sts_endpoint: mock.sts_url(),
+        region: REGION.into(),
+    };
+    AssumeRoleCredentials::new(
+        Credentials::new(KEY, SECRET, None, None, "static"),
+        role,
+        Duration::from_secs(60),
+    )
+}
 
 #[tokio::test]
 async fn assumed_role_credentials_sign_and_refresh() {
@@ -28,29 +43,12 @@ async fn assumed_role_credentials_sign_and_refresh() {
     .await;
     mock.registry().register_static(KEY, SECRET, USER);
     mock.trust_assume_role(USER, ROLE);
-    let role = AssumeRole {
-        role_arn: ROLE.into(),
-        session_name: "proxy".into(),
-        sts_endpoint: mock.sts_url(),
-        region: REGION.into(),
-    };
-    let credentials = AssumeRoleCredentials::new(
-        Credentials::new(KEY, SECRET, None, None, "static"),
-        role,
-        Duration::from_secs(60),
-    )
-    .with_clock(clock.proxy());
-    let proxy = SigningProxy::builder(ProxyOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        upstream: mock.aps_url(),
-        region: REGION.into(),
-        service: "aps".into(),
-        fault: None,
-    })
-    .clock(clock.proxy())
-    .start(credentials.clone())
-    .await
-    .unwrap();
+    let credentials = assume_role_credentials(&mock).with_clock(clock.proxy());
+    let proxy = SigningProxy::builder(aps_proxy(mock.aps_url()))
+        .clock(clock.proxy())
+        .start(credentials.clone())
+        .await
+        .unwrap();
 
     for _ in 0..4 {
         // A workspace that does not exist: 404 proves the signature was accepted.
@@ -75,17 +73,7 @@ async fn a_role_the_caller_may_not_assume_fails_with_sts_words() {
     })
     .await;
     mock.registry().register_static(KEY, SECRET, USER);
-    let role = AssumeRole {
-        role_arn: ROLE.into(),
-        session_name: "proxy".into(),
-        sts_endpoint: mock.sts_url(),
-        region: REGION.into(),
-    };
-    let credentials = AssumeRoleCredentials::new(
-        Credentials::new(KEY, SECRET, None, None, "static"),
-        role,
-        Duration::from_secs(60),
-    );
+    let credentials = assume_role_credentials(&mock);
     let e = credentials.get().await.unwrap_err().to_string();
     assert!(e.contains("AssumeRole") && e.contains("AccessDenied") && e.contains("is not authorized"), "{e}");
 }

@@ -2,13 +2,13 @@
 //! hop-by-hop or stripped headers; bodies by `Content-Length` or chunked; the upstream's
 //! status and body back unchanged.
 
-use ampfed_proxy::{ProxyOptions, SigningProxy};
+use ampfed_proxy::SigningProxy;
 use ampfed_sigv4::{CredentialRegistry, IncomingRequest, Verifier, VerifierSettings};
 use aws_credential_types::Credentials;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::{raw, request, REGION};
+use crate::{aps_proxy, raw, request, REGION};
 
 const KEY: &str = "AKIAAMPFEDPROXYTEST1";
 const SECRET: &str = "proxy/test/secret/0123456789abcdefghijkl";
@@ -25,18 +25,12 @@ async fn setup(answer: ResponseTemplate) -> Setup {
     let registry = CredentialRegistry::new();
     registry.register_static(KEY, SECRET, "arn:aws:iam::123456789012:user/proxy");
     let verifier = Verifier::new(VerifierSettings::aps(REGION), registry);
-    let proxy = SigningProxy::builder(ProxyOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        upstream: upstream.uri(),
-        region: REGION.into(),
-        service: "aps".into(),
-        fault: None,
-    })
-    .strip(["X-Strip-Me", "x-also-strip"])
-    .unwrap()
-    .start(Credentials::new(KEY, SECRET, None, None, "test"))
-    .await
-    .unwrap();
+    let proxy = SigningProxy::builder(aps_proxy(upstream.uri()))
+        .strip(["X-Strip-Me", "x-also-strip"])
+        .unwrap()
+        .start(Credentials::new(KEY, SECRET, None, None, "test"))
+        .await
+        .unwrap();
     Setup { upstream, proxy, verifier }
 }
 

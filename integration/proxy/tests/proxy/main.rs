@@ -19,6 +19,17 @@ use tokio::net::TcpStream;
 
 pub const REGION: &str = "us-west-2";
 
+/// Proxy settings for signing `aps` requests in [`REGION`] to `upstream`, on a free port.
+pub fn aps_proxy(upstream: String) -> ampfed_proxy::ProxyOptions {
+    ampfed_proxy::ProxyOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream,
+        region: REGION.into(),
+        service: "aps".into(),
+        fault: None,
+    }
+}
+
 /// A clock that only moves when told to, shared by the mock and the proxy.
 #[derive(Clone)]
 pub struct FakeClock(Arc<AtomicI64>);

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use ampfed_aws_mock::{AwsMock, AwsMockOptions};
-use ampfed_proxy::{ProxyOptions, SigningProxy, WebIdentity, WebIdentityCredentials};
+use ampfed_proxy::{SigningProxy, WebIdentity, WebIdentityCredentials};
 
-use crate::{raw, request, tempdir, FakeClock, REGION};
+use crate::{aps_proxy, raw, request, tempdir, FakeClock, REGION};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/cost-analyzer";
 const LIFETIME: Duration = Duration::from_secs(60);
@@ -58,17 +58,11 @@ impl Setup {
             REFRESH_AHEAD,
         )
         .with_clock(clock.proxy());
-        let proxy = SigningProxy::builder(ProxyOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            upstream: mock.aps_url(),
-            region: REGION.into(),
-            service: "aps".into(),
-            fault: None,
-        })
-        .clock(clock.proxy())
-        .start(credentials.clone())
-        .await
-        .unwrap();
+        let proxy = SigningProxy::builder(aps_proxy(mock.aps_url()))
+            .clock(clock.proxy())
+            .start(credentials.clone())
+            .await
+            .unwrap();
         Setup { clock, mock, credentials, proxy, _dir: dir }
     }
 }
