@@ -1,5 +1,5 @@
 # Every pinned version of what the harness installs, in one place. Sourced by the scripts here.
-# LocalStack on CPython 3.11 (see ../shared/reference/localstack-host.md): newer localstack-core
+# LocalStack on CPython 3.11 (see docs/localstack.md): newer localstack-core
 # needs Python 3.12; these pins make 4.9.2 import on 3.11.
 LOCALSTACK_PINS="localstack-core[runtime]==4.9.2 cbor2==5.6.5 pyOpenSSL==24.2.1 cryptography==43.0.3 service_identity==24.1.0"
 # Prometheus comes from Debian's archive (2.42 on Debian 12); any 2.39+ has the settings we use.

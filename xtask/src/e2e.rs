@@ -1,30 +1,23 @@
-//! `cargo xtask e2e`: installs what is missing, then runs the `ampfed-e2e` binary, which
-//! provisions everything, runs the path, prints a summary and checks the snapshots.
+//! `cargo xtask e2e [--release] [ARGS…]`: installs what is missing, then builds and runs the
+//! `ampfed-e2e` binary with `ARGS`, which provisions everything, runs the path, prints a
+//! summary and checks the snapshots. The scenario's flags are declared once, by that binary:
+//! `cargo xtask e2e --help` shows them.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use xshell::{cmd, Shell};
 
 use crate::{flags, setup};
 
-const FAULTS: [&str; 2] = ["wrong-secret", "expired-credential"];
-
 impl flags::E2e {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        if let Some(f) = &self.fault {
-            if !FAULTS.contains(&f.as_str()) {
-                bail!("unknown fault {f:?}: use one of {}", FAULTS.join(", "));
-            }
+        let asks_for_help = self.args.iter().any(|a| a == "--help" || a == "-h");
+        if !asks_for_help {
+            setup::ensure_installed(sh)?;
         }
-        setup::ensure_installed(sh)?;
         let cargo = crate::cargo();
-        let release = self.release.then_some("--release");
-        let mut args: Vec<String> = Vec::new();
-        if let Some(f) = &self.fault {
-            args.extend(["--fault".into(), f.clone()]);
-        }
-        if self.keep {
-            args.push("--keep".into());
-        }
+        // `--release` is the build's, wherever it stands; everything else is the scenario's.
+        let (builds, args): (Vec<String>, Vec<String>) = self.args.into_iter().partition(|a| a == "--release");
+        let release = (self.release || !builds.is_empty()).then_some("--release");
         cmd!(sh, "{cargo} run -q {release...} -p ampfed-e2e --bin ampfed-e2e -- {args...}")
             .quiet()
             .run()

@@ -36,17 +36,17 @@ pub(crate) enum Component {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Setup {}
 
+/// The scenario's own flags are declared by the `ampfed-e2e` binary and passed on as they
+/// are: `cargo xtask e2e --help` prints them.
 #[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
 pub(crate) struct E2e {
-    /// Inject a fault (wrong-secret, expired-credential); the run must fail at the proxy's first signed call.
-    #[arg(long)]
-    pub(crate) fault: Option<String>,
-    /// Keep the scenario directory (service logs, Prometheus data) after the run.
-    #[arg(long)]
-    pub(crate) keep: bool,
     /// Build the scenario in release mode.
     #[arg(long)]
     pub(crate) release: bool,
+    /// The scenario's flags (`--fault wrong-secret`, `--keep`, …), passed to `ampfed-e2e`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -17,7 +17,7 @@ const INSTALL: &str = "cargo install cargo-fuzz --locked";
 impl flags::Fuzz {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let (fuzz_dir, target) = match self.component {
-            flags::Component::Sigv4 => ("integration/sigv4/fuzz", "verify"),
+            flags::Component::Sigv4 => ("crates/sigv4/fuzz", "verify"),
             flags::Component::Proxy => anyhow::bail!("the proxy has no fuzz target; fuzz `sigv4`"),
         };
         let cargo = crate::cargo();

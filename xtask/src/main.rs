@@ -1,5 +1,6 @@
 //! The project's task runner (`cargo xtask <task>`): thin, one module per task. The work lives
-//! in the crates under `integration/`; tasks install what a fresh machine lacks and call them.
+//! in the crates under `crates/` (components) and `integration/` (the harness); tasks install
+//! what a fresh machine lacks and call them.
 
 mod bench;
 mod e2e;
@@ -43,8 +44,7 @@ fn run() -> anyhow::Result<()> {
 
 /// The workspace root.
 pub(crate) fn project_root() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    dir.parent().map(PathBuf::from).unwrap_or(dir)
+    ampfed_common::paths::workspace_root()
 }
 
 /// The cargo that runs us, so nested builds share its toolchain.

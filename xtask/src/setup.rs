@@ -12,17 +12,9 @@ impl flags::Setup {
     }
 }
 
-/// The cache directory (`AMPFED_CACHE_DIR`, else `target/ampfed-cache`).
-pub(crate) fn cache_dir() -> std::path::PathBuf {
-    match std::env::var_os("AMPFED_CACHE_DIR") {
-        Some(d) if !d.is_empty() => d.into(),
-        _ => crate::project_root().join("target/ampfed-cache"),
-    }
-}
-
 pub(crate) fn ensure_installed(sh: &Shell) -> anyhow::Result<()> {
     cmd!(sh, "bash scripts/install-prometheus.sh").run().context("install Prometheus")?;
-    let venv = cache_dir().join("localstack-venv");
+    let venv = ampfed_common::paths::localstack_venv();
     cmd!(sh, "bash scripts/install-localstack.sh {venv}").run().context("install the LocalStack venv")?;
     Ok(())
 }

@@ -22,6 +22,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn sources() -> Vec<PathBuf> {
     let root = crate::project_root();
     let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
     rust_files(&root.join("integration"), &mut files);
     rust_files(&root.join("xtask"), &mut files);
     files.sort();

@@ -1,11 +1,11 @@
 //! AWS JSON (restJson1) error answers: status, `x-amzn-ErrorType`, a body with `message` and the
-//! members the AMP service model gives each error (see `amp-api.md`).
+//! members the AMP service model gives each error (see `docs/amp-api.md`).
 
 use serde_json::{json, Map, Value};
 use wiremock::ResponseTemplate;
 
 /// The `serviceCode` AMP's quota and throttling errors carry.
-pub const SERVICE_CODE: &str = "amp";
+const SERVICE_CODE: &str = "amp";
 
 /// An error the AMP mock answers with, rendered the way AWS renders it.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,37 +1,60 @@
-//! The AWS side of the harness on wiremock: an STS mock ([`sts`]) that hands out temporary
-//! credentials for web identities and assumed roles, and an AMP mock ([`amp`]) whose every request must carry a
-//! valid SigV4 signature from those credentials. Its control plane ([`control`]) stores
-//! workspaces and rule groups namespaces ([`rules`] validates them), its data plane
-//! ([`data_plane`]) is served by one Prometheus backend shared by workspaces kept apart by a
-//! tenant label ([`tenancy`]), and its [`ruler`] evaluates the rules on a virtual or wall clock.
+//! The AWS side of the harness on wiremock: an STS mock that hands out temporary credentials
+//! for web identities and assumed roles, and an AMP mock whose every request must carry a
+//! valid SigV4 signature from those credentials. Each mock keeps its own state; all they share
+//! is the credential registry (STS issues into it, AMP verifies against it) and the clock.
+//! [`AwsMock`] starts and wires both.
+//!
+//! Modules (all private but [`rules`]; the public items are re-exported here):
+//!
+//! - `sts`: the STS mock, its state and responder;
+//! - `amp`: the AMP mock:
+//!   - `amp::routing`: SigV4 on every request, then routing by method and path;
+//!   - `amp::control/`: the control plane: `plane` (the store, status transitions),
+//!     `status` (the status enum), `resources` (workspaces, namespaces), `messages` (request
+//!     bodies, answers), `workspaces`, `namespaces`, `tags` (the operations), `validate`,
+//!     `pagination`, `idempotency` and `quotas` ([`AmpLimits`]);
+//!   - `amp::data_plane`: remote write and the Prometheus API, served by one Prometheus
+//!     backend shared by workspaces kept apart by a tenant label (`amp::tenancy`);
+//!   - `amp::rules`: rules files as AMP accepts them (re-exported as [`rules`]);
+//!   - `amp::ruler/`: the [`Ruler`]: `eval` (over a time range), `wall_clock` ([`WallClock`]),
+//!     `history` (what it last did) and `api` (`/api/v1/rules` and `/api/v1/alerts`);
+//!   - `amp::state`: what the AMP responder and the ruler share;
+//! - shared helpers: `aws_error` ([`AwsError`], AWS JSON error answers), `http` (JSON answers,
+//!   percent-decoding, parameters, bodies), `request` (SigV4 verification of a wiremock
+//!   request), `names` (metric, label and resource name rules), `sync` (poison-tolerant
+//!   locking) and `account` ([`ACCOUNT_ID`]).
 //!
 //! Each mock is one `MockServer` with request recording off and one responder that routes by
 //! method and path: wiremock serves requests one at a time, which is plenty at this scale.
 
-pub mod amp;
-pub mod control;
-pub mod data_plane;
-pub mod ruler;
-pub mod rules;
-pub mod sts;
-pub mod tenancy;
+#![warn(unreachable_pub)]
 
+mod account;
+mod amp;
 mod aws_error;
+mod http;
+mod names;
+mod request;
+mod sts;
+mod sync;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ampfed_sigv4::{Clock, CredentialRegistry, Verifier, VerifierSettings};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
 
+pub use account::ACCOUNT_ID;
+pub use amp::control::AmpLimits;
+pub use amp::ruler::{Ruler, RulerError, RulerReport, WallClock};
+pub use amp::rules;
 pub use aws_error::AwsError;
-pub use control::AmpLimits;
-pub use ruler::{Ruler, RulerError, RulerReport, WallClock};
 
-/// The account every mocked ARN lives in.
-pub const ACCOUNT_ID: &str = "123456789012";
+use amp::routing::AmpResponder;
+use amp::state::AmpState;
+use sts::{StsResponder, StsService};
+use sync::lock;
 
 /// Settings of the mock.
 #[derive(Clone, Debug)]
@@ -44,27 +67,17 @@ pub struct AwsMockOptions {
     pub credential_lifetime: Duration,
 }
 
-/// The running STS and AMP mocks and the state they share.
+/// The running STS and AMP mocks.
 pub struct AwsMock {
     sts: MockServer,
     aps: MockServer,
-    shared: Arc<Shared>,
-}
-
-/// State shared by the STS and AMP responders.
-pub(crate) struct Shared {
-    pub(crate) options: AwsMockOptions,
-    pub(crate) registry: CredentialRegistry,
-    pub(crate) verifier: Verifier,
-    /// Web identity token → the role it may assume.
-    pub(crate) trust: Mutex<BTreeMap<String, String>>,
-    /// Roles whose credentials the STS mock marks expired as soon as it issues them.
-    pub(crate) expire_on_issue: Mutex<Vec<String>>,
-    pub(crate) amp: Mutex<amp::ControlPlane>,
-    /// What the ruler last did, for `/api/v1/rules` and `/api/v1/alerts`.
-    pub(crate) ruler_state: Mutex<ruler::RulerState>,
-    /// What the STS mock keeps: role trust policies, expired tokens, call counts.
-    pub(crate) sts: Mutex<sts::StsState>,
+    region: String,
+    /// Shared by both mocks: STS issues into it, AMP verifies against it.
+    registry: CredentialRegistry,
+    /// Shared by both mocks: the servers' time.
+    clock: Clock,
+    sts_service: Arc<StsService>,
+    amp: Arc<AmpState>,
 }
 
 impl AwsMock {
@@ -85,93 +98,72 @@ impl AwsMock {
 
     /// The region the mock signs and verifies for.
     pub fn region(&self) -> &str {
-        &self.shared.options.region
+        &self.region
     }
 
     /// The credential registry STS issues into and AMP verifies against.
     pub fn registry(&self) -> &CredentialRegistry {
-        &self.shared.registry
+        &self.registry
     }
 
     /// Lets the holder of web identity `token` assume `role_arn` (the IRSA trust policy).
     pub fn trust_web_identity(&self, token: &str, role_arn: &str) {
-        lock(&self.shared.trust).insert(token.to_owned(), role_arn.to_owned());
+        self.sts_service.state().trust_web_identity(token, role_arn);
     }
 
     /// Fault injection: every credential issued for `role_arn` from now on is already expired
     /// on the server side, while its `Expiration` tells the client it is fresh.
     pub fn expire_credentials_on_issue(&self, role_arn: &str) {
-        lock(&self.shared.expire_on_issue).push(role_arn.to_owned());
+        self.sts_service.state().expire_credentials_on_issue(role_arn);
     }
 
     /// The ruler evaluating every ACTIVE namespace against the backend.
     pub fn ruler(&self) -> Ruler {
-        Ruler::new(self.shared.clone())
+        Ruler::new(self.amp.clone())
     }
 
     /// Starts both mock servers on 127.0.0.1 with `clock` as the servers' time: it dates the
     /// credentials STS issues and is what both verifiers check signatures and expiry against,
     /// so a test can run simulated hours in a moment.
     pub async fn start_with_clock(options: AwsMockOptions, clock: Clock) -> AwsMock {
+        let AwsMockOptions { region, backend_url, credential_lifetime } = options;
         let registry = CredentialRegistry::new();
         let verifier =
-            Verifier::new(VerifierSettings::aps(options.region.clone()), registry.clone()).with_clock(clock);
-        let shared = Arc::new(Shared {
-            amp: Mutex::new(amp::ControlPlane::new(&options.region)),
-            ruler_state: Mutex::new(ruler::RulerState::default()),
-            options,
-            registry,
-            verifier,
-            trust: Mutex::new(BTreeMap::new()),
-            expire_on_issue: Mutex::new(Vec::new()),
-            sts: Mutex::new(sts::StsState::default()),
-        });
+            Verifier::new(VerifierSettings::aps(region.clone()), registry.clone()).with_clock(clock.clone());
+        let amp = Arc::new(AmpState::new(&region, backend_url, verifier));
+        let sts_service =
+            Arc::new(StsService::new(&region, credential_lifetime, registry.clone(), clock.clone()));
         let sts = MockServer::builder().disable_request_recording().start().await;
-        Mock::given(any()).respond_with(sts::StsResponder::new(shared.clone())).mount(&sts).await;
+        Mock::given(any()).respond_with(StsResponder::new(sts_service.clone())).mount(&sts).await;
         let aps = MockServer::builder().disable_request_recording().start().await;
-        Mock::given(any()).respond_with(amp::AmpResponder::new(shared.clone())).mount(&aps).await;
-        AwsMock { sts, aps, shared }
+        Mock::given(any()).respond_with(AmpResponder::new(amp.clone())).mount(&aps).await;
+        AwsMock { sts, aps, region, registry, clock, sts_service, amp }
     }
 
     /// Lets `principal_arn` call `sts:AssumeRole` on `role_arn` (the role's trust policy).
     /// `principal_arn` is a user ARN, a role ARN (any session of that role), or `*` for any
     /// authenticated caller.
     pub fn trust_assume_role(&self, principal_arn: &str, role_arn: &str) {
-        lock(&self.shared.sts).trust_assume_role(principal_arn, role_arn);
+        self.sts_service.state().trust_assume_role(principal_arn, role_arn);
     }
 
     /// Fault injection: web identity `token` is expired from now on (`ExpiredTokenException`).
     pub fn expire_web_identity_token(&self, token: &str) {
-        lock(&self.shared.sts).expire_token(token);
+        self.sts_service.state().expire_token(token);
     }
 
     /// How many `action` requests (e.g. `AssumeRoleWithWebIdentity`) STS answered with success.
     pub fn sts_calls(&self, action: &str) -> usize {
-        lock(&self.shared.sts).calls(action)
+        self.sts_service.state().calls(action)
     }
 
     /// The servers' time now (the clock given to [`AwsMock::start_with_clock`]).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.shared.verifier.now()
+        (self.clock)()
     }
-}
 
-/// Verifies a request as wiremock received it.
-pub(crate) fn verify_request(
-    verifier: &ampfed_sigv4::Verifier,
-    request: &wiremock::Request,
-) -> Result<ampfed_sigv4::Caller, ampfed_sigv4::AuthError> {
-    let headers = ampfed_sigv4::header_pairs(&request.headers);
-    verifier.verify(&ampfed_sigv4::IncomingRequest {
-        method: request.method.as_str(),
-        path: request.url.path(),
-        query: request.url.query().unwrap_or(""),
-        headers: &headers,
-        body: &request.body,
-    })
-}
-
-/// Locks a mutex, recovering the data if a responder panicked while holding it.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Replaces the AMP quotas the control plane enforces (default: [`AmpLimits::default`]).
+    pub fn set_amp_limits(&self, limits: AmpLimits) {
+        lock(&self.amp.control).set_limits(limits);
+    }
 }

@@ -1,32 +1,37 @@
 //! The STS mock (query protocol, XML answers as STS writes them):
 //!
 //! - `AssumeRoleWithWebIdentity`, unsigned: a token is accepted only for the role it was
-//!   trusted for (see [`AwsMock::trust_web_identity`](crate::AwsMock::trust_web_identity)).
+//!   trusted for (see `AwsMock::trust_web_identity`).
 //! - `AssumeRole` and `GetCallerIdentity`, SigV4-signed for `sts` and verified against the
 //!   same credential registry the AMP mock uses; `AssumeRole` follows the role's trust policy
-//!   ([`AwsMock::trust_assume_role`](crate::AwsMock::trust_assume_role)) and honours
-//!   `DurationSeconds` (900 to 43200).
+//!   (`AwsMock::trust_assume_role`) and honours `DurationSeconds` (900 to 43200).
 //!
 //! Issued credentials go into the registry, dated by the mock's clock. Errors are STS's
 //! `ErrorResponse` documents (`InvalidIdentityToken`, `ExpiredTokenException`,
 //! `AccessDenied`, `SignatureDoesNotMatch`, …) with STS's HTTP statuses.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ampfed_sigv4::{AuthError, Caller, Verifier, VerifierSettings};
+use ampfed_sigv4::{AuthError, Caller, Clock, CredentialRegistry, Verifier, VerifierSettings};
 use chrono::SecondsFormat;
 use wiremock::{Request, Respond, ResponseTemplate};
 
-use crate::{lock, Shared};
+use crate::account::ACCOUNT_ID;
+use crate::request::verify_request;
+use crate::sync::lock;
 
 /// Shortest and longest `DurationSeconds` `AssumeRole` accepts.
 const DURATION_RANGE: std::ops::RangeInclusive<u64> = 900..=43_200;
 
-/// What the STS mock remembers besides the web identity trust.
+/// What the STS mock remembers: trust policies, fault injections, call counts.
 #[derive(Debug, Default)]
 pub(crate) struct StsState {
+    /// Web identity token → the role it may assume.
+    web_identity_trust: BTreeMap<String, String>,
+    /// Roles whose credentials the STS mock marks expired as soon as it issues them.
+    expire_on_issue: Vec<String>,
     /// Role ARN → principals allowed to assume it (`*` for anyone authenticated).
     role_trust: BTreeMap<String, BTreeSet<String>>,
     /// Web identity tokens that are expired.
@@ -36,6 +41,14 @@ pub(crate) struct StsState {
 }
 
 impl StsState {
+    pub(crate) fn trust_web_identity(&mut self, token: &str, role_arn: &str) {
+        self.web_identity_trust.insert(token.to_owned(), role_arn.to_owned());
+    }
+
+    pub(crate) fn expire_credentials_on_issue(&mut self, role_arn: &str) {
+        self.expire_on_issue.push(role_arn.to_owned());
+    }
+
     pub(crate) fn trust_assume_role(&mut self, principal_arn: &str, role_arn: &str) {
         self.role_trust.entry(role_arn.to_owned()).or_default().insert(principal_arn.to_owned());
     }
@@ -58,25 +71,51 @@ impl StsState {
     }
 }
 
-pub(crate) struct StsResponder {
-    shared: Arc<Shared>,
+/// The STS mock: its state, the credential registry it issues into and its verifier.
+pub(crate) struct StsService {
+    /// Lifetime of issued credentials when a request gives no `DurationSeconds`.
+    credential_lifetime: Duration,
+    registry: CredentialRegistry,
     /// Verifies signed actions: same registry and clock as the AMP verifier, service `sts`.
     verifier: Verifier,
+    state: Mutex<StsState>,
 }
 
+impl StsService {
+    /// An STS in `region` issuing into `registry`, dated by `clock`.
+    pub(crate) fn new(
+        region: &str,
+        credential_lifetime: Duration,
+        registry: CredentialRegistry,
+        clock: Clock,
+    ) -> StsService {
+        let verifier =
+            Verifier::new(VerifierSettings::new(region.to_owned(), "sts"), registry.clone()).with_clock(clock);
+        StsService { credential_lifetime, registry, verifier, state: Mutex::new(StsState::default()) }
+    }
+
+    /// The state, locked.
+    pub(crate) fn state(&self) -> MutexGuard<'_, StsState> {
+        lock(&self.state)
+    }
+}
+
+/// The wiremock responder of the STS mock.
+pub(crate) struct StsResponder(Arc<StsService>);
+
 impl StsResponder {
-    pub(crate) fn new(shared: Arc<Shared>) -> StsResponder {
-        let amp = shared.verifier.clone();
-        let verifier = Verifier::new(
-            VerifierSettings::new(shared.options.region.clone(), "sts"),
-            shared.registry.clone(),
-        )
-        .with_clock(Arc::new(move || amp.now()));
-        StsResponder { shared, verifier }
+    pub(crate) fn new(sts: Arc<StsService>) -> StsResponder {
+        StsResponder(sts)
     }
 }
 
 impl Respond for StsResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.respond(request)
+    }
+}
+
+impl StsService {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut params: BTreeMap<String, String> =
             request.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -108,7 +147,7 @@ impl Respond for StsResponder {
         match result {
             Ok(body) => {
                 if let Some(action) = action {
-                    *lock(&self.shared.sts).calls.entry(action).or_default() += 1;
+                    *self.state().calls.entry(action).or_default() += 1;
                 }
                 ResponseTemplate::new(200).set_body_raw(body, "text/xml")
             }
@@ -124,9 +163,9 @@ impl Respond for StsResponder {
     }
 }
 
-impl StsResponder {
+impl StsService {
     fn authenticate(&self, request: &Request) -> Result<Caller, StsError> {
-        crate::verify_request(&self.verifier, request).map_err(|e| StsError::auth(&e))
+        verify_request(&self.verifier, request).map_err(|e| StsError::auth(&e))
     }
 
     fn assume_role_with_web_identity(&self, params: &BTreeMap<String, String>) -> Result<String, StsError> {
@@ -146,7 +185,7 @@ impl StsResponder {
             ));
         }
         let now = self.verifier.now();
-        if lock(&self.shared.sts).expired_tokens.contains(token) {
+        if self.state().expired_tokens.contains(token) {
             return Err(StsError::new(
                 400,
                 "ExpiredTokenException",
@@ -157,7 +196,7 @@ impl StsResponder {
                 ),
             ));
         }
-        let trusted = lock(&self.shared.trust).get(token).cloned();
+        let trusted = self.state().web_identity_trust.get(token).cloned();
         match trusted {
             None => return Err(StsError::new(400, "InvalidIdentityToken", "The web identity token that was passed could not be validated by AWS. Get a new identity token from the identity provider and then retry the request.")),
             Some(allowed) if allowed != role_arn => {
@@ -165,7 +204,7 @@ impl StsResponder {
             }
             Some(_) => {}
         }
-        let lifetime = duration(params, self.shared.options.credential_lifetime)?;
+        let lifetime = duration(params, self.credential_lifetime)?;
         let issued = self.issue(role_arn, session, lifetime);
         Ok(format!(
             r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -193,7 +232,7 @@ impl StsResponder {
                 "1 validation error detected: Value '{session}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
             )));
         }
-        if !lock(&self.shared.sts).may_assume(&caller.principal_arn, role_arn) {
+        if !self.state().may_assume(&caller.principal_arn, role_arn) {
             return Err(StsError::new(
                 403,
                 "AccessDenied",
@@ -203,7 +242,7 @@ impl StsResponder {
                 ),
             ));
         }
-        let lifetime = duration(params, self.shared.options.credential_lifetime)?;
+        let lifetime = duration(params, self.credential_lifetime)?;
         let issued = self.issue(role_arn, session, lifetime);
         Ok(format!(
             r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -223,12 +262,12 @@ impl StsResponder {
     /// `Credentials` elements of the answer.
     fn issue(&self, role_arn: &str, session: &str, lifetime: Duration) -> String {
         let role_name = role_arn.rsplit('/').next().unwrap_or(role_arn);
-        let assumed_arn = format!("arn:aws:sts::{}:assumed-role/{role_name}/{session}", crate::ACCOUNT_ID);
+        let assumed_arn = format!("arn:aws:sts::{}:assumed-role/{role_name}/{session}", ACCOUNT_ID);
         let now = self.verifier.now();
-        let cred = self.shared.registry.issue_temporary(&assumed_arn, lifetime, now);
-        if lock(&self.shared.expire_on_issue).iter().any(|r| r == role_arn) {
+        let cred = self.registry.issue_temporary(&assumed_arn, lifetime, now);
+        if self.state().expire_on_issue.iter().any(|r| r == role_arn) {
             tracing::warn!(role = role_arn, "fault: credentials issued already expired on the server side");
-            self.shared.registry.expire(&cred.access_key_id);
+            self.registry.expire(&cred.access_key_id);
         }
         tracing::debug!(role = role_arn, access_key_id = %cred.access_key_id, "issued temporary credentials");
         let expiration = cred.expiration.unwrap_or(now).to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -275,7 +314,7 @@ fn get_caller_identity(caller: &Caller) -> String {
 "#,
         arn = xml_escape(&caller.principal_arn),
         user_id = xml_escape(&user_id),
-        account = crate::ACCOUNT_ID,
+        account = ACCOUNT_ID,
         request_id = request_id(),
     )
 }
@@ -405,7 +444,7 @@ fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-pub(crate) fn request_id() -> String {
+fn request_id() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     let hex: String = (0..32).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect();

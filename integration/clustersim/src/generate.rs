@@ -1,7 +1,7 @@
 //! The metric generator: a cluster fixture and a price list in, the series its Prometheus would
 //! remote-write out.
 //!
-//! Series and labels follow `shared/reference/kubecost-model.md`; every series also carries the
+//! Series and labels follow `docs/kubecost-model.md`; every series also carries the
 //! external cluster label (`cluster_id=<cluster name>` by default). Samples lie on the scrape
 //! grid `start + k × interval` for `k` in `0..ceil(duration / interval)`, i.e. the half-open
 //! window `[start, start + duration)`. Node and namespace series cover the whole window; pod

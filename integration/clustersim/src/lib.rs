@@ -5,7 +5,7 @@
 //! the series a real cluster's Prometheus would hold for one simulated day: cAdvisor,
 //! kube-state-metrics and the cost model's own exporter, with exactly the names and labels the
 //! Kubecost allocation queries and the AMP guide's recording rules read (see
-//! `shared/reference/kubecost-model.md`). Every series carries the cluster's external label
+//! `docs/kubecost-model.md`). Every series carries the cluster's external label
 //! (default `cluster_id`), as Prometheus adds it to remote-written data.
 //!
 //! The output is a [`generate::Simulation`], which yields remote write 1.0 requests

@@ -1,21 +1,28 @@
-//! The end-to-end scenario behind `cargo xtask e2e`: provisions the environment, runs the whole
-//! AMP → rules → ETL → S3 → federation → query path, and checks the snapshots.
+//! The end-to-end harness behind `cargo xtask e2e`: the environment as a value ([`env::Env`]:
+//! every process, the AWS mocks and the signing proxy, stopped in reverse order), the steps
+//! of the AMP → rules → ETL → S3 → federation → query path as functions over it
+//! ([`steps`]), their progress ([`progress`]), the path that runs them in order
+//! ([`path::run`]), and the reviewed snapshots ([`snapshots`]).
 //!
-//! [`scenario::run`] does the work and returns an [`Outcome`]; [`snapshots::check`] compares
-//! it with the reviewed snapshots in `integration/e2e/snapshots/`. The `ampfed-e2e` binary and
-//! the `tests/e2e` suite both call these two.
+//! The `ampfed-e2e` binary and the `tests/e2e` suite both call [`path::run`] and then
+//! [`snapshots::compare`] or [`snapshots::check`].
 
+pub mod env;
+pub mod path;
 pub mod progress;
-pub mod scenario;
+pub mod sim;
 pub mod snapshots;
+pub mod steps;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use ampfed_allocation::round;
-use ampfed_allocation::Row;
+use ampfed_allocation::{AllocationSet, Row};
 use serde::Serialize;
-use std::collections::BTreeMap;
+
+use crate::env::EnvConfig;
+use crate::progress::StepName;
 
 /// A fault to inject, to show that the failure is caught and explained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -26,30 +33,21 @@ pub enum Fault {
     ExpiredCredential,
 }
 
-/// How to run the scenario.
+/// How to run the path.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// What the environment is made of.
+    pub env: EnvConfig,
+    /// The fixtures: `clusters/`, `prices/`, `rules/`.
     pub fixtures: PathBuf,
-    pub localstack_venv: PathBuf,
-    pub prometheus: Option<PathBuf>,
-    pub fault: Option<Fault>,
-    /// Keep the scenario directory (logs, Prometheus data) after the run.
-    pub keep: bool,
     /// Draw spinners and bars (only on a terminal).
     pub show_progress: bool,
 }
 
 impl Options {
-    /// The defaults: the repository's fixtures and the cache directory's LocalStack venv.
+    /// The defaults: the repository's fixtures, the default environment, no drawing.
     pub fn from_env() -> Options {
-        Options {
-            fixtures: ampfed_env::paths::fixtures_dir(),
-            localstack_venv: ampfed_env::paths::localstack_venv(),
-            prometheus: None,
-            fault: None,
-            keep: false,
-            show_progress: false,
-        }
+        Options { env: EnvConfig::from_env(), fixtures: ampfed_common::paths::fixtures_dir(), show_progress: false }
     }
 }
 
@@ -65,7 +63,7 @@ pub struct Summary {
     pub etl_objects: Vec<String>,
     pub combined_objects: Vec<String>,
     pub rows_queried: usize,
-    pub steps: Vec<(String, Duration)>,
+    pub steps: Vec<(StepName, Duration)>,
 }
 
 /// One recorded rule series at the end of the range.
@@ -76,7 +74,7 @@ pub struct RecordedSeries {
 }
 
 /// What the snapshots cover.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Outcome {
     pub summary: Summary,
     pub by_namespace: Vec<Row>,
@@ -84,5 +82,5 @@ pub struct Outcome {
     /// Record name → its series at the end of the range, sorted by labels.
     pub rule_series: BTreeMap<String, Vec<RecordedSeries>>,
     /// The combined allocation set the queries read, as stored in S3.
-    pub combined: Option<ampfed_federation::AllocationSet>,
+    pub combined: AllocationSet,
 }

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ampfed_e2e::{scenario, snapshots, Fault, Options, Outcome};
+use ampfed_e2e::env::TEARDOWN_LIMIT;
+use ampfed_e2e::{path, snapshots, Fault, Options, Outcome};
 use clap::Parser;
 
 /// Runs the AMP → rules → ETL → S3 → federation → query path on this machine.
@@ -31,13 +32,11 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
-    let options = Options {
-        fault: args.fault,
-        keep: args.keep,
-        prometheus: args.prometheus,
-        show_progress: true,
-        ..Options::from_env()
-    };
+    let mut options = Options { show_progress: true, ..Options::from_env() };
+    options.env.fault = args.fault;
+    options.env.keep = args.keep;
+    options.env.prometheus = args.prometheus;
+    let cancel = options.env.cancel.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -49,15 +48,16 @@ fn main() -> ExitCode {
     eprintln!("ampfed e2e{}", args.fault.map(|f| format!(" (fault: {f:?})")).unwrap_or_default());
     let result = runtime.block_on(async {
         tokio::select! {
-            r = scenario::run(&options) => Some(r),
+            r = path::run(&options) => Some(r),
             _ = interrupted() => {
-                ampfed_env::probe::cancel_waits();
+                cancel.cancel();
                 None
             }
         }
     });
-    // The scenario future has been dropped here: every service it started is stopped.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(15));
+    // The path's future has been dropped here: its environment is stopping on the blocking
+    // pool, which the shutdown waits for.
+    runtime.shutdown_timeout(TEARDOWN_LIMIT);
     match result {
         None => {
             eprintln!("interrupted: all services stopped");
@@ -139,7 +139,7 @@ fn print_summary(outcome: &Outcome, snapshots_ok: bool, total: f64) {
     let slowest = s.steps.iter().map(|(_, d)| *d).max().unwrap_or_default();
     for (name, took) in &s.steps {
         let mark = if *took == slowest { "  ← slowest" } else { "" };
-        eprintln!("    {name:<16} {:>6.1} s{mark}", took.as_secs_f64());
+        eprintln!("    {:<16} {:>6.1} s{mark}", name.as_str(), took.as_secs_f64());
     }
     eprintln!("  total           {total:.1} s");
 }

@@ -6,7 +6,6 @@
 //! order when dropped and removes its directory.
 
 pub mod localstack;
-pub mod paths;
 pub mod probe;
 pub mod prometheus;
 
@@ -15,6 +14,9 @@ mod scenario;
 
 pub use process::{Process, ProcessSpec};
 pub use scenario::{free_port, Scenario, Service};
+
+/// The project's paths (workspace root, cache directory, fixtures), from their one home.
+pub use ampfed_common::paths;
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! LocalStack S3 as a host process from its private venv (no Docker here; see
-//! `../shared/reference/localstack-host.md`). It must not reach out to its vendor: certificate
+//! `docs/localstack.md`). It must not reach out to its vendor: certificate
 //! download and usage events are switched off.
 
 use std::path::PathBuf;

@@ -1,15 +1,7 @@
-//! Readiness probes: polled with bounded backoff, never a fixed sleep.
+//! Readiness probes: what "ready" means for a service, checked by one attempt. The scenario
+//! polls them with `ampfed_common::wait` (bounded backoff, cancellable), never a fixed sleep.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-
-static CANCELLED: AtomicBool = AtomicBool::new(false);
-
-/// Makes every readiness wait in progress or to come give up at once (on Ctrl-C), so that a
-/// service being started is stopped by its scenario instead of outliving the run.
-pub fn cancel_waits() {
-    CANCELLED.store(true, Ordering::SeqCst);
-}
+use std::time::Duration;
 
 /// What "ready" means for a service.
 #[derive(Clone, Debug)]
@@ -38,28 +30,5 @@ impl Probe {
                 Ok(())
             }
         }
-    }
-}
-
-/// Polls `probe` until it passes or `timeout` runs out, backing off from 50 ms to 1 s.
-/// `alive` runs between attempts so a crashed process fails fast. Returns the last failure.
-pub fn wait_until<E>(
-    probe: &Probe,
-    timeout: Duration,
-    mut alive: impl FnMut() -> Result<(), E>,
-) -> Result<Result<(), String>, E> {
-    let deadline = Instant::now() + timeout;
-    let mut delay = Duration::from_millis(50);
-    loop {
-        if CANCELLED.load(Ordering::SeqCst) {
-            return Ok(Err("interrupted".into()));
-        }
-        let last = probe.check();
-        if last.is_ok() || Instant::now() >= deadline {
-            return Ok(last);
-        }
-        alive()?;
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(Duration::from_secs(1));
     }
 }

@@ -6,7 +6,9 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::probe::{wait_until, Probe};
+use ampfed_common::wait::{Cancel, Poll, Wait, WaitError};
+
+use crate::probe::Probe;
 use crate::process::{log_tail, signal_group, Process, ProcessSpec};
 use crate::EnvError;
 
@@ -24,6 +26,9 @@ pub struct Scenario {
     dir: PathBuf,
     services: Vec<Box<dyn Service>>,
     keep: bool,
+    /// Set on Ctrl-C: a readiness wait in progress gives up, so that the service being
+    /// started is stopped by its scenario instead of outliving the run.
+    cancel: Cancel,
 }
 
 const DIR_PREFIX: &str = "ampfed-scenario-";
@@ -51,7 +56,13 @@ impl Scenario {
             path: owner,
             source,
         })?;
-        Ok(Scenario { dir, services: Vec::new(), keep })
+        Ok(Scenario { dir, services: Vec::new(), keep, cancel: Cancel::new() })
+    }
+
+    /// Makes readiness waits give up as soon as `cancel` is set.
+    pub fn cancelled_by(mut self, cancel: &Cancel) -> Scenario {
+        self.cancel = cancel.clone();
+        self
     }
 
     /// The scenario directory.
@@ -95,25 +106,30 @@ impl Scenario {
         if let Some(pid) = process.pid() {
             self.record_group(pid);
         }
-        let outcome = wait_until(probe, timeout, || process.check_alive());
-        match outcome {
-            Ok(Ok(())) => {
+        let ready = Wait::new(format!("{} to be ready", spec.name), timeout).cancelled_by(&self.cancel).blocking(|| {
+            match probe.check() {
+                Ok(()) => Ok(Poll::Ready(())),
+                Err(seen) => process.check_alive().map(|()| Poll::Pending(seen)),
+            }
+        });
+        let last = match ready {
+            Ok(()) => {
                 tracing::info!(service = %spec.name, "ready");
                 self.services.push(Box::new(ProcessService { name: spec.name.clone(), process }));
-                Ok(())
+                return Ok(());
             }
-            Ok(Err(last)) => {
-                process.stop(Duration::from_secs(5));
-                Err(EnvError::NotReady {
-                    service: spec.name.clone(),
-                    waited_secs: timeout.as_secs(),
-                    last,
-                    tail: log_tail(&log, 20),
-                    log,
-                })
-            }
-            Err(exited) => Err(exited),
-        }
+            Err(WaitError::Failed(exited)) => return Err(exited),
+            Err(WaitError::TimedOut { last, .. }) => last,
+            Err(WaitError::Cancelled { .. }) => "interrupted".to_owned(),
+        };
+        process.stop(Duration::from_secs(5));
+        Err(EnvError::NotReady {
+            service: spec.name.clone(),
+            waited_secs: timeout.as_secs(),
+            last,
+            tail: log_tail(&log, 20),
+            log,
+        })
     }
 
     /// Stops every service in reverse order of start. Safe to call twice.

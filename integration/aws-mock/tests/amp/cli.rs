@@ -3,11 +3,11 @@
 //! environment (no password anywhere) and `--endpoint-url`.
 
 use std::cell::Cell;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use ampfed_test_support::run_bounded;
 use base64::Engine;
 use serde_json::Value;
 
@@ -83,39 +83,15 @@ impl Cli {
     /// Runs `aws <args> --output json` in the test's directory, killed after [`CALL_TIMEOUT`].
     fn run(&self, args: &[&str]) -> Run {
         self.runs.set(self.runs.get() + 1);
-        let mut child = Command::new(&self.aws)
-            .args(args)
+        let mut cmd = Command::new(&self.aws);
+        cmd.args(args)
             .args(["--output", "json"])
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.aws.display()));
-        let drain = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
-            })
-        };
-        let stdout = drain(Box::new(child.stdout.take().unwrap()));
-        let stderr = drain(Box::new(child.stderr.take().unwrap()));
-        let deadline = Instant::now() + CALL_TIMEOUT;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("`aws {}` still running after {CALL_TIMEOUT:?}; killed", args.join(" "));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Run { code: status.code(), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+            .current_dir(&self.dir);
+        let done = run_bounded(&mut cmd, CALL_TIMEOUT)
+            .unwrap_or_else(|e| panic!("`aws {}` (limit {CALL_TIMEOUT:?}): {e}", args.join(" ")));
+        Run { code: done.status.code(), stdout: done.stdout, stderr: done.stderr }
     }
 }
 

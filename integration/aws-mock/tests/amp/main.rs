@@ -9,11 +9,12 @@ mod errors;
 mod raw_http;
 mod ruler;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use ampfed_aws_mock::{AwsMock, AwsMockOptions};
 use ampfed_proxy::{ProxyOptions, SigningProxy, WebIdentity, WebIdentityCredentials};
+use ampfed_test_support::TempDir;
 use aws_sdk_amp::config::{BehaviorVersion, Region};
 
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/test";
@@ -45,34 +46,9 @@ pub async fn mock_with_backend(backend_url: &str) -> AwsMock {
     mock
 }
 
-/// A fresh directory for one test.
 /// A fresh directory for one test, removed when the test ends, passing or not.
 pub fn tempdir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("ampfed-aws-mock-test-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-/// A directory removed on drop.
-pub struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = PathBuf;
-    fn deref(&self) -> &PathBuf {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for TempDir {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    TempDir::new(&format!("aws-mock-test-{name}"))
 }
 
 pub fn credentials(mock: &AwsMock, dir: &Path, token: &str) -> WebIdentityCredentials {

@@ -5,16 +5,21 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::convert::Infallible;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use ampfed_common::wait::{Poll, Wait};
 use ampfed_prom::remote_write::{Sample, TimeSeries, WriteRequest};
 use ampfed_prom::Client;
+use ampfed_test_support::run_bounded;
 use serde_json::{json, Value};
 
 use crate::{client, mock_with_backend, prometheus, proxy, tempdir, TOKEN};
 
 const T0: i64 = 1_767_225_600;
+/// How long `promtool test rules` may take before the test kills it.
+const PROMTOOL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Minutes of input: samples at T0 + 0..=60 min.
 const MINUTES: i64 = 60;
 /// When the ruler's output is compared: around series appearing, disappearing and going stale,
@@ -227,9 +232,10 @@ fn promtool(test_file: &Path) -> (bool, String) {
     let Some(promtool) = ampfed_env::prometheus::find_on_path("promtool") else {
         panic!("promtool is not on PATH: install it with `apt-get install -y --no-install-recommends prometheus` (or `cargo xtask setup`)");
     };
-    let out = Command::new(promtool).arg("test").arg("rules").arg(test_file).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let out = run_bounded(Command::new(promtool).arg("test").arg("rules").arg(test_file), PROMTOOL_TIMEOUT)
+        .unwrap_or_else(|e| panic!("promtool test rules: {e}"));
+    let text = format!("{}{}", out.stdout, out.stderr);
+    (out.success(), text)
 }
 
 /// Checks that every `exp:`/`got:` pair promtool reports has the same label sets with values
@@ -416,17 +422,16 @@ async fn the_wall_clock_ruler_evaluates_until_stopped() {
     let reader = Client::new(format!("{}/workspaces/{id}", proxy.url()), "/api/v1/remote_write");
     let mut clock = mock.ruler().run_wall_clock();
     let found = tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let now = chrono::Utc::now().timestamp();
-            if let Ok(got) = reader.query("one", now) {
-                if !got.is_empty() {
-                    return Some(got);
-                }
-            }
-            std::thread::park_timeout(Duration::from_millis(200));
-        }
-        None
+        Wait::new("the wall-clock ruler to write `one`", Duration::from_secs(20))
+            .blocking(|| {
+                let now = chrono::Utc::now().timestamp();
+                Ok::<_, Infallible>(match reader.query("one", now) {
+                    Ok(got) if !got.is_empty() => Poll::Ready(got),
+                    Ok(_) => Poll::Pending("no series `one` yet".into()),
+                    Err(e) => Poll::Pending(format!("query failed: {e}")),
+                })
+            })
+            .ok()
     })
     .await
     .unwrap();

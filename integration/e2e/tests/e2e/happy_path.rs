@@ -5,10 +5,7 @@ use ampfed_e2e::snapshots;
 
 #[test]
 fn the_whole_path_runs_and_matches_the_snapshots() {
-    let outcome = match crate::run(None) {
-        Ok(o) => o,
-        Err(e) => panic!("e2e failed: {}", crate::chain(&e)),
-    };
+    let outcome = crate::happy();
     let s = &outcome.summary;
     assert_eq!(s.clusters, ["cluster-a", "cluster-b"]);
     assert!(s.samples_written > 100_000, "only {} samples written", s.samples_written);
@@ -24,5 +21,5 @@ fn the_whole_path_runs_and_matches_the_snapshots() {
     // The cluster totals add up to the namespace totals.
     let total = |rows: &[ampfed_allocation::Row]| rows.iter().map(|r| r.total_cost).sum::<f64>();
     assert!((total(&outcome.by_cluster) - total(&outcome.by_namespace)).abs() < 1e-3);
-    snapshots::check(&outcome);
+    snapshots::check(outcome);
 }

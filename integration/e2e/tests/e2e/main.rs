@@ -1,21 +1,32 @@
-//! The end-to-end scenarios, in one test binary. Each starts its own Prometheus, LocalStack,
-//! AWS mock and proxy, and stops them when it ends. Needs `cargo xtask setup` (or
+//! The end-to-end scenarios, in one test binary. Each run of the path starts its own
+//! Prometheus, LocalStack, AWS mocks and proxy, and stops them when it ends; the run without a
+//! fault happens once and every test that reads it shares it. Needs `cargo xtask setup` (or
 //! `cargo xtask test`, which runs it).
 
 mod faults;
 mod happy_path;
 mod oracle;
 
-use ampfed_e2e::{scenario, Fault, Options, Outcome};
+use ampfed_e2e::{path, Fault, Options, Outcome};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
 }
 
-/// Runs the scenario with the repository's fixtures and an optional fault.
+/// The path without a fault, run once for every test of the binary that reads it.
+fn happy() -> &'static Outcome {
+    static RUN: std::sync::OnceLock<Result<Outcome, String>> = std::sync::OnceLock::new();
+    match RUN.get_or_init(|| run(None).map_err(|e| chain(&e))) {
+        Ok(outcome) => outcome,
+        Err(e) => panic!("e2e failed: {e}"),
+    }
+}
+
+/// Runs the path with the repository's fixtures and an optional fault.
 fn run(fault: Option<Fault>) -> anyhow::Result<Outcome> {
-    let options = Options { fault, ..Options::from_env() };
-    runtime().block_on(scenario::run(&options))
+    let mut options = Options::from_env();
+    options.env.fault = fault;
+    runtime().block_on(path::run(&options))
 }
 
 /// The error chain as one string, as the binary prints it.

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use ampfed_clustersim as sim;
-use ampfed_e2e::scenario::{CLUSTER_LABEL, SCRAPE_INTERVAL, SIM_DURATION, SIM_START};
 use ampfed_prom::remote_write::TimeSeries;
 
 /// Mean sample value per `(namespace, pod, container)` of a metric, optionally filtered by
@@ -39,20 +38,11 @@ fn close(got: f64, want: f64) -> bool {
 
 #[test]
 fn allocations_equal_the_formulas_applied_to_the_simulated_samples() {
-    let outcome = match crate::run(None) {
-        Ok(o) => o,
-        Err(e) => panic!("e2e failed: {}", crate::chain(&e)),
-    };
-    let combined = outcome.combined.expect("the run read a combined set");
-    let fixtures = ampfed_env::paths::fixtures_dir();
+    let combined = &crate::happy().combined;
+    let fixtures = ampfed_common::paths::fixtures_dir();
     let prices = sim::load_prices(&fixtures.join("prices/aws-us-east-1.yaml")).expect("prices");
     let clusters = sim::load_clusters_dir(&fixtures.join("clusters")).expect("clusters");
-    let config = sim::SimConfig {
-        start_unix: SIM_START,
-        duration_secs: SIM_DURATION,
-        scrape_interval_secs: SCRAPE_INTERVAL,
-        cluster_label: CLUSTER_LABEL.into(),
-    };
+    let config = ampfed_e2e::sim::config();
     let mut checked = 0;
     for cluster in &clusters {
         let sim = sim::generate(cluster, &prices, &config).expect("simulate");

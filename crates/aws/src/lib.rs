@@ -1,0 +1,64 @@
+//! AWS SDK plumbing with one home: [`sdk_config`] presets what every client of ampfed needs
+//! to reach an endpoint of its own (the mocks, LocalStack, or an explicit AWS endpoint):
+//! region, endpoint URL, the SDK's latest behaviour version and a plain-HTTP connector.
+//! Callers add credentials, timeouts or a time source, then build the service's client:
+//!
+//! ```
+//! let config = ampfed_aws::sdk_config("http://127.0.0.1:4566", "us-west-2").build();
+//! assert_eq!(config.region().map(|r| r.as_ref()), Some("us-west-2"));
+//! // aws_sdk_s3::Client::new(&config), aws_sdk_amp::Client::new(&config), …
+//! ```
+//!
+//! [`error_text`] renders an SDK error with its whole context (service code and message, or
+//! the dispatch failure underneath), as the SDK's `DisplayErrorContext` does.
+
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_types::region::Region;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_types::sdk_config::Builder;
+
+/// An SDK configuration builder for `endpoint` in `region`, over plain HTTP (every endpoint
+/// the harness starts listens on 127.0.0.1 without TLS).
+pub fn sdk_config(endpoint: &str, region: &str) -> Builder {
+    aws_types::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+}
+
+/// An SDK error with its whole context on one line.
+pub fn error_text<E: std::error::Error>(e: &E) -> String {
+    DisplayErrorContext(e).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("dispatch failure")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_error_shows_its_causes() {
+        let e = Outer(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"));
+        let text = error_text(&e);
+        assert!(text.contains("dispatch failure") && text.contains("connection refused"), "{text}");
+    }
+
+    #[test]
+    fn the_config_names_the_endpoint() {
+        let config = sdk_config("http://127.0.0.1:1", "eu-west-1").build();
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:1"));
+    }
+}

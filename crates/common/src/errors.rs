@@ -1,0 +1,41 @@
+//! Error rendering: one line with every cause, outermost first.
+
+use std::error::Error;
+
+/// `error: cause: root cause`.
+pub fn chain(e: &(dyn Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl Error for E {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|e| e as &(dyn Error + 'static))
+        }
+    }
+
+    #[test]
+    fn joins_every_cause_outermost_first() {
+        let root = E("connection refused", None);
+        let mid = E("dispatch failure", Some(Box::new(root)));
+        let top = E("send request", Some(Box::new(mid)));
+        assert_eq!(chain(&top), "send request: dispatch failure: connection refused");
+    }
+}

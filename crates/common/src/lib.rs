@@ -1,0 +1,15 @@
+//! Helpers every crate of ampfed needs, each with one home: the injectable [`clock`], the one
+//! waiting primitive ([`wait`]: poll an observable state until a deadline, cancellable), error
+//! [`chain`](errors::chain) rendering, and the project's [`paths`] (workspace root, cache
+//! directory, fixtures).
+//!
+//! Deliberately small: no I/O beyond reading environment variables, no async runtime unless
+//! the `async` feature asks for tokio's timer.
+
+pub mod clock;
+pub mod errors;
+pub mod paths;
+pub mod wait;
+
+pub use clock::{system_clock, Clock};
+pub use wait::{Cancel, Poll, Wait, WaitError};

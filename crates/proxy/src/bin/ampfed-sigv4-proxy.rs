@@ -1,0 +1,167 @@
+//! `ampfed-sigv4-proxy`: the signing proxy as its own process, with flags in the spirit of
+//! awslabs' aws-sigv4-proxy, credentials from the standard chain ([`ampfed_proxy::chain`]),
+//! and an STS endpoint that can be pointed anywhere (`--sts-endpoint`).
+//!
+//! It listens on 127.0.0.1, prints `listening on http://127.0.0.1:<port>` on stdout once
+//! ready, and stops on Ctrl-C or SIGTERM.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ampfed_common::errors;
+use ampfed_proxy::chain::{self, ChainOptions, Env};
+use ampfed_proxy::{AssumeRole, AssumeRoleCredentials, ProxyOptions, SigningProxy};
+use anyhow::{bail, Context, Result};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use clap::{Parser, ValueEnum};
+
+/// Signs plain-HTTP requests from local clients with SigV4 and forwards them to one upstream.
+#[derive(Debug, Parser)]
+#[command(name = "ampfed-sigv4-proxy", version)]
+struct Flags {
+    /// The service to sign for (the signing name).
+    #[arg(long, default_value = "aps")]
+    name: String,
+    /// The signing region; defaults to AWS_REGION, then AWS_DEFAULT_REGION.
+    #[arg(long)]
+    region: Option<String>,
+    /// The upstream host[:port] every request goes to.
+    #[arg(long)]
+    host: String,
+    /// The upstream's scheme; only http can be served by this build.
+    #[arg(long, value_enum, default_value_t = Scheme::Https)]
+    upstream_url_scheme: Scheme,
+    /// The port to listen on, on 127.0.0.1 (0 picks a free one). The default is the port of
+    /// Kubecost's sigv4-proxy sidecar (awslabs' proxy itself defaults to 8080).
+    #[arg(long, default_value_t = 8005)]
+    port: u16,
+    /// A role to assume (sts:AssumeRole) with the credentials the chain found.
+    #[arg(long)]
+    role_arn: Option<String>,
+    /// A request header to drop before signing; repeatable.
+    #[arg(short = 's', long = "strip")]
+    strip: Vec<String>,
+    /// The STS endpoint (http://…); defaults to AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL.
+    #[arg(long)]
+    sts_endpoint: Option<String>,
+    /// Log every request answered with status 400 or more.
+    #[arg(long)]
+    log_failed_requests: bool,
+    /// Seconds before expiry that temporary credentials are refreshed.
+    #[arg(long, default_value_t = 60)]
+    refresh_ahead_secs: u64,
+    /// Resolve credentials, print where they came from and the access key id, and exit.
+    #[arg(long)]
+    check_credentials: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scheme {
+    Http,
+    Https,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(flags).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ampfed-sigv4-proxy: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(flags: Flags) -> Result<()> {
+    let env = Env::from_process();
+    let Some(region) = flags
+        .region
+        .clone()
+        .or_else(|| env.get("AWS_REGION").map(str::to_owned))
+        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_owned))
+    else {
+        bail!("no region: pass --region or set AWS_REGION");
+    };
+    if flags.upstream_url_scheme == Scheme::Https {
+        bail!("https upstream not built yet (this build has no TLS client); pass --upstream-url-scheme http");
+    }
+    let upstream = format!("http://{}", flags.host);
+    let chain_options = ChainOptions::new(region.clone())
+        .sts_endpoint(flags.sts_endpoint.clone())
+        .refresh_ahead(Duration::from_secs(flags.refresh_ahead_secs));
+    let resolved = chain::resolve(&env, &chain_options).context("resolve credentials")?;
+    let mut source = resolved.source.to_string();
+    let credentials = match &flags.role_arn {
+        None => resolved.provider,
+        Some(role_arn) => {
+            let sts_endpoint = chain::sts_endpoint(&env, &chain_options).context("--role-arn")?;
+            source = format!("role {role_arn} assumed at {sts_endpoint} with {source}");
+            let role = AssumeRole {
+                role_arn: role_arn.clone(),
+                session_name: "ampfed-sigv4-proxy".into(),
+                sts_endpoint,
+                region: region.clone(),
+            };
+            SharedCredentialsProvider::new(AssumeRoleCredentials::new(
+                resolved.provider,
+                role,
+                Duration::from_secs(flags.refresh_ahead_secs),
+            ))
+        }
+    };
+    tracing::info!(%source, "credentials");
+
+    if flags.check_credentials {
+        let creds = credentials
+            .provide_credentials()
+            .await
+            .map_err(|e| anyhow::anyhow!(errors::chain(&e)))
+            .context("fetch credentials")?;
+        println!("credentials: {source}");
+        println!("access key id: {}", creds.access_key_id());
+        return Ok(());
+    }
+
+    let options = ProxyOptions {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, flags.port)),
+        upstream,
+        region,
+        service: flags.name.clone(),
+        fault: None,
+    };
+    let mut proxy = SigningProxy::builder(options)
+        .strip(&flags.strip)
+        .context("--strip")?
+        .log_failed_requests(flags.log_failed_requests)
+        .start(credentials)
+        .await
+        .context("start the proxy")?;
+    println!("listening on {}", proxy.url());
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    proxy.stop();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,250 @@
+//! The environment as a value: [`Env::up`] starts every service of the path and
+//! [`Env::down`] (or dropping the [`Env`], on an error or Ctrl-C) stops them in reverse order
+//! of start. It owns the processes (Prometheus, LocalStack, through an `ampfed_env::Scenario`),
+//! the in-process AWS mocks and the signing proxy, and hands out what the steps need: the
+//! endpoints, an AMP client with the platform admin's web identity, the ETL store.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ampfed_aws_mock::{AwsMock, AwsMockOptions};
+use ampfed_common::Cancel;
+use ampfed_env::localstack::{self, LocalStackEndpoint};
+use ampfed_env::prometheus::{self, PrometheusEndpoint};
+use ampfed_env::Scenario;
+use ampfed_federation::{Store, StoreConfig};
+use ampfed_prom::Client;
+use ampfed_proxy::{ProxyOptions, SigningFault, SigningProxy, WebIdentity, WebIdentityCredentials};
+use anyhow::{Context, Result};
+
+use crate::progress::{Progress, StepName};
+use crate::Fault;
+
+/// The region every endpoint pretends to be in.
+pub const REGION: &str = "us-west-2";
+/// The central ETL bucket.
+pub const BUCKET: &str = "kubecost-federated-etl";
+/// The role the signing proxy runs as (IRSA on the cost-analyzer service account).
+pub const PROXY_ROLE: &str = "arn:aws:iam::123456789012:role/kubecost-cost-analyzer-amp";
+/// The role the platform team installs rules with.
+pub const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/ampfed-platform-admin";
+/// How long a teardown may take at most: each process gets 10 s to stop before SIGKILL.
+pub const TEARDOWN_LIMIT: Duration = Duration::from_secs(30);
+
+/// What the environment is made of.
+#[derive(Clone, Debug)]
+pub struct EnvConfig {
+    /// The LocalStack venv (`scripts/install-localstack.sh`).
+    pub localstack_venv: PathBuf,
+    /// The Prometheus binary; `None` looks for `prometheus` on `PATH`.
+    pub prometheus: Option<PathBuf>,
+    /// A fault to inject into the signing path.
+    pub fault: Option<Fault>,
+    /// Keep the scenario directory (logs, Prometheus data) after the run.
+    pub keep: bool,
+    /// Set on Ctrl-C: readiness waits in progress give up.
+    pub cancel: Cancel,
+}
+
+impl EnvConfig {
+    /// The defaults: the cache directory's LocalStack venv, Prometheus from `PATH`, no fault.
+    pub fn from_env() -> EnvConfig {
+        EnvConfig {
+            localstack_venv: ampfed_common::paths::localstack_venv(),
+            prometheus: None,
+            fault: None,
+            keep: false,
+            cancel: Cancel::new(),
+        }
+    }
+}
+
+/// Every running service of the path. Fields are stopped in reverse order of start.
+pub struct Env {
+    proxy: SigningProxy,
+    mock: Option<AwsMock>,
+    admin: WebIdentity,
+    prometheus: PrometheusEndpoint,
+    s3: LocalStackEndpoint,
+    /// The processes and their directory; `None` once stopped.
+    processes: Option<Scenario>,
+}
+
+impl Env {
+    /// Starts the processes (step "environment"), then the AWS mocks and the signing proxy
+    /// with password-less credentials (step "aws mock+proxy"). What was started before a
+    /// failure is stopped again.
+    pub async fn up(config: &EnvConfig, progress: &mut Progress) -> Result<Env> {
+        let processes = progress
+            .step(
+                StepName::Environment,
+                None,
+                |_| start_processes(config),
+                |(_, prom, s3)| format!("prometheus {}  localstack {}", prom.url, s3.url),
+            )
+            .await?;
+        let (scenario, prometheus, s3) = processes;
+        let mut guard = StopOnDrop(Some(scenario));
+        let (mock, proxy, admin) = progress
+            .step(
+                StepName::AwsMockProxy,
+                None,
+                |_| start_aws(config, &prometheus, guard.dir()),
+                |(mock, proxy, _)| {
+                    format!("sts {}  aps {}  proxy {}", mock.sts_url(), mock.aps_url(), proxy.url())
+                },
+            )
+            .await?;
+        Ok(Env { proxy, mock: Some(mock), admin, prometheus, s3, processes: guard.0.take() })
+    }
+
+    /// Stops every service in reverse order of start and waits until they are gone.
+    pub async fn down(mut self) -> Result<()> {
+        self.stop_in_process();
+        if let Some(scenario) = self.processes.take() {
+            tokio::task::spawn_blocking(move || drop(scenario)).await.context("teardown task")?;
+        }
+        Ok(())
+    }
+
+    /// The AWS mocks (STS and AMP).
+    pub fn mock(&self) -> &AwsMock {
+        self.mock.as_ref().unwrap_or_else(|| unreachable!("the mock lives until the env is stopped"))
+    }
+
+    /// The signing proxy's URL (`http://127.0.0.1:<port>`).
+    pub fn proxy_url(&self) -> String {
+        self.proxy.url()
+    }
+
+    /// The Prometheus API of `workspace` through the signing proxy, as a user queries AMP.
+    pub fn workspace_client(&self, workspace: &str) -> Client {
+        Client::new(format!("{}/workspaces/{workspace}", self.proxy.url()), "/api/v1/remote_write")
+    }
+
+    /// The Prometheus backend.
+    pub fn prometheus(&self) -> &PrometheusEndpoint {
+        &self.prometheus
+    }
+
+    /// An AMP client with the platform admin's web identity (through STS).
+    pub fn amp_admin(&self) -> aws_sdk_amp::Client {
+        let credentials = WebIdentityCredentials::new(self.admin.clone(), Duration::from_secs(60));
+        let config = ampfed_aws::sdk_config(&self.mock().aps_url(), REGION)
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+            .build();
+        aws_sdk_amp::Client::new(&config)
+    }
+
+    /// The central ETL bucket on LocalStack.
+    pub fn store(&self) -> Store {
+        Store::new(&StoreConfig {
+            endpoint: self.s3.url.clone(),
+            region: REGION.into(),
+            bucket: BUCKET.into(),
+            access_key_id: "test".into(),
+            secret_access_key: "test".into(),
+        })
+    }
+
+    /// Stops what runs inside this process: the proxy, then the mocks.
+    fn stop_in_process(&mut self) {
+        self.proxy.stop();
+        self.mock = None;
+    }
+}
+
+impl Drop for Env {
+    /// On an error or Ctrl-C: stops everything without blocking an async worker thread (the
+    /// processes stop on the runtime's blocking pool, which the runtime's shutdown awaits).
+    fn drop(&mut self) {
+        self.stop_in_process();
+        StopOnDrop(self.processes.take());
+    }
+}
+
+/// Stops a scenario's processes when dropped, off the async worker threads.
+struct StopOnDrop(Option<Scenario>);
+
+impl StopOnDrop {
+    fn dir(&self) -> &Path {
+        self.0.as_ref().map(Scenario::dir).unwrap_or_else(|| Path::new("."))
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let Some(scenario) = self.0.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || drop(scenario))),
+            Err(_) => drop(scenario),
+        }
+    }
+}
+
+/// Prometheus backend and LocalStack S3, owned by a new scenario; started on a thread that
+/// may block (process start-up waits on readiness probes).
+async fn start_processes(config: &EnvConfig) -> Result<(Scenario, PrometheusEndpoint, LocalStackEndpoint)> {
+    let prom_options = prometheus::PrometheusOptions { binary: config.prometheus.clone(), ..Default::default() };
+    let ls_options = localstack::LocalStackOptions { venv: config.localstack_venv.clone() };
+    let (keep, cancel) = (config.keep, config.cancel.clone());
+    tokio::task::spawn_blocking(move || -> Result<_> {
+        let mut scenario =
+            Scenario::new(keep).context("create the scenario directory")?.cancelled_by(&cancel);
+        let prom = prometheus::start(&mut scenario, &prom_options).context("start Prometheus")?;
+        let s3 = localstack::start(&mut scenario, &ls_options).context("start LocalStack S3")?;
+        Ok((scenario, prom, s3))
+    })
+    .await
+    .context("environment task")?
+}
+
+/// The STS and AMP mocks over the backend, web identities for the proxy and the admin, and
+/// the signing proxy in front of AMP.
+async fn start_aws(
+    config: &EnvConfig,
+    prometheus: &PrometheusEndpoint,
+    dir: &Path,
+) -> Result<(AwsMock, SigningProxy, WebIdentity)> {
+    let mock = AwsMock::start(AwsMockOptions {
+        region: REGION.into(),
+        backend_url: prometheus.url.clone(),
+        credential_lifetime: Duration::from_secs(3600),
+    })
+    .await;
+    let identity_dir = dir.join("identity");
+    std::fs::create_dir_all(&identity_dir).with_context(|| format!("create {}", identity_dir.display()))?;
+    let proxy_identity = web_identity(&mock, &identity_dir, "cost-analyzer", PROXY_ROLE)?;
+    let admin_identity = web_identity(&mock, &identity_dir, "platform-admin", ADMIN_ROLE)?;
+    if config.fault == Some(Fault::ExpiredCredential) {
+        mock.expire_credentials_on_issue(PROXY_ROLE);
+    }
+    let proxy = SigningProxy::start(
+        ProxyOptions {
+            listen: "127.0.0.1:0".parse().context("listen address")?,
+            upstream: mock.aps_url(),
+            region: REGION.into(),
+            service: "aps".into(),
+            fault: (config.fault == Some(Fault::WrongSecret)).then_some(SigningFault::WrongSecret),
+        },
+        WebIdentityCredentials::new(proxy_identity, Duration::from_secs(60)),
+    )
+    .await
+    .context("start the signing proxy")?;
+    Ok((mock, proxy, admin_identity))
+}
+
+/// Writes a projected service-account token file and trusts it for `role_arn`.
+fn web_identity(mock: &AwsMock, dir: &Path, account: &str, role_arn: &str) -> Result<WebIdentity> {
+    let token = format!("ampfed.{account}.{}", std::process::id());
+    let token_file = dir.join(format!("{account}.token"));
+    std::fs::write(&token_file, &token).with_context(|| format!("write {}", token_file.display()))?;
+    mock.trust_web_identity(&token, role_arn);
+    Ok(WebIdentity {
+        role_arn: role_arn.into(),
+        token_file,
+        session_name: account.into(),
+        sts_endpoint: mock.sts_url(),
+        region: REGION.into(),
+    })
+}

@@ -1,0 +1,103 @@
+//! The path, step by step: [`run`] brings the [`Env`] up, runs each step with its typed
+//! inputs, takes the environment down, and builds the [`Outcome`] from the steps' outputs.
+
+use anyhow::{Context, Result};
+
+use crate::env::Env;
+use crate::progress::{Progress, StepName};
+use crate::steps::{cost_model, federation, query, remote_write, ruler, rules};
+use crate::{Options, Outcome, Summary};
+
+/// Runs the whole path. Everything it starts is owned by the [`Env`], which stops it when
+/// this function returns, fails, or its future is dropped (Ctrl-C).
+pub async fn run(options: &Options) -> Result<Outcome> {
+    let mut progress = Progress::new(options.show_progress);
+    let env = Env::up(&options.env, &mut progress).await?;
+    let rules_dir = options.fixtures.join("rules");
+
+    let installed = progress
+        .step(
+            StepName::Rules,
+            None,
+            |_| rules::install(&env, &rules_dir),
+            |r| format!("workspace {}: {} namespace(s), {} rules", r.workspace, r.namespaces, r.records.len()),
+        )
+        .await?;
+    let workspace = installed.workspace.as_str();
+
+    let prepared = remote_write::prepare(&options.fixtures).with_context(|| StepName::RemoteWrite.failed())?;
+    let written = progress
+        .step(
+            StepName::RemoteWrite,
+            Some(prepared.samples as u64),
+            |bar| remote_write::write(&env, workspace, prepared, bar),
+            |w| format!("{} clusters, {} series, {} samples", w.clusters.len(), w.series, w.samples),
+        )
+        .await?;
+
+    let evaluated = progress
+        .step(
+            StepName::Ruler,
+            None,
+            |_| ruler::evaluate(&env),
+            |r| format!("{} rules, {} series, {} samples", r.recording_rules, r.series_written, r.samples_written),
+        )
+        .await?;
+
+    let shipped = progress
+        .step(
+            StepName::CostModel,
+            None,
+            |_| cost_model::ship(&env, workspace, &written.clusters),
+            |s| format!("{} ETL objects", s.etl_objects.len()),
+        )
+        .await?;
+
+    let federated = progress
+        .step(
+            StepName::Federation,
+            None,
+            |_| federation::combine(&env, &written.clusters),
+            |f| format!("{} objects read, {} allocations combined", f.objects_read, f.allocations),
+        )
+        .await?;
+
+    let answers = progress
+        .step(
+            StepName::Query,
+            None,
+            |_| query::query(&env, workspace, &installed.records),
+            |a| {
+                format!(
+                    "{} allocations → {} namespaces, {} clusters; {} record names",
+                    a.combined.allocations.len(),
+                    a.by_namespace.len(),
+                    a.by_cluster.len(),
+                    a.rule_series.len()
+                )
+            },
+        )
+        .await?;
+
+    progress.step(StepName::Teardown, None, |_| env.down(), |()| "all services stopped".into()).await?;
+
+    let summary = Summary {
+        clusters: written.clusters,
+        series_written: written.series,
+        samples_written: written.samples,
+        rule_namespaces: installed.namespaces,
+        rules_installed: installed.records.len(),
+        rule_series_recorded: evaluated.series_written,
+        etl_objects: shipped.etl_objects,
+        combined_objects: federated.objects_written,
+        rows_queried: answers.combined.allocations.len(),
+        steps: progress.times().to_vec(),
+    };
+    Ok(Outcome {
+        summary,
+        by_namespace: answers.by_namespace,
+        by_cluster: answers.by_cluster,
+        rule_series: answers.rule_series,
+        combined: answers.combined,
+    })
+}

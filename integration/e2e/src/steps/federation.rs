@@ -1,0 +1,16 @@
+//! Step "federation": the federator combines every cluster's ETL objects into
+//! `federated/combined/`, and must find exactly the clusters that shipped.
+
+use ampfed_federation::{federate, FederationReport};
+use anyhow::{bail, Result};
+
+use crate::env::Env;
+
+/// Federates the bucket; fails unless the combined clusters are `expected`.
+pub async fn combine(env: &Env, expected: &[String]) -> Result<FederationReport> {
+    let report = federate(&env.store(), None).await?;
+    if report.clusters != expected {
+        bail!("combined clusters {:?}, expected {:?}", report.clusters, expected);
+    }
+    Ok(report)
+}

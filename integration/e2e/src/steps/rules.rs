@@ -1,0 +1,100 @@
+//! Step "rules": a workspace created and every rules file installed as a rule groups
+//! namespace through the AMP API (`aws-sdk-amp`, the platform admin's web identity).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ampfed_common::wait::{Poll, Wait};
+use anyhow::{bail, Context, Result};
+use aws_sdk_amp::client::Waiters;
+use aws_sdk_amp::primitives::Blob;
+use aws_sdk_amp::types::RuleGroupsNamespaceStatusCode;
+
+use crate::env::Env;
+
+/// How long AMP may take to make a workspace or a namespace ACTIVE.
+const ACTIVE_WITHIN: Duration = Duration::from_secs(5);
+
+/// What the step installed.
+#[derive(Clone, Debug)]
+pub struct Installed {
+    pub workspace: String,
+    pub namespaces: usize,
+    /// The record names, in file order.
+    pub records: Vec<String>,
+}
+
+/// Creates the workspace and installs every `*.yaml` file under `rules_dir`.
+pub async fn install(env: &Env, rules_dir: &Path) -> Result<Installed> {
+    let amp = env.amp_admin();
+    let workspace = create_workspace(&amp).await?;
+    let (namespaces, records) = install_rules(&amp, &workspace, rules_dir).await?;
+    Ok(Installed { workspace, namespaces, records })
+}
+
+fn sdk_error<E: std::error::Error>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("{}", ampfed_aws::error_text(&e))
+}
+
+async fn create_workspace(amp: &aws_sdk_amp::Client) -> Result<String> {
+    let created = amp.create_workspace().alias("ampfed-e2e").send().await.map_err(sdk_error)?;
+    let id = created.workspace_id().to_owned();
+    amp.wait_until_workspace_active()
+        .workspace_id(&id)
+        .wait(ACTIVE_WITHIN)
+        .await
+        .map_err(sdk_error)
+        .with_context(|| format!("workspace {id} did not become ACTIVE"))?;
+    Ok(id)
+}
+
+/// Installs every `*.yaml` file under `dir` as a rule groups namespace named after the file;
+/// returns the namespace count and the record names in file order.
+async fn install_rules(amp: &aws_sdk_amp::Client, workspace: &str, dir: &Path) -> Result<(usize, Vec<String>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("read the rules directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no rules files (*.yaml) in {}", dir.display());
+    }
+    let mut records = Vec::new();
+    for file in &files {
+        let data = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
+        let parsed = ampfed_aws_mock::rules::parse(&data)
+            .with_context(|| format!("{}: not a valid rules file", file.display()))?;
+        let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("rules").to_owned();
+        amp.create_rule_groups_namespace()
+            .workspace_id(workspace)
+            .name(&name)
+            .data(Blob::new(data))
+            .send()
+            .await
+            .map_err(sdk_error)
+            .with_context(|| format!("create rule groups namespace {name} from {}", file.display()))?;
+        // aws-sdk-amp has no waiter for rule groups namespaces.
+        Wait::new(format!("rule groups namespace {name} to become ACTIVE"), ACTIVE_WITHIN)
+            .until(|| async {
+                let ns = amp
+                    .describe_rule_groups_namespace()
+                    .workspace_id(workspace)
+                    .name(&name)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                let status = ns.rule_groups_namespace().and_then(|n| n.status()).map(|s| s.status_code().clone());
+                Ok::<_, anyhow::Error>(match status {
+                    Some(RuleGroupsNamespaceStatusCode::Active) => Poll::Ready(()),
+                    other => Poll::Pending(format!("status {other:?}")),
+                })
+            })
+            .await
+            .map_err(|e| e.into_error(anyhow::Error::msg))?;
+        for group in &parsed.groups {
+            records.extend(group.rules.iter().filter_map(|r| r.record.clone()));
+        }
+    }
+    Ok((files.len(), records))
+}
