@@ -16,7 +16,8 @@ impl flags::E2e {
         }
         let cargo = crate::cargo();
         // `--release` is the build's, wherever it stands; everything else is the scenario's.
-        let (builds, args): (Vec<String>, Vec<String>) = self.args.into_iter().partition(|a| a == "--release");
+        let (builds, args): (Vec<String>, Vec<String>) =
+            self.args.into_iter().partition(|a| a == "--release");
         let release = (self.release || !builds.is_empty()).then_some("--release");
         cmd!(sh, "{cargo} run -q {release...} -p ampfed-e2e --bin ampfed-e2e -- {args...}")
             .quiet()

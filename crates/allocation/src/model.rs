@@ -102,8 +102,11 @@ mod tests {
     fn a_new_set_is_sorted() {
         let a = Allocation { name: "b".into(), ..Allocation::default() };
         let b = Allocation { name: "a".into(), cpu_cost: 0.1, ..Allocation::default() };
-        let set =
-            AllocationSet::new(vec!["c2".into(), "c1".into(), "c2".into()], Window { start: 0, end: 86400 }, vec![a, b]);
+        let set = AllocationSet::new(
+            vec!["c2".into(), "c1".into(), "c2".into()],
+            Window { start: 0, end: 86400 },
+            vec![a, b],
+        );
         assert_eq!(set.allocations[0].name, "a");
         assert_eq!(set.clusters, ["c1", "c2"]);
     }

@@ -12,9 +12,9 @@
 //! [`error_text`] renders an SDK error with its whole context (service code and message, or
 //! the dispatch failure underneath), as the SDK's `DisplayErrorContext` does.
 
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::region::Region;
-use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_types::sdk_config::Builder;
 
 /// An SDK configuration builder for `endpoint` in `region`, over plain HTTP (every endpoint

@@ -253,7 +253,11 @@ mod tests {
             n += 1;
             let seen = n;
             async move {
-                Ok::<_, Infallible>(if seen >= 3 { Poll::Ready(seen) } else { Poll::Pending(seen.to_string()) })
+                Ok::<_, Infallible>(if seen >= 3 {
+                    Poll::Ready(seen)
+                } else {
+                    Poll::Pending(seen.to_string())
+                })
             }
         }));
         assert_eq!(got.unwrap(), 3);

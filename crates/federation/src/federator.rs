@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use ampfed_allocation::{AllocationSet, Window};
 use crate::store::{Store, COMBINED};
 use crate::FederationError;
+use ampfed_allocation::{AllocationSet, Window};
 
 /// What a federation run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

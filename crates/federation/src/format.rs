@@ -65,7 +65,11 @@ mod tests {
         let set =
             AllocationSet::new(vec!["c2".into(), "c1".into()], Window { start: 0, end: 86400 }, vec![a, b]);
         let bytes = to_bytes(&set);
-        assert!(bytes.starts_with(b"{\n  \"version\": 1,\n  \"clusters\": [\n"), "{}", String::from_utf8_lossy(&bytes));
+        assert!(
+            bytes.starts_with(b"{\n  \"version\": 1,\n  \"clusters\": [\n"),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
         assert_eq!(from_bytes("k", &bytes).unwrap(), set);
         assert_eq!(to_bytes(&set), bytes);
     }

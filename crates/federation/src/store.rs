@@ -10,8 +10,8 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
-use ampfed_allocation::{AllocationSet, Window};
 use crate::FederationError;
+use ampfed_allocation::{AllocationSet, Window};
 
 /// The prefix every cluster writes under.
 pub const FEDERATED_PREFIX: &str = "federated/";

@@ -9,29 +9,21 @@ const SERVICE_CODE: &str = "amp";
 
 /// An error the AMP mock answers with, rendered the way AWS renders it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct AwsError {
-    pub status: u16,
-    pub error_type: String,
-    pub message: String,
+pub(crate) struct AwsError {
+    pub(crate) status: u16,
+    pub(crate) error_type: String,
+    pub(crate) message: String,
     /// Extra body members (`resourceId`, `reason`, …).
-    pub members: Map<String, Value>,
-    /// Seconds for a `Retry-After` header (throttling and internal errors).
-    pub retry_after: Option<u32>,
+    pub(crate) members: Map<String, Value>,
 }
 
 impl AwsError {
-    pub fn new(status: u16, error_type: &str, message: impl Into<String>) -> AwsError {
-        AwsError {
-            status,
-            error_type: error_type.to_owned(),
-            message: message.into(),
-            members: Map::new(),
-            retry_after: None,
-        }
+    pub(crate) fn new(status: u16, error_type: &str, message: impl Into<String>) -> AwsError {
+        AwsError { status, error_type: error_type.to_owned(), message: message.into(), members: Map::new() }
     }
 
     /// ValidationException with a reason and the failing field.
-    pub fn validation(reason: &str, field: &str, message: impl Into<String>) -> AwsError {
+    pub(crate) fn validation(reason: &str, field: &str, message: impl Into<String>) -> AwsError {
         let message = message.into();
         let mut e = AwsError::new(400, "ValidationException", message.clone());
         e.members.insert("reason".into(), json!(reason));
@@ -40,7 +32,7 @@ impl AwsError {
     }
 
     /// ValidationException for a member that breaks a model constraint, worded as AWS words it.
-    pub fn field(field: &str, value: &str, constraint: &str) -> AwsError {
+    pub(crate) fn field(field: &str, value: &str, constraint: &str) -> AwsError {
         AwsError::validation(
             "FIELD_VALIDATION_FAILED",
             field,
@@ -51,7 +43,7 @@ impl AwsError {
     }
 
     /// ValidationException for a required member that is missing.
-    pub fn missing(field: &str) -> AwsError {
+    pub(crate) fn missing(field: &str) -> AwsError {
         AwsError::validation(
             "FIELD_VALIDATION_FAILED",
             field,
@@ -60,7 +52,7 @@ impl AwsError {
     }
 
     /// ResourceNotFoundException for a resource id and type.
-    pub fn not_found(resource_type: &str, resource_id: &str) -> AwsError {
+    pub(crate) fn not_found(resource_type: &str, resource_id: &str) -> AwsError {
         let what = match resource_type {
             "WORKSPACE" => "Workspace",
             "RULE_GROUPS_NAMESPACE" => "Rule groups namespace",
@@ -74,7 +66,7 @@ impl AwsError {
     }
 
     /// ConflictException for a resource id and type.
-    pub fn conflict(resource_type: &str, resource_id: &str, message: impl Into<String>) -> AwsError {
+    pub(crate) fn conflict(resource_type: &str, resource_id: &str, message: impl Into<String>) -> AwsError {
         let mut e = AwsError::new(409, "ConflictException", message);
         e.members.insert("resourceId".into(), json!(resource_id));
         e.members.insert("resourceType".into(), json!(resource_type));
@@ -82,7 +74,7 @@ impl AwsError {
     }
 
     /// ServiceQuotaExceededException (402) for a resource and the quota it would exceed.
-    pub fn quota(
+    pub(crate) fn quota(
         resource_type: &str,
         resource_id: &str,
         quota_code: &str,
@@ -96,23 +88,12 @@ impl AwsError {
         e
     }
 
-    /// InternalServerException (500) with a `Retry-After`.
-    pub fn internal(message: impl Into<String>) -> AwsError {
-        let mut e = AwsError::new(500, "InternalServerException", message);
-        e.retry_after = Some(1);
-        e
-    }
-
     /// The wiremock answer.
-    pub fn response(&self) -> ResponseTemplate {
+    pub(crate) fn response(&self) -> ResponseTemplate {
         let mut body = self.members.clone();
         body.insert("message".into(), json!(self.message));
-        let mut response = ResponseTemplate::new(self.status)
+        ResponseTemplate::new(self.status)
             .insert_header("x-amzn-ErrorType", self.error_type.as_str())
-            .set_body_raw(Value::Object(body).to_string(), "application/json");
-        if let Some(secs) = self.retry_after {
-            response = response.insert_header("Retry-After", secs.to_string().as_str());
-        }
-        response
+            .set_body_raw(Value::Object(body).to_string(), "application/json")
     }
 }

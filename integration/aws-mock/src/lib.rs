@@ -18,11 +18,11 @@
 //!   - `amp::rules`: rules files as AMP accepts them (re-exported as [`rules`]);
 //!   - `amp::ruler/`: the [`Ruler`]: `eval` (over a time range), `wall_clock` ([`WallClock`]),
 //!     `history` (what it last did) and `api` (`/api/v1/rules` and `/api/v1/alerts`);
-//!   - `amp::state`: what the AMP responder and the ruler share;
-//! - shared helpers: `aws_error` ([`AwsError`], AWS JSON error answers), `http` (JSON answers,
+//!   - `amp::state`: the AMP mock's state (control plane, ruler history, verifier, backend);
+//! - shared helpers: `aws_error` (AWS JSON error answers), `http` (JSON answers,
 //!   percent-decoding, parameters, bodies), `request` (SigV4 verification of a wiremock
 //!   request), `names` (metric, label and resource name rules), `sync` (poison-tolerant
-//!   locking) and `account` ([`ACCOUNT_ID`]).
+//!   locking) and `account` (the mocked account id).
 //!
 //! Each mock is one `MockServer` with request recording off and one responder that routes by
 //! method and path: wiremock serves requests one at a time, which is plenty at this scale.
@@ -45,11 +45,9 @@ use ampfed_sigv4::{Clock, CredentialRegistry, Verifier, VerifierSettings};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
 
-pub use account::ACCOUNT_ID;
 pub use amp::control::AmpLimits;
 pub use amp::ruler::{Ruler, RulerError, RulerReport, WallClock};
 pub use amp::rules;
-pub use aws_error::AwsError;
 
 use amp::routing::AmpResponder;
 use amp::state::AmpState;
@@ -119,7 +117,7 @@ impl AwsMock {
 
     /// The ruler evaluating every ACTIVE namespace against the backend.
     pub fn ruler(&self) -> Ruler {
-        Ruler::new(self.amp.clone())
+        self.amp.ruler()
     }
 
     /// Starts both mock servers on 127.0.0.1 with `clock` as the servers' time: it dates the

@@ -89,8 +89,8 @@ impl StsService {
         registry: CredentialRegistry,
         clock: Clock,
     ) -> StsService {
-        let verifier =
-            Verifier::new(VerifierSettings::new(region.to_owned(), "sts"), registry.clone()).with_clock(clock);
+        let verifier = Verifier::new(VerifierSettings::new(region.to_owned(), "sts"), registry.clone())
+            .with_clock(clock);
         StsService { credential_lifetime, registry, verifier, state: Mutex::new(StsState::default()) }
     }
 

@@ -18,7 +18,6 @@ use ampfed_proxy::{ProxyOptions, SigningFault, SigningProxy, WebIdentity, WebIde
 use anyhow::{Context, Result};
 
 use crate::progress::{Progress, StepName};
-use crate::Fault;
 
 /// The region every endpoint pretends to be in.
 pub const REGION: &str = "us-west-2";
@@ -30,6 +29,15 @@ pub const PROXY_ROLE: &str = "arn:aws:iam::123456789012:role/kubecost-cost-analy
 pub const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/ampfed-platform-admin";
 /// How long a teardown may take at most: each process gets 10 s to stop before SIGKILL.
 pub const TEARDOWN_LIMIT: Duration = Duration::from_secs(30);
+
+/// A fault to inject, to show that the failure is caught and explained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    /// The proxy signs with a secret key that is not the one STS issued.
+    WrongSecret,
+    /// The STS mock marks the proxy's credentials expired as soon as it issues them.
+    ExpiredCredential,
+}
 
 /// What the environment is made of.
 #[derive(Clone, Debug)]
@@ -64,7 +72,6 @@ pub struct Env {
     proxy: SigningProxy,
     mock: Option<AwsMock>,
     admin: WebIdentity,
-    prometheus: PrometheusEndpoint,
     s3: LocalStackEndpoint,
     /// The processes and their directory; `None` once stopped.
     processes: Option<Scenario>,
@@ -95,7 +102,7 @@ impl Env {
                 },
             )
             .await?;
-        Ok(Env { proxy, mock: Some(mock), admin, prometheus, s3, processes: guard.0.take() })
+        Ok(Env { proxy, mock: Some(mock), admin, s3, processes: guard.0.take() })
     }
 
     /// Stops every service in reverse order of start and waits until they are gone.
@@ -112,19 +119,9 @@ impl Env {
         self.mock.as_ref().unwrap_or_else(|| unreachable!("the mock lives until the env is stopped"))
     }
 
-    /// The signing proxy's URL (`http://127.0.0.1:<port>`).
-    pub fn proxy_url(&self) -> String {
-        self.proxy.url()
-    }
-
     /// The Prometheus API of `workspace` through the signing proxy, as a user queries AMP.
     pub fn workspace_client(&self, workspace: &str) -> Client {
         Client::new(format!("{}/workspaces/{workspace}", self.proxy.url()), "/api/v1/remote_write")
-    }
-
-    /// The Prometheus backend.
-    pub fn prometheus(&self) -> &PrometheusEndpoint {
-        &self.prometheus
     }
 
     /// An AMP client with the platform admin's web identity (through STS).
@@ -185,7 +182,8 @@ impl Drop for StopOnDrop {
 /// Prometheus backend and LocalStack S3, owned by a new scenario; started on a thread that
 /// may block (process start-up waits on readiness probes).
 async fn start_processes(config: &EnvConfig) -> Result<(Scenario, PrometheusEndpoint, LocalStackEndpoint)> {
-    let prom_options = prometheus::PrometheusOptions { binary: config.prometheus.clone(), ..Default::default() };
+    let prom_options =
+        prometheus::PrometheusOptions { binary: config.prometheus.clone(), ..Default::default() };
     let ls_options = localstack::LocalStackOptions { venv: config.localstack_venv.clone() };
     let (keep, cancel) = (config.keep, config.cancel.clone());
     tokio::task::spawn_blocking(move || -> Result<_> {

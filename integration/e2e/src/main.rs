@@ -10,7 +10,14 @@ use clap::Parser;
 
 /// Runs the AMP → rules → ETL → S3 → federation → query path on this machine.
 #[derive(Debug, Parser)]
-#[command(name = "ampfed-e2e")]
+#[command(
+    name = "ampfed-e2e",
+    after_help = "Run through `cargo xtask e2e [--release] [FLAGS]`, which installs what is missing first; \
+`--release` builds the scenario optimised.\n\nExamples:\n  \
+cargo xtask e2e\n  \
+cargo xtask e2e --fault wrong-secret     # must fail with InvalidSignatureException\n  \
+cargo xtask e2e --keep                   # keep logs and Prometheus data, print where"
+)]
 struct Args {
     /// Inject a fault; the run must then fail at the proxy's first signed call.
     #[arg(long, value_enum)]

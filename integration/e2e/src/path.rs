@@ -1,12 +1,36 @@
 //! The path, step by step: [`run`] brings the [`Env`] up, runs each step with its typed
 //! inputs, takes the environment down, and builds the [`Outcome`] from the steps' outputs.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 
-use crate::env::Env;
+use crate::env::{Env, EnvConfig};
+use crate::outcome::{Outcome, Summary};
 use crate::progress::{Progress, StepName};
 use crate::steps::{cost_model, federation, query, remote_write, ruler, rules};
-use crate::{Options, Outcome, Summary};
+
+/// How to run the path.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What the environment is made of.
+    pub env: EnvConfig,
+    /// The fixtures: `clusters/`, `prices/`, `rules/`.
+    pub fixtures: PathBuf,
+    /// Draw spinners and bars (only on a terminal).
+    pub show_progress: bool,
+}
+
+impl Options {
+    /// The defaults: the repository's fixtures, the default environment, no drawing.
+    pub fn from_env() -> Options {
+        Options {
+            env: EnvConfig::from_env(),
+            fixtures: ampfed_common::paths::fixtures_dir(),
+            show_progress: false,
+        }
+    }
+}
 
 /// Runs the whole path. Everything it starts is owned by the [`Env`], which stops it when
 /// this function returns, fails, or its future is dropped (Ctrl-C).
@@ -20,12 +44,15 @@ pub async fn run(options: &Options) -> Result<Outcome> {
             StepName::Rules,
             None,
             |_| rules::install(&env, &rules_dir),
-            |r| format!("workspace {}: {} namespace(s), {} rules", r.workspace, r.namespaces, r.records.len()),
+            |r| {
+                format!("workspace {}: {} namespace(s), {} rules", r.workspace, r.namespaces, r.records.len())
+            },
         )
         .await?;
     let workspace = installed.workspace.as_str();
 
-    let prepared = remote_write::prepare(&options.fixtures).with_context(|| StepName::RemoteWrite.failed())?;
+    let prepared =
+        remote_write::prepare(&options.fixtures).with_context(|| StepName::RemoteWrite.failed())?;
     let written = progress
         .step(
             StepName::RemoteWrite,
@@ -40,7 +67,12 @@ pub async fn run(options: &Options) -> Result<Outcome> {
             StepName::Ruler,
             None,
             |_| ruler::evaluate(&env),
-            |r| format!("{} rules, {} series, {} samples", r.recording_rules, r.series_written, r.samples_written),
+            |r| {
+                format!(
+                    "{} rules, {} series, {} samples",
+                    r.recording_rules, r.series_written, r.samples_written
+                )
+            },
         )
         .await?;
 

@@ -119,8 +119,10 @@ impl Progress {
         let target = if self.show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let bar = match total {
             Some(n) => ProgressBar::with_draw_target(Some(n), target).with_style(
-                ProgressStyle::with_template("  {spinner} {msg:<14} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "  {spinner} {msg:<14} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
             None => ProgressBar::with_draw_target(None, target).with_style(
                 ProgressStyle::with_template("  {spinner} {msg} {elapsed}")

@@ -135,7 +135,7 @@ pub(crate) fn signal_group(pgid: i32, signal: i32) {
 }
 
 /// The last `lines` lines of a log file (empty if it cannot be read).
-pub fn log_tail(path: &Path, lines: usize) -> String {
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
     let Ok(mut file) = File::open(path) else { return String::new() };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = file.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));

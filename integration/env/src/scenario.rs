@@ -106,12 +106,12 @@ impl Scenario {
         if let Some(pid) = process.pid() {
             self.record_group(pid);
         }
-        let ready = Wait::new(format!("{} to be ready", spec.name), timeout).cancelled_by(&self.cancel).blocking(|| {
-            match probe.check() {
+        let ready = Wait::new(format!("{} to be ready", spec.name), timeout)
+            .cancelled_by(&self.cancel)
+            .blocking(|| match probe.check() {
                 Ok(()) => Ok(Poll::Ready(())),
                 Err(seen) => process.check_alive().map(|()| Poll::Pending(seen)),
-            }
-        });
+            });
         let last = match ready {
             Ok(()) => {
                 tracing::info!(service = %spec.name, "ready");

@@ -76,9 +76,15 @@ mod tests {
 
     #[test]
     fn captures_both_streams_and_the_status() {
-        let done = run_bounded(Command::new("/bin/sh").args(["-c", "echo out; echo err >&2; exit 3"]), Duration::from_secs(20))
-            .unwrap();
-        assert_eq!((done.stdout.as_str(), done.stderr.as_str(), done.status.code()), ("out\n", "err\n", Some(3)));
+        let done = run_bounded(
+            Command::new("/bin/sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert_eq!(
+            (done.stdout.as_str(), done.stderr.as_str(), done.status.code()),
+            ("out\n", "err\n", Some(3))
+        );
     }
 
     #[test]
@@ -91,7 +97,8 @@ mod tests {
 
     #[test]
     fn a_missing_program_is_named() {
-        let err = run_bounded(&mut Command::new("/nonexistent/ampfed-tool"), Duration::from_secs(1)).unwrap_err();
+        let err =
+            run_bounded(&mut Command::new("/nonexistent/ampfed-tool"), Duration::from_secs(1)).unwrap_err();
         assert!(err.starts_with("cannot start \"/nonexistent/ampfed-tool\""), "{err}");
     }
 }

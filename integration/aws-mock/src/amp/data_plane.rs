@@ -99,14 +99,17 @@ impl DataPlane {
             // Remote write 1.0 carries no metadata this mock keeps: no workspace has any.
             ("GET", ["metadata"]) => Ok(json_response(200, &json!({ "status": "success", "data": {} }))),
             ("GET", ["rules"]) => {
-                let mut body = ruler::rules_api(&self.amp, id);
-                if let Some(kind) = query_and_form(request).iter().find(|(k, _)| k == "type").map(|(_, v)| v.clone())
+                let mut body = ruler::rules_api(&self.amp.control, &self.amp.ruler, id);
+                if let Some(kind) =
+                    query_and_form(request).iter().find(|(k, _)| k == "type").map(|(_, v)| v.clone())
                 {
                     ruler::filter_rules(&mut body, &kind);
                 }
                 Ok(json_response(200, &body))
             }
-            ("GET", ["alerts"]) => Ok(json_response(200, &ruler::alerts_api(&self.amp, id))),
+            ("GET", ["alerts"]) => {
+                Ok(json_response(200, &ruler::alerts_api(&self.amp.control, &self.amp.ruler, id)))
+            }
             _ => Ok(json_response(
                 404,
                 &json!({ "status": "error", "errorType": "not_found", "error": format!("no data-plane endpoint {method} /api/v1/{}", rest.join("/")) }),

@@ -71,7 +71,7 @@ impl Rule {
 
 impl RuleGroup {
     /// The evaluation interval in seconds (AMP's default is one minute).
-    pub fn interval_secs(&self) -> Result<i64, String> {
+    pub(crate) fn interval_secs(&self) -> Result<i64, String> {
         self.interval.as_deref().map_or(Ok(60), parse_duration)
     }
 }
@@ -142,7 +142,7 @@ pub fn parse(data: &[u8]) -> Result<RuleFile, RuleError> {
 }
 
 /// Parses a Prometheus duration such as `30s`, `1m`, `1h30m` into seconds.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
     let bad = || format!("invalid duration {s:?}");
     let mut total = 0i64;
     let mut rest = s;

@@ -1,13 +1,13 @@
-//! What the AMP mock keeps, shared by its responder and the ruler: the control plane, what the
-//! ruler last did, the SigV4 verifier (against the credential registry STS issues into) and
-//! the Prometheus backend serving the data plane.
+//! What the AMP mock keeps: the control plane, what the ruler last did, the SigV4 verifier
+//! (against the credential registry STS issues into) and the Prometheus backend serving the
+//! data plane. The responder holds it; rulers get the control plane and the history from it.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ampfed_sigv4::Verifier;
 
 use super::control::ControlPlane;
-use super::ruler::RulerState;
+use super::ruler::{Ruler, RulerState};
 
 /// The AMP mock's state.
 pub(crate) struct AmpState {
@@ -15,9 +15,9 @@ pub(crate) struct AmpState {
     pub(crate) backend_url: String,
     /// Verifies every request for service `aps`.
     pub(crate) verifier: Verifier,
-    pub(crate) control: Mutex<ControlPlane>,
+    pub(crate) control: Arc<Mutex<ControlPlane>>,
     /// What the ruler last did, for `/api/v1/rules` and `/api/v1/alerts`.
-    pub(crate) ruler: Mutex<RulerState>,
+    pub(crate) ruler: Arc<Mutex<RulerState>>,
 }
 
 impl AmpState {
@@ -25,8 +25,14 @@ impl AmpState {
         AmpState {
             backend_url,
             verifier,
-            control: Mutex::new(ControlPlane::new(region)),
-            ruler: Mutex::new(RulerState::default()),
+            control: Arc::new(Mutex::new(ControlPlane::new(region))),
+            ruler: Arc::new(Mutex::new(RulerState::default())),
         }
+    }
+
+    /// A ruler evaluating this mock's namespaces against its backend, recording into its
+    /// history.
+    pub(crate) fn ruler(&self) -> Ruler {
+        Ruler::new(self.control.clone(), self.ruler.clone(), &self.backend_url)
     }
 }

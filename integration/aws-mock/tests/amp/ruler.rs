@@ -3,9 +3,9 @@
 //! `/api/v1/alerts` show health, errors and alert state, and the wall clock evaluates.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::convert::Infallible;
 use std::process::Command;
 use std::time::Duration;
 

@@ -10,7 +10,8 @@ use ampfed_prom::Client;
 use anyhow::{Context, Result};
 
 use crate::env::Env;
-use crate::{sim, RecordedSeries};
+use crate::outcome::RecordedSeries;
+use crate::sim;
 
 /// What the queries returned.
 #[derive(Clone, Debug)]
@@ -30,14 +31,19 @@ pub async fn query(env: &Env, workspace: &str, records: &[String]) -> Result<Ans
     let by_cluster = aggregate(&combined, &[Property::Cluster]).iter().map(|r| r.rounded(5)).collect();
     let reader = env.workspace_client(workspace);
     let records = records.to_vec();
-    let rule_series = tokio::task::spawn_blocking(move || recorded_series(&reader, &records, sim::last_scrape()))
-        .await
-        .context("rule series task")??;
+    let rule_series =
+        tokio::task::spawn_blocking(move || recorded_series(&reader, &records, sim::last_scrape()))
+            .await
+            .context("rule series task")??;
     Ok(Answers { by_namespace, by_cluster, rule_series, combined })
 }
 
 /// Every record name's series at `time`.
-fn recorded_series(prom: &Client, records: &[String], time: i64) -> Result<BTreeMap<String, Vec<RecordedSeries>>> {
+fn recorded_series(
+    prom: &Client,
+    records: &[String],
+    time: i64,
+) -> Result<BTreeMap<String, Vec<RecordedSeries>>> {
     let mut out = BTreeMap::new();
     for record in records {
         if out.contains_key(record) {

@@ -10,8 +10,9 @@ use crate::sim;
 /// Evaluates from the day's first to its last scrape.
 pub async fn evaluate(env: &Env) -> Result<RulerReport> {
     let ruler = env.mock().ruler();
-    let report = tokio::task::spawn_blocking(move || ruler.evaluate_range(sim::SIM_START, sim::last_scrape()))
-        .await
-        .context("ruler task")??;
+    let report =
+        tokio::task::spawn_blocking(move || ruler.evaluate_range(sim::SIM_START, sim::last_scrape()))
+            .await
+            .context("ruler task")??;
     Ok(report)
 }

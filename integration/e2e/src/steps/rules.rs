@@ -50,7 +50,11 @@ async fn create_workspace(amp: &aws_sdk_amp::Client) -> Result<String> {
 
 /// Installs every `*.yaml` file under `dir` as a rule groups namespace named after the file;
 /// returns the namespace count and the record names in file order.
-async fn install_rules(amp: &aws_sdk_amp::Client, workspace: &str, dir: &Path) -> Result<(usize, Vec<String>)> {
+async fn install_rules(
+    amp: &aws_sdk_amp::Client,
+    workspace: &str,
+    dir: &Path,
+) -> Result<(usize, Vec<String>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("read the rules directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -84,7 +88,8 @@ async fn install_rules(amp: &aws_sdk_amp::Client, workspace: &str, dir: &Path) -
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                let status = ns.rule_groups_namespace().and_then(|n| n.status()).map(|s| s.status_code().clone());
+                let status =
+                    ns.rule_groups_namespace().and_then(|n| n.status()).map(|s| s.status_code().clone());
                 Ok::<_, anyhow::Error>(match status {
                     Some(RuleGroupsNamespaceStatusCode::Active) => Poll::Ready(()),
                     other => Poll::Pending(format!("status {other:?}")),

@@ -41,7 +41,9 @@ impl ClientTokens {
         Err(AwsError::conflict(
             resource_type_of(operation),
             token,
-            format!("Client token {token} was already used for a {operation} request with different parameters"),
+            format!(
+                "Client token {token} was already used for a {operation} request with different parameters"
+            ),
         ))
     }
 

@@ -9,8 +9,8 @@
 //!
 //! - [`plane`]: the store ([`ControlPlane`]), the request counter and the transitions;
 //! - [`status`]: the [`Status`] enum and its wire strings;
-//! - [`resources`]: the stored [`Workspace`]s and [`Namespace`]s;
-//! - [`messages`]: request members ([`Body`]) and answers ([`Answer`]);
+//! - [`resources`]: the stored `Workspace`s and [`Namespace`]s;
+//! - [`messages`]: request members (`Body`) and answers ([`Answer`]);
 //! - [`workspaces`], [`namespaces`], [`tags`]: the operations;
 //! - [`validate`]: model constraints on request members;
 //! - [`pagination`] and [`idempotency`]: `nextToken`/`maxResults` and `clientToken`;

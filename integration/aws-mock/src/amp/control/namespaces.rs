@@ -212,7 +212,6 @@ fn namespace_json(ns: &Namespace) -> Value {
     })
 }
 
-
 /// Decodes and validates a `data` member (base64 of a rules file).
 fn decode_rules(data: Option<&str>, namespace: &str) -> Result<(Vec<u8>, RuleFile), AwsError> {
     let data = data.ok_or_else(|| AwsError::missing("data"))?;
@@ -240,4 +239,3 @@ fn decode_rules(data: Option<&str>, namespace: &str) -> Result<(Vec<u8>, RuleFil
     }
     Ok((data, parsed))
 }
-

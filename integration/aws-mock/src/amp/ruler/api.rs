@@ -2,14 +2,14 @@
 //! the rules of its ACTIVE namespaces and what the ruler last did with them.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use chrono::{DateTime, SecondsFormat};
 use serde_json::{json, Value};
 
-use super::history::RuleState;
-use crate::amp::control::Status;
+use super::history::{RuleState, RulerState};
+use crate::amp::control::{ControlPlane, Status};
 use crate::amp::rules::{parse_duration, Rule};
-use crate::amp::state::AmpState;
 use crate::sync::lock;
 
 fn rfc3339(t: Option<i64>) -> String {
@@ -19,9 +19,13 @@ fn rfc3339(t: Option<i64>) -> String {
 }
 
 /// `GET /api/v1/rules` for one workspace: its ACTIVE namespaces' groups with their state.
-pub(crate) fn rules_api(amp: &AmpState, workspace: &str) -> Value {
-    let namespaces = lock(&amp.control).namespaces_of(workspace).unwrap_or_default();
-    let state = lock(&amp.ruler);
+pub(crate) fn rules_api(
+    control: &Mutex<ControlPlane>,
+    history: &Mutex<RulerState>,
+    workspace: &str,
+) -> Value {
+    let namespaces = lock(control).namespaces_of(workspace).unwrap_or_default();
+    let state = lock(history);
     let mut groups = Vec::new();
     for ns in namespaces.iter().filter(|ns| ns.status == Status::Active) {
         for group in &ns.rules.groups {
@@ -118,8 +122,12 @@ pub(crate) fn filter_rules(body: &mut Value, kind: &str) {
 }
 
 /// `GET /api/v1/alerts` for one workspace: every pending or firing alert.
-pub(crate) fn alerts_api(amp: &AmpState, workspace: &str) -> Value {
-    let rules = rules_api(amp, workspace);
+pub(crate) fn alerts_api(
+    control: &Mutex<ControlPlane>,
+    history: &Mutex<RulerState>,
+    workspace: &str,
+) -> Value {
+    let rules = rules_api(control, history, workspace);
     let mut alerts = Vec::new();
     for g in rules.pointer("/data/groups").and_then(Value::as_array).into_iter().flatten() {
         for r in g["rules"].as_array().into_iter().flatten() {

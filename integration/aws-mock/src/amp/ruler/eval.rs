@@ -3,22 +3,23 @@
 //! markers) written back as series of the rule's workspace before the next rule runs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ampfed_prom::remote_write::{Sample, TimeSeries, WriteRequest};
 use ampfed_prom::{Client, PromError};
 
-use super::history::{ActiveAlert, GroupState, RuleKey, RuleState};
-use crate::amp::control::Namespace;
+use super::history::{ActiveAlert, GroupState, RuleKey, RuleState, RulerState};
+use crate::amp::control::{ControlPlane, Namespace};
 use crate::amp::rules::{parse_duration, Rule, RuleGroup};
-use crate::amp::state::AmpState;
 use crate::amp::tenancy::{self, TENANT_LABEL};
 use crate::sync::lock;
 
 /// Evaluates rules against the backend.
 pub struct Ruler {
-    amp: Arc<AmpState>,
+    control: Arc<Mutex<ControlPlane>>,
+    /// Where the ruler records what it did.
+    history: Arc<Mutex<RulerState>>,
     backend: Client,
 }
 
@@ -74,9 +75,14 @@ fn is_stale(v: f64) -> bool {
 const WRITE_BATCH_SAMPLES: usize = 50_000;
 
 impl Ruler {
-    pub(crate) fn new(amp: Arc<AmpState>) -> Ruler {
-        let backend = Client::new(amp.backend_url.clone(), "/api/v1/write");
-        Ruler { amp, backend }
+    /// A ruler over the namespaces of `control` and the backend at `backend_url`.
+    pub(crate) fn new(
+        control: Arc<Mutex<ControlPlane>>,
+        history: Arc<Mutex<RulerState>>,
+        backend_url: &str,
+    ) -> Ruler {
+        let backend = Client::new(backend_url.to_owned(), "/api/v1/write");
+        Ruler { control, history, backend }
     }
 
     /// Evaluates every rule at every group interval from `start` to `end` (unix seconds,
@@ -103,7 +109,7 @@ impl Ruler {
 
     /// Every ACTIVE namespace of every ACTIVE workspace, pending transitions finished first.
     pub(super) fn active(&self) -> Vec<(String, Namespace)> {
-        let mut cp = lock(&self.amp.control);
+        let mut cp = lock(&self.control);
         cp.finish_pending();
         cp.active_namespaces()
     }
@@ -178,7 +184,7 @@ impl Ruler {
             evaluation_seconds: began.elapsed().as_secs_f64(),
             rules: states,
         };
-        lock(&self.amp.ruler).groups.insert(key, evaluated);
+        lock(&self.history).groups.insert(key, evaluated);
         failure.map_or(Ok(()), Err)
     }
 
@@ -270,7 +276,7 @@ impl Ruler {
             .filter(|(_, p)| p.last().is_some_and(|&(t, _)| t == end))
             .map(|(l, _)| l.clone())
             .collect();
-        let previous = lock(&self.amp.ruler).last_series.insert(rule_key, (end, present_at_end));
+        let previous = lock(&self.history).last_series.insert(rule_key, (end, present_at_end));
         if let Some((at, before)) = previous {
             if at + step == first {
                 for labels in before {
