@@ -27,8 +27,6 @@
 //! Each mock is one `MockServer` with request recording off and one responder that routes by
 //! method and path: wiremock serves requests one at a time, which is plenty at this scale.
 
-#![warn(unreachable_pub)]
-
 mod account;
 mod amp;
 mod aws_error;

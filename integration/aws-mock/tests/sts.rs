@@ -2,12 +2,12 @@
 //! `sts` and verified against the shared registry, `AssumeRoleWithWebIdentity` unsigned, and
 //! the errors STS answers with.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use ampfed_aws_mock::{AwsMock, AwsMockOptions};
-use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+use ampfed_test_support::ManualClock;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::config::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -30,15 +30,11 @@ async fn mock() -> AwsMock {
 
 /// An STS client signing with `credentials` (unsigned when `None`).
 fn sts(mock: &AwsMock, credentials: Option<Credentials>) -> aws_sdk_sts::Client {
-    let mut config = aws_sdk_sts::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(mock.sts_url())
-        .http_client(aws_smithy_http_client::Builder::new().build_http());
+    let mut config = ampfed_aws::sdk_config(&mock.sts_url(), REGION);
     if let Some(credentials) = credentials {
-        config = config.credentials_provider(credentials);
+        config = config.credentials_provider(SharedCredentialsProvider::new(credentials));
     }
-    aws_sdk_sts::Client::from_conf(config.build())
+    aws_sdk_sts::Client::new(&config.build())
 }
 
 fn alice() -> Credentials {
@@ -244,15 +240,14 @@ async fn web_identity_errors_are_sts_errors() {
 #[tokio::test]
 async fn the_mock_clock_dates_credentials_and_signatures() {
     let start: DateTime<Utc> = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
-    let millis = Arc::new(AtomicI64::new(start.timestamp_millis()));
-    let clock = millis.clone();
+    let manual = ManualClock::at(start);
     let mock = AwsMock::start_with_clock(
         AwsMockOptions {
             region: REGION.into(),
             backend_url: "http://127.0.0.1:9".into(),
             credential_lifetime: Duration::from_secs(60),
         },
-        Arc::new(move || Utc.timestamp_millis_opt(clock.load(Ordering::SeqCst)).unwrap()),
+        manual.clock(),
     )
     .await;
     assert_eq!(mock.now(), start);
@@ -272,6 +267,6 @@ async fn the_mock_clock_dates_credentials_and_signatures() {
     let e = sts(&mock, Some(alice())).get_caller_identity().send().await.unwrap_err();
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
     assert!(e.message().unwrap().starts_with("Signature expired"), "{e:?}");
-    millis.store(Utc::now().timestamp_millis(), Ordering::SeqCst);
+    manual.set(Utc::now());
     assert!(sts(&mock, Some(alice())).get_caller_identity().send().await.is_ok());
 }

@@ -28,6 +28,11 @@ impl ManualClock {
         self.0.fetch_add(millis, Ordering::SeqCst);
     }
 
+    /// Jumps to `at`, forwards or back.
+    pub fn set(&self, at: DateTime<Utc>) {
+        self.0.store(at.timestamp_millis(), Ordering::SeqCst);
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         Utc.timestamp_millis_opt(self.0.load(Ordering::SeqCst)).single().unwrap_or_default()
     }
@@ -50,5 +55,7 @@ mod tests {
         assert_eq!(clock().timestamp(), 1_000);
         manual.advance(Duration::from_secs(90));
         assert_eq!(clock().timestamp(), 1_090);
+        manual.set(Utc.timestamp_opt(500, 0).unwrap());
+        assert_eq!(clock().timestamp(), 500);
     }
 }

@@ -224,7 +224,7 @@ async fn an_untrusted_web_identity_gets_no_credentials() {
     let dir = tempdir("untrusted");
     let amp = client(&mock, &dir, "nobody");
     let err = amp.create_workspace().send().await.unwrap_err();
-    let text = format!("{}", aws_sdk_amp::error::DisplayErrorContext(&err));
+    let text = ampfed_aws::error_text(&err);
     assert!(text.contains("InvalidIdentityToken"), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }

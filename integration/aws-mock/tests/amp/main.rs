@@ -15,7 +15,6 @@ use std::time::Duration;
 use ampfed_aws_mock::{AwsMock, AwsMockOptions};
 use ampfed_proxy::{ProxyOptions, SigningProxy, WebIdentity, WebIdentityCredentials};
 use ampfed_test_support::TempDir;
-use aws_sdk_amp::config::{BehaviorVersion, Region};
 
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/test";
 pub const REGION: &str = "us-west-2";
@@ -68,14 +67,12 @@ pub fn credentials(mock: &AwsMock, dir: &Path, token: &str) -> WebIdentityCreden
 
 /// An `aws-sdk-amp` client pointed at the mock with only `endpoint_url` overridden.
 pub fn client(mock: &AwsMock, dir: &Path, token: &str) -> aws_sdk_amp::Client {
-    let config = aws_sdk_amp::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(mock.aps_url())
-        .credentials_provider(credentials(mock, dir, token))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+    let config = ampfed_aws::sdk_config(&mock.aps_url(), REGION)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials(
+            mock, dir, token,
+        )))
         .build();
-    aws_sdk_amp::Client::from_conf(config)
+    aws_sdk_amp::Client::new(&config)
 }
 
 /// A signing proxy in front of the mock, for plain Prometheus clients.

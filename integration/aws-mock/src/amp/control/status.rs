@@ -34,3 +34,18 @@ impl fmt::Display for Status {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_strings_are_amps() {
+        let all = [Status::Creating, Status::Active, Status::Updating, Status::Deleting];
+        let wire: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        assert_eq!(wire, ["CREATING", "ACTIVE", "UPDATING", "DELETING"]);
+        assert_eq!(Status::Updating.to_string(), "UPDATING");
+        assert!(Status::Creating.is_pending() && Status::Updating.is_pending());
+        assert!(!Status::Active.is_pending() && !Status::Deleting.is_pending());
+    }
+}

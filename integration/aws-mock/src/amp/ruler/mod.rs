@@ -1,6 +1,6 @@
 //! The ruler: evaluates every ACTIVE namespace's groups against the backend, each group at its
 //! interval, rules in file order, and writes recording results back as series of the rule's
-//! workspace (see [`crate::amp::tenancy`]). Two clocks drive it:
+//! workspace (see `amp::tenancy`). Two clocks drive it:
 //!
 //! - virtual ([`Ruler::evaluate_range`], in [`eval`]): a time range as fast as possible, the
 //!   way `promtool tsdb create-blocks-from rules` backfills. Each rule is evaluated over the
