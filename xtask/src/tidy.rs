@@ -425,43 +425,78 @@ fn path_tree(toks: &[(Tok, usize)], mut i: usize, prefix: Vec<String>) -> (Vec<V
 /// The module dependency graph of one crate: module file → (depended-on file → first line).
 type Graph = BTreeMap<String, BTreeMap<String, usize>>;
 
+/// `segs` as written in `module`, made absolute (from the crate root): `crate::…`, `self::…`,
+/// `super::…` or a child module `b::…`; `None` for anything else (other crates, types).
+fn absolute(module: &Module, segs: &[String]) -> Option<Vec<String>> {
+    Some(match segs[0].as_str() {
+        "crate" => segs[1..].to_vec(),
+        "self" => module.path.iter().chain(&segs[1..]).cloned().collect(),
+        "super" => {
+            let ups = segs.iter().take_while(|s| *s == "super").count();
+            let keep = module.path.len().saturating_sub(ups);
+            module.path[..keep].iter().chain(&segs[ups..]).cloned().collect()
+        }
+        first if module.children.contains(first) => module.path.iter().chain(segs).cloned().collect(),
+        _ => return None,
+    })
+}
+
+/// The module an absolute path leads to: the deepest module it names, followed through that
+/// module's `pub use` re-exports (`crate::Thing` re-exported from `crate::a` is `a`).
+fn resolve<'m>(
+    absolute: &[String],
+    by_path: &BTreeMap<&[String], &'m Module>,
+    reexports: &BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    depth: usize,
+) -> &'m Module {
+    let (n, module) = (0..=absolute.len())
+        .rev()
+        .find_map(|n| by_path.get(&absolute[..n]).map(|m| (n, *m)))
+        .expect("the crate root is a module");
+    if let (Some(item), true) = (absolute.get(n), depth < 8) {
+        if let Some(target) = reexports.get(&module.file).and_then(|r| r.get(item)) {
+            let next: Vec<String> = target.iter().chain(&absolute[n + 1..]).cloned().collect();
+            return resolve(&next, by_path, reexports, depth + 1);
+        }
+    }
+    module
+}
+
 /// Edges between the modules of `modules`: A → B when A's code (comments and test modules
 /// left out) names `crate::B…`, `self::B…`, `super::…` or a child module `B::…`. A path is
-/// resolved to the deepest module it names; an item of the crate root (`crate::Thing`) is the
-/// root. `mod` declarations are not edges, nor are a module's `pub use` re-exports of its
-/// own submodules (the crate root's facade).
+/// resolved to the deepest module it names, through re-exports; an item defined in the crate
+/// root (`crate::Thing`) is the root. `mod` declarations are not edges, nor are a module's
+/// `pub use` re-exports of its own submodules (the crate root's facade).
 fn module_graph(modules: &[Module], read: &dyn Fn(&str) -> Option<String>) -> Graph {
     let by_path: BTreeMap<&[String], &Module> = modules.iter().map(|m| (m.path.as_slice(), m)).collect();
+    let written: BTreeMap<&str, Vec<Written>> = modules
+        .iter()
+        .map(|m| {
+            let text = read(&m.file).map(|t| without_test_modules(&strip(&t, true))).unwrap_or_default();
+            (m.file.as_str(), written_paths(&tokens(&text)))
+        })
+        .collect();
+    // Module file → re-exported name → the absolute path it stands for.
+    let mut reexports: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for module in modules {
+        for w in written[module.file.as_str()].iter().filter(|w| w.in_pub_use) {
+            if let (Some(abs), Some(name)) = (absolute(module, &w.segments), w.segments.last()) {
+                reexports.entry(module.file.clone()).or_default().insert(name.clone(), abs);
+            }
+        }
+    }
     let mut graph = Graph::new();
     for module in modules {
         let edges = graph.entry(module.file.clone()).or_default();
-        let Some(text) = read(&module.file) else { continue };
-        let text = without_test_modules(&strip(&text, true));
-        for written in written_paths(&tokens(&text)) {
-            let segs = &written.segments;
-            let absolute: Vec<String> = match segs[0].as_str() {
-                "crate" => segs[1..].to_vec(),
-                "self" => module.path.iter().chain(&segs[1..]).cloned().collect(),
-                "super" => {
-                    let ups = segs.iter().take_while(|s| *s == "super").count();
-                    let keep = module.path.len().saturating_sub(ups);
-                    module.path[..keep].iter().chain(&segs[ups..]).cloned().collect()
-                }
-                first if module.children.contains(first) => {
-                    module.path.iter().chain(segs.iter()).cloned().collect()
-                }
-                _ => continue,
-            };
-            let target = (0..=absolute.len())
-                .rev()
-                .find_map(|n| by_path.get(&absolute[..n]).copied())
-                .expect("the crate root is a module");
+        for w in &written[module.file.as_str()] {
+            let Some(abs) = absolute(module, &w.segments) else { continue };
+            let target = resolve(&abs, &by_path, &reexports, 0);
             let own_submodule =
                 target.path.len() > module.path.len() && target.path.starts_with(&module.path);
-            if target.file == module.file || (written.in_pub_use && own_submodule) {
+            if target.file == module.file || (w.in_pub_use && own_submodule) {
                 continue;
             }
-            edges.entry(target.file.clone()).or_insert(written.line);
+            edges.entry(target.file.clone()).or_insert(w.line);
         }
     }
     graph
@@ -638,7 +673,8 @@ fn the_cycle_finder_reads_grouped_uses_and_skips_comments_tests_and_the_facade()
     let files: BTreeMap<&str, &str> = BTreeMap::from([
         (
             "c/src/lib.rs",
-            "//! Root.\nmod a;\nmod b;\nmod c;\nmod d;\npub use crate::a::A;\npub use b::{B, self};\n\
+            "//! Root.\nmod a;\nmod b;\nmod c;\nmod d;\nmod f;\npub use crate::a::A;\npub use b::{B, self};\n\
+             pub use f::F;\n\
              pub struct Root;\n",
         ),
         ("c/src/a.rs", "//! A. crate::b in a doc comment is no edge.\nuse crate::{b::B, Root};\n"),
@@ -647,15 +683,24 @@ fn the_cycle_finder_reads_grouped_uses_and_skips_comments_tests_and_the_facade()
             "c/src/c.rs",
             "//! C.\npub fn g() { super::d::h() }\n#[cfg(test)]\nmod tests {\n    use crate::a::A;\n}\n",
         ),
-        ("c/src/d/mod.rs", "//! D.\nmod e;\npub fn h() { e::i() }\n"),
+        ("c/src/d/mod.rs", "//! D.\nmod e;\npub fn h() -> crate::F { e::i() }\n"),
         ("c/src/d/e.rs", "//! E.\npub fn i() { crate::c::g() }\n"),
+        ("c/src/f.rs", "//! F.\npub struct F;\n"),
     ]);
     let read = |p: &str| files.get(p).map(|t| t.to_string());
     let modules = module_tree("c/src/lib.rs", &read);
     let names: Vec<&str> = modules.iter().map(|m| m.file.as_str()).collect();
     assert_eq!(
         names,
-        ["c/src/lib.rs", "c/src/a.rs", "c/src/b.rs", "c/src/c.rs", "c/src/d/mod.rs", "c/src/d/e.rs"]
+        [
+            "c/src/lib.rs",
+            "c/src/a.rs",
+            "c/src/b.rs",
+            "c/src/c.rs",
+            "c/src/d/mod.rs",
+            "c/src/d/e.rs",
+            "c/src/f.rs"
+        ]
     );
     let graph = module_graph(&modules, &read);
     let edges = |f: &str| graph[f].keys().map(String::as_str).collect::<Vec<_>>();
@@ -663,7 +708,7 @@ fn the_cycle_finder_reads_grouped_uses_and_skips_comments_tests_and_the_facade()
     assert_eq!(edges("c/src/a.rs"), ["c/src/b.rs", "c/src/lib.rs"]);
     assert_eq!(edges("c/src/b.rs"), ["c/src/c.rs"], "comments and strings are no edges");
     assert_eq!(edges("c/src/c.rs"), ["c/src/d/mod.rs"], "test modules are no edges");
-    assert_eq!(edges("c/src/d/mod.rs"), ["c/src/d/e.rs"]);
+    assert_eq!(edges("c/src/d/mod.rs"), ["c/src/d/e.rs", "c/src/f.rs"], "re-exports are followed");
     assert_eq!(
         cycles(&graph),
         [vec!["c/src/c.rs".to_owned(), "c/src/d/e.rs".into(), "c/src/d/mod.rs".into()]]
@@ -897,7 +942,7 @@ fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
             continue;
         }
         let checked = ["rs", "md", "toml", "sh", "yaml", "yml"];
-        let is_ci_run = name == "run" && path.parent().is_some_and(|p| p.ends_with(".ci"));
+        let is_ci_run = name == "run" && path.parent().and_then(Path::file_name).is_some_and(|n| n == ".ci");
         if is_ci_run || path.extension().is_some_and(|e| checked.iter().any(|c| e == *c)) {
             out.push(path);
         }

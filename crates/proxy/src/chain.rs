@@ -17,8 +17,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_credential_types::provider::SharedCredentialsProvider;
 use ampfed_common::{system_clock, Clock};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 
 use crate::credentials::{WebIdentity, WebIdentityCredentials};

@@ -16,11 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use ampfed_common::clock::system_time;
+use ampfed_common::{system_clock, Clock};
 use aws_credential_types::provider::{
     self, error::CredentialsError, ProvideCredentials, SharedCredentialsProvider,
 };
-use ampfed_common::clock::system_time;
-use ampfed_common::{system_clock, Clock};
 use aws_credential_types::Credentials;
 use aws_sdk_sts::config::IdentityCache;
 use tokio::sync::Mutex;

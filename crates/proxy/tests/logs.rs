@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ampfed_aws_mock::{AwsMock, AwsMockOptions};
-use ampfed_test_support::TempDir;
 use ampfed_proxy::{
     AssumeRole, AssumeRoleCredentials, ProxyOptions, SigningFault, SigningProxy, WebIdentity,
     WebIdentityCredentials,
 };
+use ampfed_test_support::TempDir;
 use aws_credential_types::Credentials;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::any;

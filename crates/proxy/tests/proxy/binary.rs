@@ -245,7 +245,7 @@ async fn the_binary_signs_and_forwards_and_logs_failed_requests() {
     };
     // stdout and stderr both go to the log; the process is stopped when `child` is dropped.
     let log_path = home.join("proxy.log");
-    let child = Process::spawn(&spec, &log_path).expect("start the binary");
+    let mut child = Process::spawn(&spec, &log_path).expect("start the binary");
     let (mut child, line) = tokio::task::spawn_blocking(move || {
         let line = Wait::new("the binary to print its address", LIMIT).blocking(|| {
             let log = std::fs::read_to_string(child.log()).unwrap_or_default();
