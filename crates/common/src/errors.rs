@@ -1,4 +1,5 @@
-//! Error rendering: one line with every cause, outermost first.
+//! Error rendering, outermost cause first: on one line ([`chain`]) or a line per cause
+//! ([`report`]).
 
 use std::error::Error;
 
@@ -8,6 +9,18 @@ pub fn chain(e: &(dyn Error + 'static)) -> String {
     let mut source = e.source();
     while let Some(cause) = source {
         out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// `error` then one `  caused by: cause` line per cause, as a binary prints a failure.
+pub fn report(e: &(dyn Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str("\n  caused by: ");
         out.push_str(&cause.to_string());
         source = cause.source();
     }
@@ -37,5 +50,9 @@ mod tests {
         let mid = E("dispatch failure", Some(Box::new(root)));
         let top = E("send request", Some(Box::new(mid)));
         assert_eq!(chain(&top), "send request: dispatch failure: connection refused");
+        assert_eq!(
+            report(&top),
+            "send request\n  caused by: dispatch failure\n  caused by: connection refused"
+        );
     }
 }

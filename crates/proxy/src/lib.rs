@@ -16,7 +16,6 @@
 //! The crate root only declares modules and re-exports; `chain` → `credentials` → `error` and
 //! `server` → `error` are the only dependencies between modules.
 
-
 pub mod chain;
 pub mod credentials;
 

@@ -22,7 +22,6 @@
 //! and property tests; `fuzz/` is a cargo-fuzz target (`cargo xtask fuzz sigv4 --seconds N`)
 //! and `benches/sigv4.rs` prints verify and sign cost per request (`cargo xtask bench sigv4`).
 
-
 pub mod canonical;
 mod date;
 pub mod error;

@@ -71,10 +71,7 @@ fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Some(Err(e)) => {
-            eprintln!("\nerror: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            eprintln!("\nerror: {}", ampfed_common::errors::report(e.as_ref()));
             ExitCode::FAILURE
         }
         Some(Ok(outcome)) => {

@@ -31,5 +31,5 @@ fn run(fault: Option<Fault>) -> anyhow::Result<Outcome> {
 
 /// The error chain as one string, as the binary prints it.
 fn chain(e: &anyhow::Error) -> String {
-    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join("\n  caused by: ")
+    ampfed_common::errors::report(e.as_ref())
 }
