@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::model::{efficiency, Allocation, AllocationSet};
+use crate::model::{efficiency, Allocation, AllocationSet, Window};
 use crate::round::round;
 use serde::Serialize;
 
@@ -149,7 +149,8 @@ pub fn aggregate(set: &AllocationSet, by: &[Property]) -> Vec<Row> {
         .map(|(name, s)| {
             // As Kubecost's Allocation.add: the group spans its members' earliest start to
             // latest end, and averages are the hour-weighted sums over that span.
-            let minutes = (s.end.unwrap_or(0) - s.start.unwrap_or(0)) as f64 / 60.0;
+            let span = Window { start: s.start.unwrap_or(0), end: s.end.unwrap_or(0) };
+            let minutes = span.duration_secs() as f64 / 60.0;
             let hours = minutes / 60.0;
             let avg = |x: f64| if hours > 0.0 { x / hours } else { 0.0 };
             let cpu_efficiency = efficiency(s.cpu_usage_hours, s.cpu_request_hours, s.cpu_cost);
@@ -183,7 +184,7 @@ pub fn aggregate(set: &AllocationSet, by: &[Property]) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Properties, Window};
+    use crate::model::Properties;
 
     fn alloc(cluster: &str, ns: &str, pod: &str, cpu_req: f64, cpu_use: f64, cost: f64) -> Allocation {
         Allocation {

@@ -13,8 +13,14 @@ pub struct Window {
 }
 
 impl Window {
+    /// The window's length in seconds; 0 when `end` is not after `start`. Never overflows,
+    /// whatever the (outside) values.
+    pub fn duration_secs(&self) -> i64 {
+        self.end.saturating_sub(self.start).max(0)
+    }
+
     pub fn hours(&self) -> f64 {
-        (self.end - self.start) as f64 / 3600.0
+        self.duration_secs() as f64 / 3600.0
     }
 
     /// `<start>-<end>`, as in the ETL object names.
@@ -109,6 +115,13 @@ mod tests {
         );
         assert_eq!(set.allocations[0].name, "a");
         assert_eq!(set.clusters, ["c1", "c2"]);
+    }
+
+    #[test]
+    fn extreme_windows_do_not_overflow() {
+        assert_eq!(Window { start: 0, end: 86_400 }.hours(), 24.0);
+        assert_eq!(Window { start: i64::MIN, end: i64::MAX }.duration_secs(), i64::MAX);
+        assert_eq!(Window { start: 10, end: 5 }.duration_secs(), 0);
     }
 
     #[test]

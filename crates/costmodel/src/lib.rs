@@ -60,7 +60,7 @@ impl CostModel {
             });
         }
         let q =
-            Queries::new(&self.cluster_label, &self.cluster, window.end - window.start, self.resolution_secs);
+            Queries::new(&self.cluster_label, &self.cluster, window.duration_secs(), self.resolution_secs);
         let fail = |query: &str| {
             let cluster = self.cluster.clone();
             let query = query.to_owned();

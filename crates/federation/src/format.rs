@@ -51,6 +51,12 @@ pub fn from_bytes(key: &str, bytes: &[u8]) -> Result<AllocationSet, FederationEr
     if read.version != FORMAT_VERSION {
         return Err(fail(format!("format version {} (this build reads {FORMAT_VERSION})", read.version)));
     }
+    if read.window.end <= read.window.start {
+        return Err(fail(format!(
+            "window {}-{} ends before it starts; regenerate the object with the cost model",
+            read.window.start, read.window.end
+        )));
+    }
     Ok(AllocationSet { clusters: read.clusters, window: read.window, allocations: read.allocations })
 }
 
@@ -72,6 +78,13 @@ mod tests {
         );
         assert_eq!(from_bytes("k", &bytes).unwrap(), set);
         assert_eq!(to_bytes(&set), bytes);
+    }
+
+    #[test]
+    fn a_window_that_ends_before_it_starts_is_refused() {
+        let set = AllocationSet::new(vec![], Window { start: i64::MAX, end: i64::MIN }, vec![]);
+        let err = from_bytes("k", &to_bytes(&set)).unwrap_err();
+        assert!(err.to_string().contains("ends before it starts"), "{err}");
     }
 
     #[test]

@@ -234,9 +234,9 @@ async fn start_aws(
 
 /// Writes a projected service-account token file and trusts it for `role_arn`.
 fn web_identity(mock: &AwsMock, dir: &Path, account: &str, role_arn: &str) -> Result<WebIdentity> {
-    let token = format!("ampfed.{account}.{}", std::process::id());
+    let token = random_token(account);
     let token_file = dir.join(format!("{account}.token"));
-    std::fs::write(&token_file, &token).with_context(|| format!("write {}", token_file.display()))?;
+    write_secret(&token_file, &token)?;
     mock.trust_web_identity(&token, role_arn);
     Ok(WebIdentity {
         role_arn: role_arn.into(),
@@ -245,4 +245,44 @@ fn web_identity(mock: &AwsMock, dir: &Path, account: &str, role_arn: &str) -> Re
         sts_endpoint: mock.sts_url(),
         region: REGION.into(),
     })
+}
+
+/// A web identity token nobody can guess: 32 random bytes, hex, after the account's name.
+fn random_token(account: &str) -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("ampfed.{account}.{}", hex::encode(bytes))
+}
+
+/// Writes `secret` to a new file readable by its owner only (mode 0600 from the start, so
+/// there is no moment when others may read it).
+fn write_secret(path: &Path, secret: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
+    file.write_all(secret.as_bytes()).with_context(|| format!("write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn token_files_are_random_and_readable_by_the_owner_only() {
+        let dir = ampfed_test_support::TempDir::new("e2e-token");
+        let (a, b) = (random_token("cost-analyzer"), random_token("cost-analyzer"));
+        assert_ne!(a, b);
+        assert!(a.len() > 64, "{a}");
+        let file = dir.join("cost-analyzer.token");
+        write_secret(&file, &a).unwrap();
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), a);
+        assert!(write_secret(&file, &b).is_err(), "an existing file is never overwritten");
+    }
 }
