@@ -5,26 +5,17 @@ use std::error::Error;
 
 /// `error: cause: root cause`.
 pub fn chain(e: &(dyn Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
+    causes(e).collect::<Vec<_>>().join(": ")
 }
 
 /// `error` then one `  caused by: cause` line per cause, as a binary prints a failure.
 pub fn report(e: &(dyn Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str("\n  caused by: ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
+    causes(e).collect::<Vec<_>>().join("\n  caused by: ")
+}
+
+/// The texts of `e` and of each of its sources, outermost first.
+fn causes<'a>(e: &'a (dyn Error + 'static)) -> impl Iterator<Item = String> + 'a {
+    std::iter::successors(Some(e), |e| e.source()).map(|e| e.to_string())
 }
 
 #[cfg(test)]
