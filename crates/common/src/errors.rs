@@ -15,7 +15,7 @@ pub fn report(e: &(dyn Error + 'static)) -> String {
 
 /// The texts of `e` and of each of its sources, outermost first.
 fn causes<'a>(e: &'a (dyn Error + 'static)) -> impl Iterator<Item = String> + 'a {
-    std::iter::successors(Some(e), |e| e.source()).map(|e| e.to_string())
+    std::iter::successors(Some(e), |&e: &&'a (dyn Error + 'static)| e.source()).map(|e| e.to_string())
 }
 
 #[cfg(test)]
