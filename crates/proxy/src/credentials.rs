@@ -264,7 +264,10 @@ impl Cache {
         let mut cached = self.cached.lock().await;
         let now = system_time(&self.clock);
         if let Some(c) = cached.as_ref() {
-            if c.expiry().is_none_or(|exp| now + self.refresh_ahead < exp) {
+            // Checked: a refresh-ahead past the end of time (a flag's u64::MAX) means the
+            // credentials are always due for a refresh, not an overflow.
+            let fresh = |exp: SystemTime| now.checked_add(self.refresh_ahead).is_some_and(|due| due < exp);
+            if c.expiry().is_none_or(fresh) {
                 return Ok(c.clone());
             }
             tracing::debug!(role = %role_arn, "credentials expire soon; refreshing");

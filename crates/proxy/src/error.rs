@@ -1,4 +1,5 @@
-//! The proxy's errors: reading the token file, STS, listening, the upstream URL, signing.
+//! The proxy's errors: reading the token file, STS, listening, the upstream URL, signing,
+//! settings (header names, allowed hosts).
 
 /// Errors of the proxy.
 #[derive(Debug, thiserror::Error)]
@@ -15,4 +16,6 @@ pub enum ProxyError {
     Sign(String),
     #[error("bad header name {0:?}")]
     HeaderName(String),
+    #[error("bad --allow-host value {value:?} (NAME or NAME:PORT): {reason}")]
+    AllowHost { value: String, reason: String },
 }

@@ -8,6 +8,9 @@
 //!   credentials file), for the `ampfed-sigv4-proxy` binary.
 //! - [`SigningProxy`]: the hyper server. It strips incoming auth headers, keeps hop-by-hop
 //!   headers out of the signature, and passes the upstream status and body back unchanged.
+//!   It serves only requests that name it in `Host` (or an allowed name) and never one from
+//!   a browser (`Origin`), and bounds every wait and size: head, body, upstream exchange,
+//!   body size, connections ([`ProxyBuilder`]).
 //!
 //! Every clock is injectable ([`Clock`], the one of `ampfed-common`), so a test can run
 //! simulated hours of refreshes in a moment. Nothing here logs a secret key, a session token
@@ -26,4 +29,7 @@ pub use ampfed_common::Clock;
 
 pub use crate::credentials::{AssumeRole, AssumeRoleCredentials, WebIdentity, WebIdentityCredentials};
 pub use crate::error::ProxyError;
-pub use crate::server::{ProxyBuilder, ProxyOptions, SigningFault, SigningProxy};
+pub use crate::server::{
+    ProxyBuilder, ProxyOptions, SigningFault, SigningProxy, DEFAULT_BODY_READ_TIMEOUT,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_UPSTREAM_TIMEOUT,
+};

@@ -3,6 +3,10 @@
 //! signed), signed requests through the proxy and a rejected request, and then the captured
 //! text is searched for every secret, token and signature of the run.
 //!
+//! An upstream that echoes secrets in failed answers puts each one across the point where the
+//! logged body is cut ([`LOGGED_BODY`]): the scrubber must see whole secrets, so not even a
+//! first half may reach the log.
+//!
 //! This is its own test binary because it installs the global subscriber.
 
 use std::io::Write;
@@ -17,13 +21,42 @@ use ampfed_proxy::{
 use ampfed_test_support::TempDir;
 use aws_credential_types::Credentials;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{any, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const REGION: &str = "us-west-2";
 const ROLE: &str = "arn:aws:iam::123456789012:role/cost-analyzer";
 const WRITER: &str = "arn:aws:iam::123456789012:role/writer";
 const TOKEN: &str = "web-identity-token-do-not-log";
+/// How much of a failed answer's body the proxy logs.
+const LOGGED_BODY: usize = 2048;
+/// Static credentials of the echoing run.
+const ECHO_KEY: &str = "AKIAAMPFEDECHOLOGS01";
+const ECHO_SECRET: &str = "echo/Secret+Key/0123456789abcdefghijklmn";
+const ECHO_TOKEN: &str = "IQoJb3JpZ2luX2VjEEcho+Session/Token=0123456789abcdefghijklmnopqrstuvwxyz";
+/// A session token the proxy never held, in an STS-style answer (found by its element name).
+const FOREIGN_TOKEN: &str = "IQoJb3JpZ2luX2VjEForeignSessionToken9876543210zyxwvutsrqponmlkjihgfe";
+
+/// A failed answer whose body holds `secret` starting `before` bytes ahead of the cut.
+fn straddling(prefix: &str, secret: &str, before: usize) -> String {
+    let start = LOGGED_BODY - before;
+    let padding = start - prefix.len();
+    format!("{}{prefix}{secret} and more after it", "-".repeat(padding))
+}
+
+/// Echoes the request's own `Authorization` header in a 400 answer, across the cut.
+struct EchoAuthorization;
+
+impl Respond for EchoAuthorization {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let auth = request.headers.get("authorization").unwrap().to_str().unwrap();
+        let signature_at = auth.find("Signature=").unwrap() + "Signature=".len();
+        // The cut falls 20 hex digits into the signature.
+        let body =
+            straddling(&format!("echo: authorization: {}", &auth[..signature_at]), &auth[signature_at..], 20);
+        ResponseTemplate::new(400).set_body_string(body)
+    }
+}
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -40,8 +73,9 @@ impl Write for Captured {
 
 async fn send(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req =
-        format!("{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{{}}");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{{}}"
+    );
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut out = String::new();
     tokio::time::timeout(Duration::from_secs(30), stream.read_to_string(&mut out)).await.unwrap().unwrap();
@@ -141,6 +175,57 @@ async fn nothing_secret_is_logged_at_trace() {
         .collect();
     assert_eq!(signatures.len(), 2);
 
+    // An upstream echoing secrets in failed answers, each placed across the cut.
+    let echo = MockServer::start().await;
+    let answers = [
+        ("/secret", straddling("secret=", ECHO_SECRET, 20)),
+        ("/token", straddling("x-amz-security-token: ", ECHO_TOKEN, 24)),
+        (
+            "/query-token",
+            straddling(
+                "X-Amz-Security-Token=",
+                &ECHO_TOKEN.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"),
+                30,
+            ),
+        ),
+        ("/foreign", straddling("<Credentials><SessionToken>", FOREIGN_TOKEN, 30)),
+    ];
+    for (at, body) in &answers {
+        Mock::given(path(*at))
+            .respond_with(ResponseTemplate::new(400).set_body_string(body.clone()))
+            .mount(&echo)
+            .await;
+    }
+    Mock::given(path("/authorization")).respond_with(EchoAuthorization).mount(&echo).await;
+    let echoed = SigningProxy::builder(options(echo.uri(), None))
+        .log_failed_requests(true)
+        .start(Credentials::new(ECHO_KEY, ECHO_SECRET, Some(ECHO_TOKEN.into()), None, "echo"))
+        .await
+        .unwrap();
+    for at in ["/secret", "/token", "/query-token", "/foreign", "/authorization"] {
+        let (status, body) = send(echoed.local_addr(), "POST", at).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    let echoed_signatures: Vec<String> = echo
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/authorization")
+        .map(|r| {
+            r.headers
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .rsplit("Signature=")
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(echoed_signatures.len(), 1);
+
     let mut secrets: Vec<(String, String)> = Vec::new();
     for (what, creds) in
         [("web identity", web.get().await.unwrap()), ("assumed role", assumed.get().await.unwrap())]
@@ -167,5 +252,30 @@ async fn nothing_secret_is_logged_at_trace() {
     let leaks: Vec<&str> =
         secrets.iter().filter(|(_, s)| log.contains(s.as_str())).map(|(w, _)| w.as_str()).collect();
     assert!(leaks.is_empty(), "logged: {leaks:?}");
-    assert!(!log.contains("Signature="), "an Authorization header was logged");
+    let signature_logged = log
+        .match_indices("Signature=")
+        .any(|(at, m)| log[at + m.len()..].starts_with(|c: char| c.is_ascii_hexdigit()));
+    assert!(!signature_logged, "a signature was logged:\n{log}");
+
+    // The echoed secrets: each one's failed answer was logged, and not even the part of a
+    // secret before the cut is in the log.
+    for at in ["/secret", "/token", "/query-token", "/foreign", "/authorization"] {
+        assert!(
+            log.lines()
+                .any(|line| line.contains("failed request") && line.contains(at) && line.contains("-----")),
+            "the echoed answer of {at} was logged:\n{log}"
+        );
+    }
+    let halves = [
+        ("echoed secret key", ECHO_SECRET.to_owned()),
+        ("echoed session token", ECHO_TOKEN.to_owned()),
+        ("foreign session token", FOREIGN_TOKEN.to_owned()),
+        ("echoed signature", echoed_signatures[0].clone()),
+    ];
+    let half_leaks: Vec<&str> =
+        halves.iter().filter(|(_, secret)| log.contains(&secret[..12])).map(|(what, _)| *what).collect();
+    assert!(
+        half_leaks.is_empty(),
+        "the start of a secret cut by the truncation was logged: {half_leaks:?}\n{log}"
+    );
 }

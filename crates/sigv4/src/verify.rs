@@ -11,6 +11,12 @@
 //! service, `host`/`x-amz-date` signed, `x-amz-date` well formed and matching the scope
 //! date, clock skew (and presigned expiry), access key known, session token, expiry,
 //! signature.
+//!
+//! The payload hash in the canonical request is the body's own for every service but S3;
+//! only S3 honours `UNSIGNED-PAYLOAD` and `STREAMING-…` markers (see [`VerifierSettings`]).
+//! Times and durations from the request are compared with checked arithmetic: an
+//! `X-Amz-Date` in the year 9999 or an `X-Amz-Expires` past `u64` is refused, never
+//! overflowed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -42,7 +48,9 @@ const KEY_CACHE_LIMIT: usize = 1024;
 pub struct VerifierSettings {
     /// The endpoint's region, e.g. `us-west-2`.
     pub region: String,
-    /// The endpoint's signing name: `aps` for AMP, `sts` for STS, `s3` for S3.
+    /// The endpoint's signing name: `aps` for AMP, `sts` for STS, `s3` for S3. Only `s3`
+    /// takes `UNSIGNED-PAYLOAD` (and `STREAMING-…`) payload hashes; for the others the
+    /// verifier hashes the body itself.
     pub service: String,
     /// Allowed difference between `x-amz-date` and the server's clock (AMP: 5 minutes).
     pub max_skew: chrono::Duration,
@@ -217,7 +225,8 @@ impl Verifier {
             return Err(AuthError::ExpiredToken { access_key_id: access_key_id.to_owned() });
         }
 
-        let (payload_hashes, body_hash_ok) = payload_hashes(req, &presented.form);
+        let client_declared = payload_is_client_declared(&self.settings.service);
+        let (payload_hashes, body_hash_ok) = payload_hashes(req, &presented.form, client_declared);
         let queries = canonical_queries(req, &presented.form);
         let scope = credential_scope(scope_date, scope_region, scope_service);
         let key = self.derived_key(&credential.secret_access_key, scope_date, scope_region, scope_service);
@@ -264,9 +273,13 @@ impl Verifier {
         }
         let allowed = match form {
             Form::Header => skew,
-            // At most MAX_PRESIGNED_EXPIRES_SECS (checked when parsing), so it fits.
+            // At most MAX_PRESIGNED_EXPIRES_SECS (checked when parsing); converted without a
+            // cast or an unchecked constructor all the same.
             Form::Presigned { expires_secs } => {
-                chrono::Duration::seconds((*expires_secs).min(MAX_PRESIGNED_EXPIRES_SECS) as i64)
+                i64::try_from((*expires_secs).min(MAX_PRESIGNED_EXPIRES_SECS))
+                    .ok()
+                    .and_then(chrono::Duration::try_seconds)
+                    .unwrap_or(chrono::Duration::weeks(1))
             }
         };
         if request_time < now.checked_sub_signed(allowed).unwrap_or(DateTime::<Utc>::MIN_UTC) {
@@ -431,27 +444,36 @@ fn parse_authorization(value: &str) -> Result<(String, String, String), AuthErro
 
 /// The payload hashes to try, and whether a claimed `x-amz-content-sha256` agrees with the body.
 ///
-/// - `x-amz-content-sha256` present: its value (`UNSIGNED-PAYLOAD` and `STREAMING-…` markers
-///   are taken as they are; the chunk signatures of streaming uploads are not checked), and
-///   a hex hash must be the body's.
-/// - Presigned without it: `UNSIGNED-PAYLOAD`, then the body's hash (what `aws-sigv4` puts
-///   there when given the body).
+/// Only S3 (`client_declared`) takes the client's word for the payload, as AWS does:
+///
+/// - `x-amz-content-sha256: UNSIGNED-PAYLOAD` or a `STREAMING-…` marker: used as it is for
+///   S3 (the chunk signatures of streaming uploads are not checked); every other service
+///   hashes the body itself and uses that hash, so a signature over the marker does not match.
+/// - `x-amz-content-sha256` with a hex hash: the body's hash, and the claim must agree with it.
+/// - Presigned without the header: for S3 `UNSIGNED-PAYLOAD`, then the body's hash (what
+///   `aws-sigv4` puts there when given the body); for other services the body's hash.
 /// - Otherwise: the body's hash.
-fn payload_hashes(req: &IncomingRequest<'_>, form: &Form) -> (Vec<String>, bool) {
+fn payload_hashes(req: &IncomingRequest<'_>, form: &Form, client_declared: bool) -> (Vec<String>, bool) {
+    let is_marker = |claimed: &str| claimed == UNSIGNED_PAYLOAD || claimed.starts_with("STREAMING-");
     match header(req, "x-amz-content-sha256") {
-        Some(claimed) if claimed == UNSIGNED_PAYLOAD || claimed.starts_with("STREAMING-") => {
-            (vec![claimed.to_owned()], true)
-        }
+        Some(claimed) if is_marker(claimed) && client_declared => (vec![claimed.to_owned()], true),
+        Some(claimed) if is_marker(claimed) => (vec![sha256_hex(req.body)], true),
         Some(claimed) => {
             let actual = sha256_hex(req.body);
             let agrees = claimed == actual;
             (vec![actual], agrees)
         }
-        None if matches!(form, Form::Presigned { .. }) => {
+        None if client_declared && matches!(form, Form::Presigned { .. }) => {
             (vec![UNSIGNED_PAYLOAD.to_owned(), sha256_hex(req.body)], true)
         }
         None => (vec![sha256_hex(req.body)], true),
     }
+}
+
+/// Whether `service` takes the payload hash the client declares (`UNSIGNED-PAYLOAD`,
+/// `STREAMING-…`) instead of hashing the body itself: S3 only.
+fn payload_is_client_declared(service: &str) -> bool {
+    service == "s3"
 }
 
 /// The canonical query strings to try: the whole query (less `X-Amz-Signature`) and, for a

@@ -3,14 +3,20 @@
 //! and an STS endpoint that can be pointed anywhere (`--sts-endpoint`).
 //!
 //! It listens on 127.0.0.1, prints `listening on http://127.0.0.1:<port>` on stdout once
-//! ready, and stops on Ctrl-C or SIGTERM.
+//! ready, and stops on Ctrl-C or SIGTERM. It serves only requests whose `Host` names it
+//! (`127.0.0.1:<port>`, `localhost:<port>`, or a name given with `--allow-host`), never one
+//! from a web browser (`Origin`), and bounds waits and sizes (`--upstream-timeout-secs`,
+//! `--max-body-bytes`, `--max-connections`).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use ampfed_common::errors;
 use ampfed_proxy::chain::{self, ChainOptions, Env};
-use ampfed_proxy::{AssumeRole, AssumeRoleCredentials, ProxyOptions, SigningProxy};
+use ampfed_proxy::{
+    AssumeRole, AssumeRoleCredentials, ProxyOptions, SigningProxy, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_UPSTREAM_TIMEOUT,
+};
 use anyhow::{bail, Context, Result};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use clap::{Parser, ValueEnum};
@@ -50,6 +56,20 @@ struct Flags {
     /// Seconds before expiry that temporary credentials are refreshed.
     #[arg(long, default_value_t = 60)]
     refresh_ahead_secs: u64,
+    /// Also serve requests whose Host is NAME (any port) or NAME:PORT, e.g. the service name
+    /// a sidecar is reached by (kubecost-sigv4-proxy:8005); repeatable. 127.0.0.1:<port> and
+    /// localhost:<port> are always served; any other Host gets 421.
+    #[arg(long = "allow-host", value_name = "NAME[:PORT]")]
+    allow_host: Vec<String>,
+    /// Seconds one upstream exchange may take, the answer included (504 after it).
+    #[arg(long, default_value_t = DEFAULT_UPSTREAM_TIMEOUT.as_secs())]
+    upstream_timeout_secs: u64,
+    /// Largest request body in bytes (bodies are buffered to be hashed; 413 beyond).
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
+    max_body_bytes: usize,
+    /// Connections served at a time; further ones wait until one closes.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Resolve credentials, print where they came from and the access key id, and exit.
     #[arg(long)]
     check_credentials: bool,
@@ -140,6 +160,10 @@ async fn run(flags: Flags) -> Result<()> {
     let mut proxy = SigningProxy::builder(options)
         .strip(&flags.strip)
         .context("--strip")?
+        .allow_hosts(&flags.allow_host)?
+        .upstream_timeout(Duration::from_secs(flags.upstream_timeout_secs))
+        .max_body(flags.max_body_bytes)
+        .max_connections(flags.max_connections)
         .log_failed_requests(flags.log_failed_requests)
         .start(credentials)
         .await

@@ -53,7 +53,9 @@ async fn assumed_role_credentials_sign_and_refresh() {
 
     for _ in 0..4 {
         // A workspace that does not exist: 404 proves the signature was accepted.
-        let answer = raw(proxy.local_addr(), &request("GET", "/workspaces/ws-none", &[], b"")).await;
+        let answer =
+            raw(proxy.local_addr(), &request(proxy.local_addr(), "GET", "/workspaces/ws-none", &[], b""))
+                .await;
         assert_eq!(answer.status, 404, "{}", answer.text());
         clock.advance(Duration::from_secs(300));
     }

@@ -72,6 +72,7 @@ async fn strips_client_auth_hop_by_hop_and_configured_headers() {
     let answer = raw(
         s.proxy.local_addr(),
         &request(
+            s.proxy.local_addr(),
             "POST",
             "/workspaces/ws-1/api/v1/remote_write?X-Amz-Signature=0123&x=1&X-Amz-Credential=AKIA%2Fx",
             &[
@@ -120,8 +121,11 @@ async fn strips_client_auth_hop_by_hop_and_configured_headers() {
 #[tokio::test]
 async fn chunked_uploads_are_forwarded_whole_with_a_length() {
     let s = setup(ResponseTemplate::new(204)).await;
-    let head = "POST /workspaces/ws-1/api/v1/remote_write HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
-                content-type: application/x-protobuf\r\ntransfer-encoding: chunked\r\n\r\n";
+    let head = format!(
+        "POST /workspaces/ws-1/api/v1/remote_write HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\
+         content-type: application/x-protobuf\r\ntransfer-encoding: chunked\r\n\r\n",
+        s.proxy.local_addr()
+    );
     let mut bytes = head.as_bytes().to_vec();
     let chunks: [&[u8]; 3] = [b"first chunk, ", &[0u8; 5000], b" last"];
     for chunk in chunks {
@@ -150,8 +154,11 @@ async fn upstream_status_headers_and_body_pass_through_unchanged() {
             .set_body_raw(body, "application/json"),
     )
     .await;
-    let answer =
-        raw(s.proxy.local_addr(), &request("GET", "/workspaces/ws-1/api/v1/query?query=up", &[], b"")).await;
+    let answer = raw(
+        s.proxy.local_addr(),
+        &request(s.proxy.local_addr(), "GET", "/workspaces/ws-1/api/v1/query?query=up", &[], b""),
+    )
+    .await;
     assert_eq!(answer.status, 429);
     assert_eq!(answer.text(), body);
     let head = answer.head.to_ascii_lowercase();
@@ -163,13 +170,14 @@ async fn upstream_status_headers_and_body_pass_through_unchanged() {
 async fn requests_only_ever_go_to_the_configured_upstream() {
     let s = setup(ResponseTemplate::new(200).set_body_string("from upstream")).await;
     let addr = s.proxy.local_addr();
-    let absolute =
-        b"GET http://evil.example/x?y=1 HTTP/1.1\r\nhost: evil.example\r\nconnection: close\r\n\r\n";
+    // The request target names the proxy itself (the only authority it accepts, see
+    // `hosts.rs`); only its path and query travel on, whatever its form.
+    let absolute = format!("GET http://{addr}/x?y=1 HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
     let double_slash =
-        b"GET //evil.example/steal HTTP/1.1\r\nhost: evil.example\r\nconnection: close\r\n\r\n";
-    let other_host = b"GET /z HTTP/1.1\r\nhost: 169.254.169.254\r\nconnection: close\r\n\r\n";
-    for bytes in [&absolute[..], &double_slash[..], &other_host[..]] {
-        let answer = raw(addr, bytes).await;
+        format!("GET //evil.example/steal HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    let plain = format!("GET /z HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    for bytes in [&absolute, &double_slash, &plain] {
+        let answer = raw(addr, bytes.as_bytes()).await;
         assert_eq!(answer.status, 200, "{}", answer.text());
         assert_eq!(answer.text(), "from upstream");
     }
@@ -181,8 +189,8 @@ async fn requests_only_ever_go_to_the_configured_upstream() {
     assert_eq!(targets, ["/x?y=1", "//evil.example/steal", "/z"]);
     s.assert_all_signed_for_upstream().await;
 
-    let connect = b"CONNECT evil.example:443 HTTP/1.1\r\nhost: evil.example:443\r\nconnection: close\r\n\r\n";
-    let answer = raw(addr, connect).await;
+    let connect = format!("CONNECT evil.example:443 HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    let answer = raw(addr, connect.as_bytes()).await;
     assert!(answer.status >= 400, "{answer:?}");
     assert_eq!(s.received().await.len(), 3);
 }

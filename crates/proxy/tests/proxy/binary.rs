@@ -12,7 +12,7 @@ use ampfed_common::wait::{Poll, Wait};
 use ampfed_env::{Process, ProcessSpec};
 use ampfed_test_support::{run_bounded, Finished, TempDir};
 
-use crate::{raw, request, REGION};
+use crate::{raw, request, request_for_host, REGION};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ampfed-sigv4-proxy");
 const LIMIT: Duration = Duration::from_secs(60);
@@ -71,6 +71,10 @@ async fn help_lists_the_flags() {
         "--strip",
         "--sts-endpoint",
         "--log-failed-requests",
+        "--allow-host",
+        "--upstream-timeout-secs",
+        "--max-body-bytes",
+        "--max-connections",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
@@ -94,6 +98,13 @@ async fn bad_flags_and_https_upstreams_are_refused_clearly() {
     let out = run(command(&home, &["--host", "h", "--upstream-url-scheme", "http"], &[])).await;
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("no region"), "{}", text(&out.stderr));
+
+    let args = ["--host", "h", "--upstream-url-scheme", "http", "--region", REGION, "--allow-host", "a b"];
+    let out =
+        run(command(&home, &args, &[("AWS_ACCESS_KEY_ID", KEY), ("AWS_SECRET_ACCESS_KEY", SECRET)])).await;
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("--allow-host") && err.contains("\"a b\""), "{err}");
 }
 
 #[tokio::test]
@@ -224,6 +235,10 @@ async fn the_binary_signs_and_forwards_and_logs_failed_requests() {
         "-s",
         "x-drop",
         "--log-failed-requests",
+        "--allow-host",
+        "kubecost-sigv4-proxy:8005",
+        "--upstream-timeout-secs",
+        "30",
     ];
     let spec = ProcessSpec {
         name: "ampfed-sigv4-proxy".into(),
@@ -265,12 +280,23 @@ async fn the_binary_signs_and_forwards_and_logs_failed_requests() {
 
     let created = raw(
         addr,
-        &request("POST", "/workspaces", &[("content-type", "application/json"), ("x-drop", "1")], b"{}"),
+        &request(
+            addr,
+            "POST",
+            "/workspaces",
+            &[("content-type", "application/json"), ("x-drop", "1")],
+            b"{}",
+        ),
     )
     .await;
     assert_eq!(created.status, 202, "{}", created.text());
-    let missing = raw(addr, &request("GET", "/workspaces/ws-none", &[], b"")).await;
+    // The sidecar's service name, allowed with --allow-host.
+    let missing =
+        raw(addr, &request_for_host("kubecost-sigv4-proxy:8005", "GET", "/workspaces/ws-none", &[], b""))
+            .await;
     assert_eq!(missing.status, 404, "{}", missing.text());
+    let elsewhere = raw(addr, &request_for_host("rebind.example:8005", "GET", "/workspaces", &[], b"")).await;
+    assert_eq!(elsewhere.status, 421, "{}", elsewhere.text());
 
     child.stop(Duration::from_secs(10));
     let log = std::fs::read_to_string(&log_path).unwrap();

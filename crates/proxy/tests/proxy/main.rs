@@ -1,10 +1,14 @@
-//! The signing proxy from the outside: what it forwards and signs ([`behaviour`]), refreshing
-//! credentials over a simulated run ([`refresh`]), `AssumeRole` on top of other credentials
-//! ([`assume_role`]), and the `ampfed-sigv4-proxy` binary ([`binary`]).
+//! The signing proxy from the outside: what it forwards and signs ([`behaviour`]), which
+//! callers it serves at all ([`hosts`]: `Host` allow-list, no browsers), its timeouts and
+//! limits ([`limits`]), refreshing credentials over a simulated run ([`refresh`]),
+//! `AssumeRole` on top of other credentials ([`assume_role`]), and the `ampfed-sigv4-proxy`
+//! binary ([`binary`]).
 
 mod assume_role;
 mod behaviour;
 mod binary;
+mod hosts;
+mod limits;
 mod refresh;
 
 use std::net::SocketAddr;
@@ -62,9 +66,27 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> Answer {
     Answer { status, head, body }
 }
 
-/// A request with `Content-Length` and `Connection: close`.
-pub fn request(method: &str, target: &str, extra_headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut text = format!("{method} {target} HTTP/1.1\r\nhost: client.invalid\r\nconnection: close\r\n");
+/// A request to the proxy at `addr` (its `Host` names that address), with `Content-Length`
+/// and `Connection: close`.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    extra_headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    request_for_host(&addr.to_string(), method, target, extra_headers, body)
+}
+
+/// As [`request`], with any `Host` header value.
+pub fn request_for_host(
+    host: &str,
+    method: &str,
+    target: &str,
+    extra_headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut text = format!("{method} {target} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n");
     for (k, v) in extra_headers {
         text.push_str(&format!("{k}: {v}\r\n"));
     }

@@ -76,7 +76,7 @@ async fn ten_simulated_minutes_of_60s_credentials_without_a_failed_request() {
 
     let created = raw(
         addr,
-        &request("POST", "/workspaces", &[("content-type", "application/json")], b"{\"alias\":\"r\"}"),
+        &request(addr, "POST", "/workspaces", &[("content-type", "application/json")], b"{\"alias\":\"r\"}"),
     )
     .await;
     assert_eq!(created.status, 202, "{}", created.text());
@@ -88,7 +88,7 @@ async fn ten_simulated_minutes_of_60s_credentials_without_a_failed_request() {
     while elapsed < RUN {
         clock.advance(STEP);
         elapsed += STEP;
-        let answer = raw(addr, &request("GET", &format!("/workspaces/{id}"), &[], b"")).await;
+        let answer = raw(addr, &request(addr, "GET", &format!("/workspaces/{id}"), &[], b"")).await;
         sent += 1;
         if answer.status != 200 {
             failures.push(format!("t+{}s: {} {}", elapsed.as_secs(), answer.status, answer.text()));
@@ -114,7 +114,7 @@ async fn a_failed_refresh_keeps_valid_credentials_until_they_expire() {
     let setup = Setup::start("refresh-fails", "soon-expired").await;
     let (clock, mock, credentials, addr) =
         (&setup.clock, &setup.mock, &setup.credentials, setup.proxy.local_addr());
-    let get = move || async move { raw(addr, &request("GET", "/workspaces/ws-none", &[], b"")).await };
+    let get = move || async move { raw(addr, &request(addr, "GET", "/workspaces/ws-none", &[], b"")).await };
     assert_eq!(get().await.status, 404);
 
     mock.expire_web_identity_token("soon-expired");
@@ -126,4 +126,38 @@ async fn a_failed_refresh_keeps_valid_credentials_until_they_expire() {
     assert!(failed.text().contains("ExpiredTokenException"), "{}", failed.text());
     assert_eq!(mock.sts_calls("AssumeRoleWithWebIdentity"), 1);
     assert_eq!(credentials.fetches(), 3);
+}
+
+#[tokio::test]
+async fn a_refresh_ahead_beyond_any_time_refreshes_every_call_instead_of_overflowing() {
+    // `--refresh-ahead-secs 18446744073709551615`: "now + refresh ahead" is past the end of
+    // time. The credentials then always count as due for a refresh, and nothing panics.
+    let clock = ManualClock::starting_now();
+    let mock = AwsMock::start_with_clock(
+        AwsMockOptions {
+            region: REGION.into(),
+            backend_url: "http://127.0.0.1:9".into(),
+            credential_lifetime: LIFETIME,
+        },
+        clock.clock(),
+    )
+    .await;
+    let dir = TempDir::new("proxy-refresh-overflow");
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "overflow-token").unwrap();
+    mock.trust_web_identity("overflow-token", ROLE);
+    let identity = WebIdentity {
+        role_arn: ROLE.into(),
+        token_file,
+        session_name: "cost-analyzer".into(),
+        sts_endpoint: mock.sts_url(),
+        region: REGION.into(),
+    };
+    let credentials =
+        WebIdentityCredentials::new(identity, Duration::from_secs(u64::MAX)).with_clock(clock.clock());
+    for _ in 0..3 {
+        credentials.get().await.unwrap();
+    }
+    assert_eq!(credentials.fetches(), 3);
+    assert_eq!(mock.sts_calls("AssumeRoleWithWebIdentity"), 3);
 }

@@ -43,6 +43,11 @@ fn minutes(n: i64) -> chrono::Duration {
     chrono::Duration::minutes(n)
 }
 
+/// An S3 verifier in `REGION` with the fixed clock.
+fn s3_verifier(registry: &CredentialRegistry) -> Verifier {
+    verifier_with(registry, VerifierSettings::new(REGION, "s3"))
+}
+
 /// An AMP verifier in `REGION` with the fixed clock.
 fn verifier(registry: &CredentialRegistry) -> Verifier {
     verifier_with(registry, VerifierSettings::aps(REGION))
@@ -102,6 +107,8 @@ struct Spec<'a> {
     time: DateTime<Utc>,
     settings: SigningSettings,
     unsigned_payload: bool,
+    /// A payload hash given to the signer as is (e.g. a `STREAMING-…` marker).
+    precomputed_payload: Option<&'a str>,
 }
 
 impl<'a> Spec<'a> {
@@ -116,6 +123,7 @@ impl<'a> Spec<'a> {
             time: server_time(),
             settings: SigningSettings::default(),
             unsigned_payload: false,
+            precomputed_payload: None,
         }
     }
 
@@ -130,6 +138,15 @@ impl<'a> Spec<'a> {
             body,
             ..Spec::get(path_and_query)
         }
+    }
+
+    /// Signed for S3 as its SDK does: single path encoding, no normalisation.
+    fn for_s3(mut self) -> Self {
+        self.service = "s3";
+        self.settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
+        self.settings.uri_path_normalization_mode =
+            aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
+        self
     }
 
     fn presigned(mut self, expires: Duration) -> Self {
@@ -166,8 +183,11 @@ fn sign_with_aws_sigv4(key: &Credential, spec: Spec<'_>) -> Wire {
         .build()
         .unwrap()
         .into();
-    let body =
-        if spec.unsigned_payload { SignableBody::UnsignedPayload } else { SignableBody::Bytes(spec.body) };
+    let body = match (spec.precomputed_payload, spec.unsigned_payload) {
+        (Some(hash), _) => SignableBody::Precomputed(hash.to_owned()),
+        (None, true) => SignableBody::UnsignedPayload,
+        (None, false) => SignableBody::Bytes(spec.body),
+    };
     let signable =
         SignableRequest::new(spec.method, &uri, headers.iter().map(|(n, v)| (n.as_str(), v.as_str())), body)
             .unwrap();

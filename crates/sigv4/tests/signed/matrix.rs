@@ -319,6 +319,78 @@ fn body_not_matching_signed_content_sha256_is_signature_mismatch() {
     assert!(canonical_request.ends_with(&canonical::sha256_hex(b"payloaD")));
 }
 
+// --- Payload hash: `UNSIGNED-PAYLOAD` (and `STREAMING-…`) only for S3 -----------------------
+
+/// Asserts a signature mismatch whose canonical request ends with the hash of `body`: the
+/// server used the body's own hash, not the client's claim.
+fn assert_mismatch_over_body_hash(result: Result<Caller, AuthError>, body: &[u8]) {
+    let err = assert_rejected(result, "InvalidSignatureException", Message::StartsWith(MISMATCH));
+    let (canonical_request, _) = expect_signature_mismatch(Err(err));
+    assert!(
+        canonical_request.ends_with(&format!("\n{}", canonical::sha256_hex(body))),
+        "{canonical_request}"
+    );
+}
+
+#[test]
+fn aps_header_form_signed_over_unsigned_payload_is_signature_mismatch() {
+    let registry = CredentialRegistry::new();
+    let key = static_key(&registry);
+    let body = b"samples the signature does not cover";
+    let mut spec = Spec::post(REMOTE_WRITE, body);
+    spec.unsigned_payload = true;
+    spec.settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let wire = sign_with_aws_sigv4(&key, spec);
+    assert_eq!(wire.header("x-amz-content-sha256"), canonical::UNSIGNED_PAYLOAD);
+    assert_mismatch_over_body_hash(verify(&verifier(&registry), &wire), body);
+    // The same request is fine for S3, which takes the client's word for the payload.
+    let mut spec = Spec::post(REMOTE_WRITE, body);
+    spec.unsigned_payload = true;
+    spec.settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    verify(&s3_verifier(&registry), &sign_with_aws_sigv4(&key, spec.for_s3())).unwrap();
+}
+
+#[test]
+fn aps_presigned_over_unsigned_payload_is_signature_mismatch() {
+    let registry = CredentialRegistry::new();
+    let key = temporary_key(&registry);
+    let mut spec = Spec::get(QUERY_PATH).presigned(Duration::from_secs(900));
+    spec.unsigned_payload = true;
+    let wire = sign_with_aws_sigv4(&key, spec);
+    assert!(!wire.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("x-amz-content-sha256")));
+    assert_mismatch_over_body_hash(verify(&verifier(&registry), &wire), b"");
+}
+
+#[test]
+fn aps_streaming_payload_marker_is_signature_mismatch() {
+    let registry = CredentialRegistry::new();
+    let key = static_key(&registry);
+    let body = b"5\r\nhello\r\n0\r\n\r\n";
+    let mut spec = Spec::post(REMOTE_WRITE, body);
+    spec.precomputed_payload = Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    spec.settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let wire = sign_with_aws_sigv4(&key, spec);
+    assert_eq!(wire.header("x-amz-content-sha256"), "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+    assert_mismatch_over_body_hash(verify(&verifier(&registry), &wire), body);
+}
+
+#[test]
+fn s3_request_claiming_unsigned_payload_but_signed_over_the_body_hash_is_signature_mismatch() {
+    // The mirror image of `verifies::aps_request_claiming_unsigned_payload_but_signed_over_the_body_hash_verifies`:
+    // S3 honours the claim, so the canonical request holds `UNSIGNED-PAYLOAD`.
+    let registry = CredentialRegistry::new();
+    let key = static_key(&registry);
+    let mut wire = sign_with_aws_sigv4(&key, Spec::post("/kubecost-etl/a.json", b"{}").for_s3());
+    wire.set_header("x-amz-content-sha256", canonical::UNSIGNED_PAYLOAD);
+    let err = assert_rejected(
+        verify(&s3_verifier(&registry), &wire),
+        "InvalidSignatureException",
+        Message::StartsWith(MISMATCH),
+    );
+    let (canonical_request, _) = expect_signature_mismatch(Err(err));
+    assert!(canonical_request.ends_with("\nUNSIGNED-PAYLOAD"), "{canonical_request}");
+}
+
 #[test]
 fn tampered_path_is_signature_mismatch() {
     let registry = CredentialRegistry::new();

@@ -8,11 +8,17 @@
 //! (which normalisation removes). Replacement bytes in the path, query and headers are
 //! ASCII letters and digits, so the request stays one an HTTP server would hand over; body
 //! bytes may become anything. The case count is kept small so debug test runs stay fast.
+//!
+//! The last section feeds extreme times and durations (`X-Amz-Date` in the year 0 or 9999,
+//! `X-Amz-Expires` past `u64`, negative, server clocks at chrono's ends, any credential
+//! lifetime) and checks that each is answered without an overflow.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use ampfed_sigv4::{AuthError, Caller, Credential, CredentialRegistry};
+use ampfed_sigv4::{AuthError, Caller, Credential, CredentialRegistry, Verifier, VerifierSettings};
 use aws_sigv4::http_request::{SignatureLocation, SigningSettings};
+use chrono::{DateTime, Utc};
 use percent_encoding::utf8_percent_encode;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -222,4 +228,195 @@ proptest! {
         prop_assert_eq!(err.status(), 403);
         prop_assert!(!err.message().is_empty());
     }
+}
+
+// --- Extreme times and durations from the request ------------------------------------------
+//
+// `X-Amz-Date`, `X-Amz-Expires` and the scope date come from the client; the server clock and
+// credential expiries may sit anywhere chrono can represent. Every combination must end in an
+// answer (here a 403, the signatures being made up), never an overflow panic in debug builds
+// or a wrapped value in release builds.
+
+/// `x-amz-date`-shaped values: any digits (so impossible months and days too), and the edges.
+fn extreme_amz_date() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u32..=9999, 0u32..=99, 0u32..=99, 0u32..=99, 0u32..=99, 0u32..=99).prop_map(
+            |(year, month, day, hour, minute, second)| {
+                format!("{year:04}{month:02}{day:02}T{hour:02}{minute:02}{second:02}Z")
+            }
+        ),
+        prop::sample::select(vec![
+            "99991231T235959Z",
+            "00000101T000000Z",
+            "99999999T999999Z",
+            "00000000T000000Z",
+            "19700101T000000Z",
+            "19691231T235959Z",
+            "20240501T120000Z",
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+/// `X-Amz-Expires` values: any integer, numbers too big for any integer type, signs, junk.
+fn extreme_expires() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        "[0-9]{19,40}",
+        prop::sample::select(vec![
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "-1",
+            "-0",
+            "0",
+            "604800",
+            "604801",
+            "+60",
+            " 60",
+            "1e9",
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+/// Server clocks from the first to the last instant chrono represents.
+fn extreme_server_time() -> impl Strategy<Value = DateTime<Utc>> {
+    let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    prop_oneof![
+        Just(min),
+        Just(max),
+        Just(server_time()),
+        Just(DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").unwrap().with_timezone(&Utc)),
+        (min.timestamp()..=max.timestamp()).prop_map(|secs| DateTime::from_timestamp(secs, 0).unwrap()),
+    ]
+}
+
+/// A request with a made-up signature whose scope date agrees with `amz_date`, so the time
+/// checks are reached, in the header or the presigned form.
+fn made_up_request(key: &Credential, amz_date: &str, expires: &str, presigned: bool) -> Wire {
+    let scope_date = amz_date.get(..8).unwrap_or("20240501");
+    let credential = format!("{}/{scope_date}/{REGION}/aps/aws4_request", key.access_key_id);
+    let signature = "0".repeat(64);
+    let mut headers = vec![("host".to_owned(), HOST.to_owned())];
+    let query = if presigned {
+        format!(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date={amz_date}&X-Amz-Expires={}\
+             &X-Amz-SignedHeaders=host&X-Amz-Signature={signature}",
+            utf8_percent_encode(&credential, QUERY_SET),
+            utf8_percent_encode(expires, QUERY_SET),
+        )
+    } else {
+        headers.push(("x-amz-date".to_owned(), amz_date.to_owned()));
+        headers.push((
+            "authorization".to_owned(),
+            format!("AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host;x-amz-date, Signature={signature}"),
+        ));
+        String::new()
+    };
+    Wire { method: "GET".to_owned(), path: QUERY_PATH.to_owned(), query, headers, body: Vec::new() }
+}
+
+fn end_of_9999() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").unwrap().with_timezone(&Utc)
+}
+
+proptest! {
+    #![proptest_config(Config { cases: CASES * 2, failure_persistence: None, ..Config::default() })]
+
+    #[test]
+    fn extreme_dates_expiries_and_clocks_are_answered_without_overflow(
+        amz_date in extreme_amz_date(),
+        expires in extreme_expires(),
+        now in extreme_server_time(),
+        presigned in any::<bool>(),
+        max_skew_minutes in prop_oneof![Just(5i64), Just(15), 0i64..=1_000_000],
+    ) {
+        let registry = CredentialRegistry::new();
+        let key = static_key(&registry);
+        let wire = made_up_request(&key, &amz_date, &expires, presigned);
+        let mut settings = VerifierSettings::aps(REGION);
+        settings.max_skew = chrono::Duration::minutes(max_skew_minutes);
+        let verifier = Verifier::new(settings, registry.clone()).with_clock(Arc::new(move || now));
+        let result = verify(&verifier, &wire);
+        prop_assert!(result.is_err(), "a made-up signature was {}", describe(&result));
+        let err = result.unwrap_err();
+        prop_assert_eq!(err.status(), 403);
+        prop_assert!(!err.message().is_empty());
+    }
+
+    #[test]
+    fn temporary_credentials_of_any_lifetime_at_any_time_expire_without_overflow(
+        lifetime_secs in any::<u64>(),
+        issued in extreme_server_time(),
+        checked in extreme_server_time(),
+    ) {
+        let registry = CredentialRegistry::new();
+        let key = registry.issue_temporary(ROLE_SESSION, Duration::from_secs(lifetime_secs), issued);
+        let expiration = key.expiration.unwrap();
+        prop_assert!(expiration >= issued);
+        let expected_expired = expiration <= checked;
+        prop_assert_eq!(registry.is_expired(&key.access_key_id, checked), expected_expired);
+    }
+}
+
+#[test]
+fn x_amz_expires_past_u64_or_negative_is_refused_by_name() {
+    let registry = CredentialRegistry::new();
+    let key = static_key(&registry);
+    for (expires, message) in [
+        ("18446744073709551615", "X-Amz-Expires must be less than a week (in seconds) that is 604800"),
+        ("604801", "X-Amz-Expires must be less than a week (in seconds) that is 604800"),
+        ("18446744073709551616", "X-Amz-Expires should be a number"),
+        ("-1", "X-Amz-Expires should be a number"),
+        ("-9223372036854775808", "X-Amz-Expires should be a number"),
+    ] {
+        let wire = made_up_request(&key, "20240501T120000Z", expires, true);
+        let err = verify(&verifier(&registry), &wire).unwrap_err();
+        assert_eq!(
+            (err.error_type(), err.message().as_str()),
+            ("IncompleteSignatureException", message),
+            "{expires}"
+        );
+    }
+}
+
+#[test]
+fn requests_signed_at_the_end_of_the_year_9999_verify_on_a_clock_there() {
+    let registry = CredentialRegistry::new();
+    let key = static_key(&registry);
+    let now = end_of_9999();
+    let verifier = verifier(&registry).with_clock(Arc::new(move || now));
+    let mut header_form = Spec::post(REMOTE_WRITE, b"x");
+    header_form.time = now;
+    verify(&verifier, &sign_with_aws_sigv4(&key, header_form)).unwrap();
+    // A week of validity from the last second of 9999 reaches past it.
+    let mut presigned = Spec::get(QUERY_PATH).presigned(Duration::from_secs(604_800));
+    presigned.time = now;
+    verify(&verifier, &sign_with_aws_sigv4(&key, presigned)).unwrap();
+}
+
+#[test]
+fn a_request_from_the_year_9999_is_not_yet_current_on_todays_clock_and_the_message_says_so() {
+    let registry = CredentialRegistry::new();
+    let key = static_key(&registry);
+    let mut spec = Spec::post(REMOTE_WRITE, b"x");
+    spec.time = end_of_9999();
+    let err = verify(&verifier(&registry), &sign_with_aws_sigv4(&key, spec)).unwrap_err();
+    assert!(
+        err.message().starts_with("Signature not yet current: 99991231T235959Z is still later than"),
+        "{}",
+        err.message()
+    );
+    // And the other way round: today's request on a clock at the end of 9999 has expired.
+    let now = end_of_9999();
+    let err =
+        verify(&verifier(&registry).with_clock(Arc::new(move || now)), &remote_write(&key)).unwrap_err();
+    assert!(
+        err.message().starts_with("Signature expired: 20240501T120000Z is now earlier than 99991231T235459Z"),
+        "{}",
+        err.message()
+    );
 }

@@ -65,17 +65,51 @@ fn s3_style_single_encoded_unnormalized_path_verifies() {
 }
 
 #[test]
-fn presigned_query_form_with_unsigned_payload_verifies() {
+fn s3_presigned_query_form_with_unsigned_payload_verifies() {
     let registry = CredentialRegistry::new();
     let key = temporary_key(&registry);
-    let mut spec = Spec::get(QUERY_PATH).presigned(Duration::from_secs(900));
+    let mut spec =
+        Spec::get("/kubecost-etl/federated/combined.json").for_s3().presigned(Duration::from_secs(900));
     spec.unsigned_payload = true;
     let wire = sign_with_aws_sigv4(&key, spec);
     assert!(wire.query.contains("X-Amz-Signature="));
     assert!(wire.query.contains("X-Amz-Security-Token="));
     assert!(!wire.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")));
-    let caller = verify(&verifier(&registry), &wire).unwrap();
+    let caller = verify(&s3_verifier(&registry), &wire).unwrap();
     assert_eq!(caller.access_key_id, key.access_key_id);
+}
+
+#[test]
+fn s3_header_form_with_unsigned_payload_verifies_whatever_the_body() {
+    // S3 takes the client's word for the payload (`x-amz-content-sha256: UNSIGNED-PAYLOAD`).
+    let registry = CredentialRegistry::new();
+    let key = static_key(&registry);
+    let mut spec = Spec::post("/kubecost-etl/cluster-a/allocation.json", b"{\"k\":1}").for_s3();
+    spec.unsigned_payload = true;
+    spec.settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let mut wire = sign_with_aws_sigv4(&key, spec);
+    assert_eq!(wire.header("x-amz-content-sha256"), UNSIGNED_PAYLOAD);
+    verify(&s3_verifier(&registry), &wire).unwrap();
+    wire.body = b"{\"k\":2}".to_vec();
+    verify(&s3_verifier(&registry), &wire).unwrap();
+}
+
+#[test]
+fn aps_request_claiming_unsigned_payload_but_signed_over_the_body_hash_verifies() {
+    // AMP hashes the body itself whatever the header claims; a client that signed the real
+    // hash is fine, with the claim signed or added afterwards.
+    let registry = CredentialRegistry::new();
+    let key = static_key(&registry);
+    let body = b"\xff\x06\x00\x00sNaPpY snappy-framed protobuf";
+    let mut spec = Spec::post(REMOTE_WRITE, body);
+    spec.headers.push(("x-amz-content-sha256", UNSIGNED_PAYLOAD));
+    let signed_claim = sign_with_aws_sigv4(&key, spec);
+    assert!(signed_claim.header("authorization").contains("x-amz-content-sha256"));
+    verify(&verifier(&registry), &signed_claim).unwrap();
+
+    let mut added_claim = remote_write(&key);
+    added_claim.set_header("x-amz-content-sha256", UNSIGNED_PAYLOAD);
+    verify(&verifier(&registry), &added_claim).unwrap();
 }
 
 #[test]
