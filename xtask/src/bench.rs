@@ -12,6 +12,10 @@ impl flags::Bench {
         let (package, bench) = match self.component {
             flags::Component::Sigv4 => ("ampfed-sigv4", "sigv4"),
             flags::Component::Proxy => ("ampfed-proxy", "proxy"),
+            flags::Component::AmpRouting
+            | flags::Component::AmpRemoteWrite
+            | flags::Component::AmpRules
+            | flags::Component::AmpQueryScope => anyhow::bail!("the AMP mock's targets are fuzz-only; bench `sigv4` or `proxy`"),
         };
         let cargo = crate::cargo();
         cmd!(sh, "{cargo} bench -q -p {package} --bench {bench}")

@@ -31,6 +31,14 @@ pub(crate) enum Component {
     Sigv4,
     /// `ampfed-proxy`: the signing proxy (benchmark only).
     Proxy,
+    /// The AMP mock's routing: signed requests of any method, path, query and body (fuzz only).
+    AmpRouting,
+    /// The AMP mock's remote write decoding and checks (fuzz only).
+    AmpRemoteWrite,
+    /// The AMP mock's rules-file checks (fuzz only).
+    AmpRules,
+    /// The AMP mock's PromQL scoping to a workspace (fuzz only).
+    AmpQueryScope,
 }
 
 #[derive(Debug, clap::Args)]

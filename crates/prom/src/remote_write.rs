@@ -1,8 +1,18 @@
 //! Remote write 1.0: a protobuf `WriteRequest`, compressed with snappy's block format.
+//!
+//! Two views of the same wire message (field numbers as in Prometheus's `prompb/types.proto`
+//! and `prompb/remote.proto`):
+//! - [`WriteRequest`] / [`TimeSeries`]: labels and float samples only, what the senders in
+//!   this project build;
+//! - [`FullWriteRequest`] / [`FullTimeSeries`]: everything a remote write 1.0 request can
+//!   carry, exemplars, native histograms and metric metadata included. [`decode`] always reads
+//!   this one, so a receiver never drops a part of a request without seeing it.
+//!
+//! A `WriteRequest` encodes to exactly the bytes of the `FullWriteRequest` it converts into.
 
 use std::collections::BTreeMap;
 
-/// The top-level remote write message.
+/// The top-level remote write message, samples only (see [`FullWriteRequest`]).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct WriteRequest {
     #[prost(message, repeated, tag = "1")]
@@ -34,6 +44,194 @@ pub struct Sample {
     pub value: f64,
     #[prost(int64, tag = "2")]
     pub timestamp: i64,
+}
+
+/// The whole remote write 1.0 message: series and metric metadata (field 2 is reserved).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FullWriteRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<FullTimeSeries>,
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// One series with everything it can carry: float samples, exemplars and native histograms.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FullTimeSeries {
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
+    #[prost(message, repeated, tag = "4")]
+    pub histograms: Vec<Histogram>,
+}
+
+/// An exemplar: its own labels (a trace id, typically; may be empty), a value and a
+/// timestamp in milliseconds.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
+}
+
+/// A native (sparse) histogram, integer or float: integer ones carry `CountInt`,
+/// `ZeroCountInt` and bucket deltas, float ones `CountFloat`, `ZeroCountFloat` and absolute
+/// bucket counts.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Histogram {
+    #[prost(oneof = "HistogramCount", tags = "1, 2")]
+    pub count: Option<HistogramCount>,
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    /// Base-2 bucket schema; Prometheus 2.42 knows -4 to 8.
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    #[prost(oneof = "HistogramZeroCount", tags = "6, 7")]
+    pub zero_count: Option<HistogramZeroCount>,
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    /// Integer histograms: each bucket's count as a delta to the previous bucket's.
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    /// Float histograms: each bucket's absolute count.
+    #[prost(double, repeated, tag = "10")]
+    pub negative_counts: Vec<f64>,
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    #[prost(double, repeated, tag = "13")]
+    pub positive_counts: Vec<f64>,
+    #[prost(enumeration = "ResetHint", tag = "14")]
+    pub reset_hint: i32,
+    #[prost(int64, tag = "15")]
+    pub timestamp: i64,
+}
+
+/// A histogram's observation count (`oneof count`).
+#[derive(Clone, Copy, PartialEq, prost::Oneof)]
+pub enum HistogramCount {
+    #[prost(uint64, tag = "1")]
+    CountInt(u64),
+    #[prost(double, tag = "2")]
+    CountFloat(f64),
+}
+
+/// A histogram's zero-bucket count (`oneof zero_count`).
+#[derive(Clone, Copy, PartialEq, prost::Oneof)]
+pub enum HistogramZeroCount {
+    #[prost(uint64, tag = "6")]
+    ZeroCountInt(u64),
+    #[prost(double, tag = "7")]
+    ZeroCountFloat(f64),
+}
+
+/// What a histogram says about counter resets (`Histogram.ResetHint`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum ResetHint {
+    Unknown = 0,
+    Yes = 1,
+    No = 2,
+    Gauge = 3,
+}
+
+/// Consecutive buckets: the gap to the previous span (or the first bucket's index), and how
+/// many buckets follow.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct BucketSpan {
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
+}
+
+/// Type, help and unit of a metric family (field 3 is unused in the proto).
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct MetricMetadata {
+    #[prost(enumeration = "MetricType", tag = "1")]
+    pub r#type: i32,
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    #[prost(string, tag = "4")]
+    pub help: String,
+    #[prost(string, tag = "5")]
+    pub unit: String,
+}
+
+/// `MetricMetadata.MetricType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum MetricType {
+    Unknown = 0,
+    Counter = 1,
+    Gauge = 2,
+    Histogram = 3,
+    GaugeHistogram = 4,
+    Summary = 5,
+    Info = 6,
+    StateSet = 7,
+}
+
+impl MetricType {
+    /// The name Prometheus's `/api/v1/metadata` uses for the type.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            MetricType::Unknown => "unknown",
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+        }
+    }
+}
+
+impl Histogram {
+    /// Whether this is a float histogram (it carries `CountFloat`).
+    pub fn is_float(&self) -> bool {
+        matches!(self.count, Some(HistogramCount::CountFloat(_)))
+    }
+}
+
+impl FullWriteRequest {
+    /// Float samples over all series.
+    pub fn sample_count(&self) -> usize {
+        self.timeseries.iter().map(|ts| ts.samples.len()).sum()
+    }
+
+    /// Histogram samples over all series.
+    pub fn histogram_count(&self) -> usize {
+        self.timeseries.iter().map(|ts| ts.histograms.len()).sum()
+    }
+
+    /// Exemplars over all series.
+    pub fn exemplar_count(&self) -> usize {
+        self.timeseries.iter().map(|ts| ts.exemplars.len()).sum()
+    }
+}
+
+impl From<WriteRequest> for FullWriteRequest {
+    fn from(request: WriteRequest) -> FullWriteRequest {
+        FullWriteRequest {
+            timeseries: request
+                .timeseries
+                .into_iter()
+                .map(|ts| FullTimeSeries { labels: ts.labels, samples: ts.samples, ..Default::default() })
+                .collect(),
+            metadata: Vec::new(),
+        }
+    }
 }
 
 /// The largest decompressed body accepted: the length is the sender's claim, so it is
@@ -82,15 +280,23 @@ impl WriteRequest {
 
 /// Encodes a request as it goes on the wire: protobuf, then snappy block format.
 pub fn encode(request: &WriteRequest) -> Vec<u8> {
-    let raw = prost::Message::encode_to_vec(request);
+    compress(&prost::Message::encode_to_vec(request))
+}
+
+/// Encodes a full request (exemplars, histograms and metadata included) for the wire.
+pub fn encode_full(request: &FullWriteRequest) -> Vec<u8> {
+    compress(&prost::Message::encode_to_vec(request))
+}
+
+fn compress(raw: &[u8]) -> Vec<u8> {
     // Compressing into a buffer sized by `max_compress_len` cannot fail.
     snap::raw::Encoder::new()
-        .compress_vec(&raw)
+        .compress_vec(raw)
         .unwrap_or_else(|e| unreachable!("snappy compression of an in-memory buffer failed: {e}"))
 }
 
-/// Decodes a body as it comes off the wire.
-pub fn decode(body: &[u8]) -> Result<WriteRequest, DecodeError> {
+/// Decodes a body as it comes off the wire, every part of the message kept.
+pub fn decode(body: &[u8]) -> Result<FullWriteRequest, DecodeError> {
     let claimed = snap::raw::decompress_len(body)?;
     if claimed > MAX_DECOMPRESSED_BYTES {
         return Err(DecodeError::TooLarge(claimed));
@@ -113,9 +319,57 @@ mod tests {
         ts.samples.push(Sample { value: 1.5, timestamp: 1_000 });
         let req = WriteRequest { timeseries: vec![ts] };
         let back = decode(&encode(&req)).expect("decodes");
-        assert_eq!(back, req);
+        assert_eq!(back, FullWriteRequest::from(req.clone()));
+        assert_eq!(encode_full(&back), encode(&req), "a samples-only request has the same bytes");
         let names: Vec<&str> = back.timeseries[0].labels.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["__name__", "container", "pod"]);
+    }
+
+    /// Bytes written by hand from `prompb/types.proto` and `remote.proto` (not by prost), so a
+    /// wrong field number or wire type cannot hide behind a round trip.
+    #[test]
+    fn exemplars_histograms_and_metadata_use_prometheus_field_numbers() {
+        let label = [&[0x0a, 0x08][..], b"__name__", &[0x12, 0x01], b"x"].concat();
+        let exemplar = [&[0x11][..], &1.5f64.to_le_bytes(), &[0x18, 0x07]].concat();
+        let histogram: Vec<u8> = vec![
+            0x08, 0x05, // count_int = 5
+            0x20, 0x06, // schema = 3 (zigzag)
+            0x5a, 0x04, 0x08, 0x01, 0x10, 0x02, // positive_spans [{offset -1, length 2}]
+            0x62, 0x02, 0x04, 0x02, // positive_deltas [2, 1] (packed, zigzag)
+            0x70, 0x02, // reset_hint = NO
+            0x78, 0x09, // timestamp = 9
+        ];
+        let field = |key: u8, body: &[u8]| [&[key, body.len() as u8][..], body].concat();
+        let series =
+            [field(0x0a, &label), field(0x1a, &exemplar), field(0x22, &histogram)].concat();
+        let metadata = [&[0x08, 0x01, 0x12, 0x01][..], b"x", &[0x22, 0x01], b"h", &[0x2a, 0x01], b"u"].concat();
+        let raw = [field(0x0a, &series), field(0x1a, &metadata)].concat();
+        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+
+        let got = decode(&body).expect("decodes");
+        let ts = &got.timeseries[0];
+        assert_eq!(ts.labels, [Label { name: "__name__".into(), value: "x".into() }]);
+        assert_eq!(ts.exemplars, [Exemplar { labels: vec![], value: 1.5, timestamp: 7 }]);
+        let h = &ts.histograms[0];
+        assert_eq!(h.count, Some(HistogramCount::CountInt(5)));
+        assert!(!h.is_float());
+        assert_eq!(h.schema, 3);
+        assert_eq!(h.positive_spans, [BucketSpan { offset: -1, length: 2 }]);
+        assert_eq!(h.positive_deltas, [2, 1]);
+        assert_eq!(h.reset_hint, ResetHint::No as i32);
+        assert_eq!(h.timestamp, 9);
+        assert_eq!(
+            got.metadata,
+            [MetricMetadata {
+                r#type: MetricType::Counter as i32,
+                metric_family_name: "x".into(),
+                help: "h".into(),
+                unit: "u".into()
+            }]
+        );
+        // And back: prost writes the same bytes (packed repeated fields, fields in order).
+        assert_eq!(prost::Message::encode_to_vec(&got), raw);
+        assert_eq!((got.sample_count(), got.histogram_count(), got.exemplar_count()), (0, 1, 1));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! members the AMP service model gives each error (see `docs/amp-api.md`).
 
 use serde_json::{json, Map, Value};
-use wiremock::ResponseTemplate;
+use crate::exchange::Reply;
 
 /// The `serviceCode` AMP's quota and throttling errors carry.
 const SERVICE_CODE: &str = "amp";
@@ -88,11 +88,11 @@ impl AwsError {
         e
     }
 
-    /// The wiremock answer.
-    pub(crate) fn response(&self) -> ResponseTemplate {
+    /// The answer.
+    pub(crate) fn response(&self) -> Reply {
         let mut body = self.members.clone();
         body.insert("message".into(), json!(self.message));
-        ResponseTemplate::new(self.status)
+        Reply::new(self.status)
             .insert_header("x-amzn-ErrorType", self.error_type.as_str())
             .set_body_raw(Value::Object(body).to_string(), "application/json")
     }

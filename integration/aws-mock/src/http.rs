@@ -3,13 +3,13 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use wiremock::{Request, ResponseTemplate};
+use crate::exchange::{Reply, Request};
 
 use crate::aws_error::AwsError;
 
 /// An answer with a JSON body.
-pub(crate) fn json_response(status: u16, body: &Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
+pub(crate) fn json_response(status: u16, body: &Value) -> Reply {
+    Reply::new(status).set_body_raw(body.to_string(), "application/json")
 }
 
 /// A path segment (or several) with its percent-encoding undone (invalid UTF-8 replaced).
@@ -26,7 +26,7 @@ pub(crate) fn query_pairs(request: &Request) -> Vec<(String, String)> {
 pub(crate) fn query_and_form(request: &Request) -> Vec<(String, String)> {
     let mut out = query_pairs(request);
     if request.method.as_str() == "POST" {
-        out.extend(form_urlencoded::parse(&request.body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+        out.extend(form_urlencoded::parse(request.body).map(|(k, v)| (k.into_owned(), v.into_owned())));
     }
     out
 }
@@ -34,7 +34,7 @@ pub(crate) fn query_and_form(request: &Request) -> Vec<(String, String)> {
 /// Reads a restJson1 request body (an empty body is `{}`); a body that does not parse is a
 /// ValidationException.
 pub(crate) fn parse_json_body<T: DeserializeOwned>(request: &Request) -> Result<T, AwsError> {
-    let body: &[u8] = if request.body.is_empty() { b"{}" } else { &request.body };
+    let body: &[u8] = if request.body.is_empty() { b"{}" } else { request.body };
     serde_json::from_slice(body).map_err(|e| {
         AwsError::validation(
             "CANNOT_PARSE",

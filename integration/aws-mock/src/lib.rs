@@ -1,12 +1,16 @@
-//! The AWS side of the harness on wiremock: an STS mock that hands out temporary credentials
-//! for web identities and assumed roles, and an AMP mock whose every request must carry a
-//! valid SigV4 signature from those credentials. Each mock keeps its own state; all they share
+//! The AWS side of the harness: an STS mock on wiremock that hands out temporary credentials
+//! for web identities and assumed roles, and an AMP mock, behind a hyper front door of its
+//! own, whose every request must carry a valid SigV4 signature from those credentials. Each mock keeps its own state; all they share
 //! is the credential registry (STS issues into it, AMP verifies against it) and the clock.
 //! [`AwsMock`] starts and wires both.
 //!
 //! Modules (all private but [`rules`]; the public items are re-exported here):
 //!
 //! - `sts`: the STS mock, its state and responder;
+//! - `front_door`: the AMP mock's HTTP server (hyper): body limits and timeouts, a cap on
+//!   connections, handlers run concurrently on the blocking pool;
+//! - `exchange`: the request view and answer type the AMP handlers use on either server;
+//! - `fuzzing` (hidden): entry points for the cargo-fuzz targets in `fuzz/`;
 //! - `amp`: the AMP mock:
 //!   - `amp::routing`: SigV4 on every request, then routing by method and path;
 //!   - `amp::control/`: the control plane: `plane` (the store, status transitions),
@@ -24,12 +28,18 @@
 //!   request), `names` (metric, label and resource name rules), `sync` (poison-tolerant
 //!   locking) and `account` (the mocked account id).
 //!
-//! Each mock is one `MockServer` with request recording off and one responder that routes by
-//! method and path: wiremock serves requests one at a time, which is plenty at this scale.
+//! The STS mock is one `MockServer` with request recording off and one responder that routes
+//! by method and path (wiremock serves requests one at a time, plenty for STS). The AMP mock
+//! is served by `front_door` instead: wiremock would buffer any body whole, with no limit,
+//! and serialise the data plane.
 
 mod account;
 mod amp;
 mod aws_error;
+mod exchange;
+mod front_door;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod names;
 mod request;
@@ -47,8 +57,8 @@ pub use amp::control::AmpLimits;
 pub use amp::ruler::{Ruler, RulerError, RulerReport, WallClock};
 pub use amp::rules;
 
-use amp::routing::AmpResponder;
 use amp::state::AmpState;
+use front_door::FrontDoor;
 use sts::{StsResponder, StsService};
 use sync::lock;
 
@@ -66,7 +76,7 @@ pub struct AwsMockOptions {
 /// The running STS and AMP mocks.
 pub struct AwsMock {
     sts: MockServer,
-    aps: MockServer,
+    aps: FrontDoor,
     region: String,
     /// Shared by both mocks: STS issues into it, AMP verifies against it.
     registry: CredentialRegistry,
@@ -87,9 +97,9 @@ impl AwsMock {
         self.sts.uri()
     }
 
-    /// The AMP endpoint for both planes (`http://127.0.0.1:<port>`).
+    /// The AMP endpoint for both planes (`http://127.0.0.1:<port>`), the front door.
     pub fn aps_url(&self) -> String {
-        self.aps.uri()
+        self.aps.url()
     }
 
     /// The region the mock signs and verifies for.
@@ -131,8 +141,8 @@ impl AwsMock {
             Arc::new(StsService::new(&region, credential_lifetime, registry.clone(), clock.clone()));
         let sts = MockServer::builder().disable_request_recording().start().await;
         Mock::given(any()).respond_with(StsResponder::new(sts_service.clone())).mount(&sts).await;
-        let aps = MockServer::builder().disable_request_recording().start().await;
-        Mock::given(any()).respond_with(AmpResponder::new(amp.clone())).mount(&aps).await;
+        let aps = FrontDoor::start(amp.clone())
+            .unwrap_or_else(|e| panic!("the AMP front door cannot start on 127.0.0.1: {e}"));
         AwsMock { sts, aps, region, registry, clock, sts_service, amp }
     }
 

@@ -3,17 +3,21 @@
 //!
 //! Only this crate starts processes. Every process gets its own process group, its own
 //! directory under the scenario directory and a log file; the scenario stops them in reverse
-//! order when dropped and removes its directory.
+//! order when dropped and removes its directory. A process dies with the harness process that
+//! owns it, also when that one is killed with SIGKILL (its parent-death signal), and what a
+//! crashed run left anyway is reaped by the next scenario.
 
 pub mod localstack;
 pub mod probe;
 pub mod prometheus;
 
+mod launcher;
 mod process;
+mod procfs;
 mod scenario;
 
 pub use process::{Process, ProcessSpec};
-pub use scenario::{free_port, Scenario, Service};
+pub use scenario::{free_port, Scenario, Service, STOP_GRACE};
 
 /// The project's paths (workspace root, cache directory, fixtures), from their one home.
 pub use ampfed_common::paths;
@@ -35,4 +39,10 @@ pub enum EnvError {
     Missing { tool: String, hint: String },
     #[error("a service named {0} is already in the scenario")]
     Duplicate(String),
+    #[error("{service} found its port taken by another program {attempts} times in a row; its last log {}:\n{tail}", log.display())]
+    PortTaken { service: String, attempts: usize, log: PathBuf, tail: String },
+    #[error("{service} listens beyond 127.0.0.1 ({}); it was stopped: every server of the harness must listen on loopback only", addresses.join(", "))]
+    Exposed { service: String, addresses: Vec<String> },
+    #[error("cannot start the thread that starts processes: {0}")]
+    Launcher(std::io::Error),
 }

@@ -1,4 +1,5 @@
-//! A child process in its own process group, logged to a file, stopped with SIGTERM then SIGKILL.
+//! A child process in its own process group, logged to a file, stopped with SIGTERM then SIGKILL,
+//! and killed by the kernel when the thread that started it ends (its parent-death signal).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -17,6 +18,9 @@ pub struct ProcessSpec {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
+    /// How long the process gets between SIGTERM and SIGKILL when the scenario stops it
+    /// (`STOP_GRACE` unless it is known to stop faster or to hang); zero: SIGKILL at once.
+    pub stop_grace: std::time::Duration,
 }
 
 /// A running child process owned by a scenario.
@@ -32,6 +36,11 @@ pub struct Process {
 
 impl Process {
     /// Starts the process in a new process group with stdout and stderr going to `log`.
+    ///
+    /// The child gets SIGKILL from the kernel as soon as the *thread* calling this ends
+    /// (`PR_SET_PDEATHSIG`), so that it never outlives its owner, even one killed with SIGKILL.
+    /// Call it from a thread that lives as long as the process: a [`crate::Scenario`] starts
+    /// its processes on a thread of its own; a test's own thread is fine too.
     pub fn spawn(spec: &ProcessSpec, log: &Path) -> Result<Process, EnvError> {
         let io_err = |what| move |source| EnvError::Io { what, path: log.to_owned(), source };
         let out = File::create(log).map_err(io_err("create log"))?;
@@ -44,6 +53,21 @@ impl Process {
             .stdout(out)
             .stderr(err)
             .process_group(0);
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the forked child before exec and calls only
+        // async-signal-safe functions (prctl, getppid); it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl: then no signal will come.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
         let child = cmd.spawn().map_err(|source| EnvError::Spawn {
             service: spec.name.clone(),
             program: spec.program.display().to_string(),
@@ -98,6 +122,13 @@ impl Process {
             return;
         };
         self.group_signalled = true;
+        if grace.is_zero() {
+            // Nothing to save: killed at once, as its spec asks.
+            signal_group(pgid, libc::SIGKILL);
+            let _ = child.wait();
+            tracing::debug!(service = %self.name, "killed");
+            return;
+        }
         signal_group(pgid, libc::SIGTERM);
         let deadline = Instant::now() + grace;
         loop {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::probe::Probe;
-use crate::{free_port, EnvError, ProcessSpec, Scenario};
+use crate::{EnvError, ProcessSpec, Scenario};
 
 /// How to start Prometheus.
 #[derive(Clone, Debug)]
@@ -50,15 +50,15 @@ pub fn start(scenario: &mut Scenario, options: &PrometheusOptions) -> Result<Pro
         path: config.clone(),
         source,
     })?;
-    let port = free_port()?;
-    let spec = ProcessSpec {
+    let spec = |port: u16| ProcessSpec {
         name: "prometheus".into(),
-        program: binary,
+        program: binary.clone(),
         args: vec![
             format!("--config.file={}", config.display()),
             format!("--storage.tsdb.path={}", dir.join("data").display()),
             format!("--web.listen-address=127.0.0.1:{port}"),
             "--web.enable-remote-write-receiver".into(),
+            "--enable-feature=exemplar-storage,native-histograms".into(),
             "--storage.tsdb.retention.time=3650d".into(),
             // Keep a week in the head: no head compaction races the backfill of simulated
             // history, so every sample stays in-order in the head and queries are repeatable.
@@ -69,12 +69,16 @@ pub fn start(scenario: &mut Scenario, options: &PrometheusOptions) -> Result<Pro
             "--log.level=warn".into(),
         ],
         env: vec![],
-        cwd: dir,
+        cwd: dir.clone(),
+        stop_grace: crate::STOP_GRACE,
     };
-    let url = format!("http://127.0.0.1:{port}");
-    let probe = Probe::Http { url: format!("{url}/-/ready"), status: 200, body_contains: "Ready".into() };
-    scenario.start_process(&spec, &probe, Duration::from_secs(60))?;
-    Ok(PrometheusEndpoint { url })
+    let probe = |port: u16| Probe::Http {
+        url: format!("http://127.0.0.1:{port}/-/ready"),
+        status: 200,
+        body_contains: "Ready".into(),
+    };
+    let port = scenario.start_listening_process(Duration::from_secs(60), |port| (spec(port), probe(port)))?;
+    Ok(PrometheusEndpoint { url: format!("http://127.0.0.1:{port}") })
 }
 
 /// The first executable named `name` on `PATH`.

@@ -1,5 +1,8 @@
-//! The [`Scenario`]: owns every service it started and stops them in reverse order.
+//! The [`Scenario`]: owns every service it started and stops them in reverse order; starts
+//! its processes on a thread of its own (see `launcher.rs`), retries a start whose port was
+//! taken meanwhile, and reaps what a crashed earlier run left behind.
 
+use std::collections::VecDeque;
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
@@ -8,9 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ampfed_common::wait::{Cancel, Poll, Wait, WaitError};
 
+use crate::launcher::{Jobs, Launcher};
 use crate::probe::Probe;
 use crate::process::{log_tail, signal_group, Process, ProcessSpec};
-use crate::EnvError;
+use crate::{procfs, EnvError};
 
 /// Something a scenario owns and must stop. `stop` is safe to call twice.
 pub trait Service: Send {
@@ -22,6 +26,10 @@ pub trait Service: Send {
 ///
 /// **Invariant:** every process the harness starts is owned by a scenario; dropping it (after
 /// success, failure or Ctrl-C) stops them all and removes the directory unless `keep` is set.
+/// Its processes are forked on the scenario's own launcher thread, which ends only when the
+/// scenario is dropped; each has a parent-death signal, so that none outlives the harness
+/// process even when that is killed with SIGKILL. Dropping a scenario blocks until its
+/// processes are gone (up to [`STOP_GRACE`] each): drop it where blocking is allowed.
 pub struct Scenario {
     dir: PathBuf,
     services: Vec<Box<dyn Service>>,
@@ -29,6 +37,12 @@ pub struct Scenario {
     /// Set on Ctrl-C: a readiness wait in progress gives up, so that the service being
     /// started is stopped by its scenario instead of outliving the run.
     cancel: Cancel,
+    /// The started processes' ids, by service name.
+    pids: Vec<(String, u32)>,
+    /// Ports handed out before asking the kernel: a test's way to make a port collide.
+    first_ports: VecDeque<u16>,
+    /// Forks and stops every process; declared last, so it is dropped after the services.
+    launcher: Launcher,
 }
 
 const DIR_PREFIX: &str = "ampfed-scenario-";
@@ -36,6 +50,12 @@ const OWNER_FILE: &str = "owner.pid";
 const GROUPS_FILE: &str = "process-groups";
 /// Written when a scenario is kept on purpose: leftover clean-up never removes it.
 const KEPT_FILE: &str = "kept";
+/// How long a stopped process may take to exit after SIGTERM before it gets SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long a process that did not become ready gets after SIGTERM.
+const FAILED_START_GRACE: Duration = Duration::from_secs(5);
+/// How many ports a listening process is tried on before its start fails.
+const PORT_ATTEMPTS: usize = 3;
 
 impl Scenario {
     /// Creates a fresh scenario directory under the system temp dir, after stopping what a
@@ -44,19 +64,29 @@ impl Scenario {
         let base = std::env::temp_dir();
         reap_leftovers(&base);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let dir = base.join(format!("{DIR_PREFIX}{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir).map_err(|source| EnvError::Io {
-            what: "create",
-            path: dir.clone(),
-            source,
-        })?;
-        let owner = dir.join(OWNER_FILE);
-        fs::write(&owner, std::process::id().to_string()).map_err(|source| EnvError::Io {
-            what: "write",
-            path: owner,
-            source,
-        })?;
-        Ok(Scenario { dir, services: Vec::new(), keep, cancel: Cancel::new() })
+        let name = format!("{DIR_PREFIX}{}-{nanos}", std::process::id());
+        // Made under another name and renamed into place with its owner file, so that the
+        // clean-up of a run starting meanwhile never takes it for a crashed run's.
+        let staging = base.join(format!(".{name}"));
+        let dir = base.join(&name);
+        let io = |what, path: &Path| {
+            let path = path.to_owned();
+            move |source| EnvError::Io { what, path, source }
+        };
+        fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+        let owner = staging.join(OWNER_FILE);
+        fs::write(&owner, owner_text(std::process::id() as i32)).map_err(io("write", &owner))?;
+        fs::rename(&staging, &dir).map_err(io("rename into place", &dir))?;
+        let launcher = Launcher::new()?;
+        Ok(Scenario {
+            dir,
+            services: Vec::new(),
+            keep,
+            cancel: Cancel::new(),
+            pids: Vec::new(),
+            first_ports: VecDeque::new(),
+            launcher,
+        })
     }
 
     /// Makes readiness waits give up as soon as `cancel` is set.
@@ -68,6 +98,11 @@ impl Scenario {
     /// The scenario directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The process id (also its process group id) of the started process `name`.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.pids.iter().find(|(n, _)| n == name).map(|(_, pid)| *pid)
     }
 
     /// A directory of the scenario's own for service `name`.
@@ -98,38 +133,50 @@ impl Scenario {
         probe: &Probe,
         timeout: Duration,
     ) -> Result<(), EnvError> {
-        if self.services.iter().any(|s| s.name() == spec.name) {
-            return Err(EnvError::Duplicate(spec.name.clone()));
-        }
-        let log = self.service_dir(&spec.name)?.join(format!("{}.log", spec.name));
-        let mut process = Process::spawn(spec, &log)?;
-        if let Some(pid) = process.pid() {
-            self.record_group(pid);
-        }
-        let ready = Wait::new(format!("{} to be ready", spec.name), timeout)
-            .cancelled_by(&self.cancel)
-            .blocking(|| match probe.check() {
-                Ok(()) => Ok(Poll::Ready(())),
-                Err(seen) => process.check_alive().map(|()| Poll::Pending(seen)),
-            });
-        let last = match ready {
-            Ok(()) => {
-                tracing::info!(service = %spec.name, "ready");
-                self.services.push(Box::new(ProcessService { name: spec.name.clone(), process }));
-                return Ok(());
-            }
-            Err(WaitError::Failed(exited)) => return Err(exited),
-            Err(WaitError::TimedOut { last, .. }) => last,
-            Err(WaitError::Cancelled { .. }) => "interrupted".to_owned(),
-        };
-        process.stop(Duration::from_secs(5));
-        Err(EnvError::NotReady {
-            service: spec.name.clone(),
-            waited_secs: timeout.as_secs(),
-            last,
-            tail: log_tail(&log, 20),
-            log,
+        self.launch(spec, probe, timeout, None).map_err(|failed| match failed {
+            Failed::Env(e) => e,
+            Failed::PortTaken => unreachable!("no port was given"),
         })
+    }
+
+    /// Starts a process that listens on a TCP port of 127.0.0.1: `build` makes its spec and
+    /// probe for a port chosen by the kernel; returns the port once the probe passes *and* the
+    /// port's listener belongs to the process's group.
+    ///
+    /// The port is free when chosen but not held: another run may bind it before this process
+    /// does. Then the process logs "address already in use" (Prometheus exits, LocalStack
+    /// keeps running), and it is stopped and started again on another port, at most
+    /// [`PORT_ATTEMPTS`] times. The ownership check keeps the probe from taking the other
+    /// run's server, answering on that port, for this one.
+    pub fn start_listening_process(
+        &mut self,
+        timeout: Duration,
+        mut build: impl FnMut(u16) -> (ProcessSpec, Probe),
+    ) -> Result<u16, EnvError> {
+        let mut attempt = 1;
+        loop {
+            let port = self.choose_port()?;
+            let (spec, probe) = build(port);
+            match self.launch(&spec, &probe, timeout, Some(port)) {
+                Ok(()) => return Ok(port),
+                Err(Failed::Env(e)) => return Err(e),
+                Err(Failed::PortTaken) => {
+                    let log = self.log_path(&spec.name);
+                    let kept = log.with_file_name(format!("{}.port-{port}-taken.log", spec.name));
+                    let _ = fs::rename(&log, &kept);
+                    if attempt == PORT_ATTEMPTS || self.cancel.is_cancelled() {
+                        return Err(EnvError::PortTaken {
+                            service: spec.name.clone(),
+                            attempts: PORT_ATTEMPTS,
+                            tail: log_tail(&kept, 20),
+                            log: kept,
+                        });
+                    }
+                    tracing::warn!(service = %spec.name, port, "port taken by someone else meanwhile; trying another");
+                    attempt += 1;
+                }
+            }
+        }
     }
 
     /// Stops every service in reverse order of start. Safe to call twice.
@@ -138,6 +185,106 @@ impl Scenario {
             tracing::debug!(service = service.name(), "stopping");
             service.stop();
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_first_ports(mut self, ports: impl IntoIterator<Item = u16>) -> Scenario {
+        self.first_ports.extend(ports);
+        self
+    }
+
+    fn choose_port(&mut self) -> Result<u16, EnvError> {
+        match self.first_ports.pop_front() {
+            Some(port) => Ok(port),
+            None => free_port(),
+        }
+    }
+
+    fn log_path(&self, name: &str) -> PathBuf {
+        self.dir.join(name).join(format!("{name}.log"))
+    }
+
+    /// Forks the process on the launcher thread and waits (on this thread) until it is ready.
+    fn launch(
+        &mut self,
+        spec: &ProcessSpec,
+        probe: &Probe,
+        timeout: Duration,
+        port: Option<u16>,
+    ) -> Result<(), Failed> {
+        if self.services.iter().any(|s| s.name() == spec.name) {
+            return Err(Failed::Env(EnvError::Duplicate(spec.name.clone())));
+        }
+        self.service_dir(&spec.name).map_err(Failed::Env)?;
+        let log = self.log_path(&spec.name);
+        let jobs = self.launcher.jobs();
+        let mut process = jobs
+            .run({
+                let (spec, log) = (spec.clone(), log.clone());
+                move || Process::spawn(&spec, &log)
+            })
+            .map_err(Failed::Env)?;
+        let pid = process.pid().unwrap_or_default();
+        self.record_group(pid);
+        let port_taken = |port: u16| {
+            let needle = format!(":{port}");
+            log_tail(&log, 200)
+                .lines()
+                .any(|l| l.contains(&needle) && l.to_ascii_lowercase().contains("address already in use"))
+        };
+        let ready = Wait::new(format!("{} to be ready", spec.name), timeout)
+            .cancelled_by(&self.cancel)
+            .blocking(|| {
+                if port.is_some_and(port_taken) {
+                    return Err(Failed::PortTaken);
+                }
+                let seen = match (probe.check(), port) {
+                    (Ok(()), None) => return Ok(Poll::Ready(())),
+                    (Ok(()), Some(port)) => match procfs::group_listens_on(pid as i32, port) {
+                        Some(false) => {
+                            format!("127.0.0.1:{port} answers, but no process of {} listens there", spec.name)
+                        }
+                        _ => return Ok(Poll::Ready(())),
+                    },
+                    (Err(seen), _) => seen,
+                };
+                match process.check_alive() {
+                    Ok(()) => Ok(Poll::Pending(seen)),
+                    Err(_) if port.is_some_and(port_taken) => Err(Failed::PortTaken),
+                    Err(exited) => Err(Failed::Env(exited)),
+                }
+            });
+        let last = match ready {
+            Ok(()) => {
+                if let Some(addresses) = procfs::group_listens_beyond_loopback(pid as i32).filter(|a| !a.is_empty()) {
+                    jobs.run(move || process.stop(FAILED_START_GRACE));
+                    return Err(Failed::Env(EnvError::Exposed { service: spec.name.clone(), addresses }));
+                }
+                tracing::info!(service = %spec.name, "ready");
+                self.pids.push((spec.name.clone(), pid));
+                self.services.push(Box::new(ProcessService {
+                    name: spec.name.clone(),
+                    process: Some(process),
+                    jobs,
+                    stop_grace: spec.stop_grace,
+                }));
+                return Ok(());
+            }
+            Err(WaitError::Failed(failed)) => {
+                jobs.run(move || process.stop(FAILED_START_GRACE));
+                return Err(failed);
+            }
+            Err(WaitError::TimedOut { last, .. }) => last,
+            Err(WaitError::Cancelled { .. }) => "interrupted".to_owned(),
+        };
+        jobs.run(move || process.stop(FAILED_START_GRACE));
+        Err(Failed::Env(EnvError::NotReady {
+            service: spec.name.clone(),
+            waited_secs: timeout.as_secs(),
+            last,
+            tail: log_tail(&log, 20),
+            log,
+        }))
     }
 
     fn record_group(&self, pgid: u32) {
@@ -151,6 +298,13 @@ impl Scenario {
             tracing::warn!("cannot record process group in {}: {e}", path.display());
         }
     }
+}
+
+/// Why a start did not give a ready process.
+enum Failed {
+    /// Someone else bound the port first; another port may do.
+    PortTaken,
+    Env(EnvError),
 }
 
 impl Drop for Scenario {
@@ -167,9 +321,12 @@ impl Drop for Scenario {
     }
 }
 
+/// A process of the scenario; stopped on the launcher thread, which forked it.
 struct ProcessService {
     name: String,
-    process: Process,
+    process: Option<Process>,
+    jobs: Jobs,
+    stop_grace: Duration,
 }
 
 impl Service for ProcessService {
@@ -178,43 +335,96 @@ impl Service for ProcessService {
     }
 
     fn stop(&mut self) {
-        self.process.stop(Duration::from_secs(10));
+        if let Some(mut process) = self.process.take() {
+            let grace = self.stop_grace;
+            self.jobs.run(move || process.stop(grace));
+        }
     }
 }
 
-/// Kills the process groups of scenarios whose owner is no longer running (a crash or a
-/// SIGKILL skipped their clean-up), and removes their directories unless they were kept. A
-/// group is killed only while its leader still runs inside that scenario's directory, so a
-/// recycled process group id is never hit.
+/// `<pid> <start time>`: the owner process, unmistakable even after its pid is reused.
+fn owner_text(pid: i32) -> String {
+    match procfs::start_time(pid) {
+        Some(started) => format!("{pid} {started}"),
+        None => pid.to_string(),
+    }
+}
+
+/// Whether the owner recorded in `text` still runs (the same process, not a reused pid).
+fn owner_alive(text: &str) -> bool {
+    let mut fields = text.split_whitespace();
+    let Some(pid) = fields.next().and_then(|p| p.parse::<i32>().ok()) else { return false };
+    match fields.next().and_then(|s| s.parse::<u64>().ok()) {
+        Some(started) => procfs::start_time(pid) == Some(started),
+        None => Path::new(&format!("/proc/{pid}")).exists(),
+    }
+}
+
+/// Kills what scenarios whose owner no longer runs (a crash or a SIGKILL skipped their
+/// clean-up) left running, and removes their directories unless they were kept.
+///
+/// What identifies a leftover is its working directory: every process a scenario starts runs
+/// inside the scenario's directory, and so do the children it forks. A recorded process group
+/// is killed only while some process of that group, leader or not, runs inside the directory:
+/// a group whose leader exited (its pid perhaps reused since) but whose members live on is
+/// still found, and a recycled group id, whose processes run elsewhere, is never signalled.
+/// Processes inside the directory outside every recorded group (one that left its group, or a
+/// lost record) are killed one by one. Kept directories are left alone, with what runs there.
 fn reap_leftovers(base: &Path) {
     let Ok(entries) = fs::read_dir(base) else { return };
+    let me = std::process::id() as i32;
+    let mut table: Option<Vec<procfs::ProcessInfo>> = None;
     for entry in entries.flatten() {
         let path = entry.path();
         let is_ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(DIR_PREFIX));
-        if !is_ours {
+        if !is_ours || path.join(KEPT_FILE).exists() {
             continue;
         }
-        let owner = fs::read_to_string(path.join(OWNER_FILE)).ok().and_then(|s| s.trim().parse::<u32>().ok());
-        let owner_alive = owner.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-        if owner_alive {
+        if owner_alive(&fs::read_to_string(path.join(OWNER_FILE)).unwrap_or_default()) {
             continue;
         }
-        let groups = fs::read_to_string(path.join(GROUPS_FILE)).unwrap_or_default();
-        for pgid in groups.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-            let cwd = fs::read_link(format!("/proc/{pgid}/cwd")).ok();
-            if cwd.is_some_and(|cwd| cwd.starts_with(&path)) {
-                tracing::warn!("stopping process group {pgid} left by a crashed run in {}", path.display());
-                signal_group(pgid, libc::SIGKILL);
+        let groups: Vec<i32> = fs::read_to_string(path.join(GROUPS_FILE))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+            .collect();
+        let inside: Vec<procfs::ProcessInfo> = table
+            .get_or_insert_with(procfs::processes)
+            .iter()
+            .filter(|p| p.pid != me && p.cwd.as_ref().is_some_and(|cwd| cwd.starts_with(&path)))
+            .cloned()
+            .collect();
+        let mut signalled = Vec::new();
+        for process in &inside {
+            if groups.contains(&process.pgrp) {
+                if !signalled.contains(&process.pgrp) {
+                    tracing::warn!(
+                        "stopping process group {} left by a crashed run in {}",
+                        process.pgrp,
+                        path.display()
+                    );
+                    signal_group(process.pgrp, libc::SIGKILL);
+                    signalled.push(process.pgrp);
+                }
+            } else {
+                tracing::warn!(
+                    "stopping process {} left by a crashed run in {}",
+                    process.pid,
+                    path.display()
+                );
+                // SAFETY: kill(2) has no memory effects.
+                unsafe {
+                    libc::kill(process.pid, libc::SIGKILL);
+                }
             }
         }
         let _ = fs::remove_file(path.join(GROUPS_FILE));
-        if !path.join(KEPT_FILE).exists() {
-            let _ = fs::remove_dir_all(&path);
-        }
+        let _ = fs::remove_dir_all(&path);
     }
 }
 
-/// A free TCP port on 127.0.0.1, chosen by the kernel.
+/// A free TCP port on 127.0.0.1, chosen by the kernel. Nothing holds it once this returns:
+/// start listeners with [`Scenario::start_listening_process`], which copes with losing it.
 pub fn free_port() -> Result<u16, EnvError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| EnvError::Io {
         what: "bind a free port on",
@@ -300,11 +510,150 @@ mod tests {
             args: vec!["-c".into(), "echo boom; exit 3".into()],
             env: vec![],
             cwd: scenario.dir().to_owned(),
+            stop_grace: STOP_GRACE,
         };
         let probe =
             Probe::Http { url: "http://127.0.0.1:1/".into(), status: 200, body_contains: String::new() };
         let err = scenario.start_process(&spec, &probe, Duration::from_secs(20)).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("exited during start-up") && text.contains("boom"), "{text}");
+    }
+
+    /// Gone, or a zombie nobody reaps (PID 1 here does not).
+    fn is_dead(pid: i32) -> bool {
+        procfs::pgrp(pid).is_none()
+    }
+
+    #[test]
+    fn a_crashed_runs_group_is_killed_when_its_leader_exited_but_a_member_runs_on() {
+        let staging = std::env::temp_dir().join(format!("ampfed-staging-member-{}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("{DIR_PREFIX}crashed-member-{}", std::process::id()));
+        fs::create_dir_all(&staging).unwrap();
+        // The leader starts a member in its group and exits; the member runs on.
+        let mut leader = std::process::Command::new("/bin/sh")
+            .args(["-c", "tail -f /dev/null >/dev/null 2>&1 & echo $!"])
+            .current_dir(&staging)
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut leader.stdout.take().unwrap(), &mut out).unwrap();
+        leader.wait().unwrap();
+        let member: i32 = out.trim().parse().unwrap();
+        assert_eq!(procfs::pgrp(member), Some(leader.id() as i32), "the member is in the leader's group");
+        fs::write(staging.join(OWNER_FILE), "999999999").unwrap();
+        fs::write(staging.join(GROUPS_FILE), format!("{}\n", leader.id())).unwrap();
+        fs::rename(&staging, &base).unwrap();
+        let _next = Scenario::new(false).unwrap();
+        let died = Wait::new("the member to be killed", Duration::from_secs(10)).blocking(|| {
+            Ok::<_, ()>(if is_dead(member) { Poll::Ready(()) } else { Poll::Pending("running".into()) })
+        });
+        if died.is_err() {
+            signal_group(leader.id() as i32, libc::SIGKILL);
+            panic!("the member of a crashed run's group was left running");
+        }
+        assert!(!base.exists());
+    }
+
+    #[test]
+    fn an_owner_whose_pid_was_reused_counts_as_gone() {
+        let me = std::process::id() as i32;
+        assert!(owner_alive(&owner_text(me)));
+        assert!(owner_alive(&me.to_string()), "an owner file without a start time");
+        let started = procfs::start_time(me).unwrap();
+        assert!(!owner_alive(&format!("{me} {}", started + 1)), "another process under the same pid");
+        assert!(!owner_alive("") && !owner_alive("999999999 1"));
+    }
+
+    /// A server on 127.0.0.1 that answers every request with 200 "Ready": another run's
+    /// service, on the port this one meant to use.
+    fn someone_else_on_a_port() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let serving = listener.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in serving.incoming().flatten() {
+                let mut buf = [0u8; 1024];
+                let _ = std::io::Read::read(&mut stream, &mut buf);
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nReady");
+            }
+        });
+        (listener, port)
+    }
+
+    fn ready_probe(port: u16) -> Probe {
+        Probe::Http { url: format!("http://127.0.0.1:{port}/"), status: 200, body_contains: "Ready".into() }
+    }
+
+    /// A shell standing in for a server that finds its port taken: it says so the way
+    /// Prometheus does, then exits (`exits`) or runs on as LocalStack does.
+    fn port_taken_spec(dir: &Path, port: u16, exits: bool) -> ProcessSpec {
+        let then = if exits { "exit 1" } else { "exec tail -f /dev/null" };
+        ProcessSpec {
+            name: "taken".into(),
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                format!("echo 'listen tcp 127.0.0.1:{port}: bind: address already in use'; {then}"),
+            ],
+            env: vec![],
+            cwd: dir.to_owned(),
+            stop_grace: STOP_GRACE,
+        }
+    }
+
+    #[test]
+    fn a_port_taken_on_every_attempt_fails_with_the_log() {
+        let (_held, port) = someone_else_on_a_port();
+        for exits in [true, false] {
+            let mut scenario = Scenario::new(false).unwrap().with_first_ports([port; PORT_ATTEMPTS]);
+            let dir = scenario.dir().to_owned();
+            let mut asked = Vec::new();
+            let err = scenario
+                .start_listening_process(Duration::from_secs(20), |p| {
+                    asked.push(p);
+                    (port_taken_spec(&dir, p, exits), ready_probe(p))
+                })
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, EnvError::PortTaken { attempts: PORT_ATTEMPTS, .. }), "{text}");
+            assert!(text.contains("address already in use"), "{text}");
+            assert_eq!(asked, [port; PORT_ATTEMPTS]);
+        }
+    }
+
+    #[test]
+    fn another_programs_answer_on_the_port_is_not_taken_for_the_process() {
+        let (_held, port) = someone_else_on_a_port();
+        let mut scenario = Scenario::new(false).unwrap().with_first_ports([port]);
+        let dir = scenario.dir().to_owned();
+        let idle = |_| ProcessSpec {
+            name: "idle".into(),
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), "exec tail -f /dev/null".into()],
+            env: vec![],
+            cwd: dir.clone(),
+            stop_grace: STOP_GRACE,
+        };
+        let err = scenario
+            .start_listening_process(Duration::from_secs(2), |p| (idle(p), ready_probe(p)))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("not ready") && text.contains("no process of idle listens there"), "{text}");
+    }
+
+    #[test]
+    fn prometheus_starts_on_another_port_when_its_first_is_taken() {
+        let (_held, taken) = someone_else_on_a_port();
+        let mut scenario = Scenario::new(false).unwrap().with_first_ports([taken]);
+        let prom = crate::prometheus::start(&mut scenario, &Default::default()).unwrap();
+        assert_ne!(prom.url, format!("http://127.0.0.1:{taken}"));
+        let first = scenario.dir().join(format!("prometheus/prometheus.port-{taken}-taken.log"));
+        let log = fs::read_to_string(&first).unwrap_or_default();
+        assert!(log.contains("address already in use"), "{}: {log}", first.display());
+        let ready = ureq::get(&format!("{}/-/ready", prom.url)).call().unwrap().into_string().unwrap();
+        assert!(ready.contains("Ready"), "{ready}");
     }
 }

@@ -257,6 +257,7 @@ async fn the_binary_signs_and_forwards_and_logs_failed_requests() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
         cwd: home.to_path_buf(),
+        stop_grace: ampfed_env::STOP_GRACE,
     };
     // stdout and stderr both go to the log; the process is stopped when `child` is dropped.
     let log_path = home.join("proxy.log");

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use wiremock::{Request, Respond, ResponseTemplate};
+use wiremock::{Respond, ResponseTemplate};
 
 use super::control::Answer;
 use super::data_plane::DataPlane;
 use super::state::AmpState;
 use crate::aws_error::AwsError;
+use crate::exchange::{Reply, Request};
 use crate::http::{decode_segment, json_response, parse_json_body, query_pairs};
 use crate::request::verify_request;
 use crate::sync::lock;
@@ -26,7 +27,14 @@ impl AmpResponder {
 }
 
 impl Respond for AmpResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        self.handle(&Request::from(request)).into()
+    }
+}
+
+impl AmpResponder {
+    /// Verifies and answers one request, whichever server received it.
+    pub(crate) fn handle(&self, request: &Request) -> Reply {
         if let Err(e) = verify_request(&self.amp.verifier, request) {
             tracing::info!(
                 error_type = e.error_type(),
@@ -43,7 +51,7 @@ impl Respond for AmpResponder {
 }
 
 impl AmpResponder {
-    fn route(&self, request: &Request) -> Result<ResponseTemplate, AwsError> {
+    fn route(&self, request: &Request) -> Result<Reply, AwsError> {
         let path = request.url.path().to_owned();
         let raw: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let segments: Vec<String> = raw.iter().map(|s| decode_segment(s)).collect();
@@ -111,9 +119,9 @@ fn unknown(method: &str, path: &str) -> AwsError {
     AwsError::validation("UNKNOWN_OPERATION", "path", format!("No AMP operation matches {method} {path}"))
 }
 
-fn render((status, body): Answer) -> ResponseTemplate {
+fn render((status, body): Answer) -> Reply {
     match body {
         Some(body) => json_response(status, &body),
-        None => ResponseTemplate::new(status),
+        None => Reply::new(status),
     }
 }

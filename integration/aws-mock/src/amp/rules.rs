@@ -4,11 +4,14 @@
 //! names, record names, label and annotation names, fields a recording rule may not have,
 //! durations, and every expression with a real PromQL parser (`promql-parser`). The first
 //! problem is reported, naming the group, the rule's index in it and the parser's message.
+//! Expressions also get the data plane's checks (`amp::tenancy`): length and nesting limits
+//! before parsing, and no use of the tenant label, which no rule may set either.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use crate::amp::tenancy::{self, ExprError, TENANT_LABEL};
 use crate::names::{is_label_name, is_metric_name};
 
 /// A parsed rules file.
@@ -130,11 +133,21 @@ pub fn parse(data: &[u8]) -> Result<RuleFile, RuleError> {
             if let Some(bad) = rule.labels.keys().find(|k| !is_label_name(k) || k.as_str() == "__name__") {
                 return Err(fail(format!("invalid label name: {bad}")));
             }
+            if rule.labels.contains_key(TENANT_LABEL) {
+                return Err(fail(format!(
+                    "label name \"{TENANT_LABEL}\" is reserved by the mock (it keeps workspaces apart)"
+                )));
+            }
             if let Some(bad) = rule.annotations.keys().find(|k| !is_label_name(k)) {
                 return Err(fail(format!("invalid annotation name: {bad}")));
             }
-            promql_parser::parser::parse(&rule.expr).map_err(|e| {
-                fail(format!("could not parse expression {:?}: {}", rule.expr.trim(), e.trim()))
+            tenancy::check_expr(&rule.expr).map_err(|e| match e {
+                ExprError::Parse(e) => {
+                    fail(format!("could not parse expression {:?}: {}", rule.expr.trim(), e.trim()))
+                }
+                // Not echoed: it may be 64 KiB or more.
+                ExprError::Limit(m) => fail(format!("expression refused: {m}")),
+                ExprError::Tenant(m) => fail(format!("expression {:?}: {m}", rule.expr.trim())),
             })?;
         }
     }
@@ -208,6 +221,23 @@ mod tests {
         assert!(ann.to_string().contains("invalid field 'annotations' in recording rule"), "{ann}");
         let alert = parse(b"groups:\n- name: a\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 5m\n    annotations: {summary: s}\n");
         assert!(alert.is_ok(), "{alert:?}");
+    }
+
+    #[test]
+    fn tenant_label_and_limits() {
+        let rule = |expr: &str, labels: &str| {
+            let yaml = format!("groups:\n- name: a\n  rules:\n  - record: x\n    expr: {expr:?}\n{labels}");
+            parse(yaml.as_bytes()).map_err(|e| e.to_string())
+        };
+        let err = rule("up", "    labels: {ampfed_workspace: other}\n").unwrap_err();
+        assert!(err.contains("rule 0: label name \"ampfed_workspace\" is reserved"), "{err}");
+        let err = rule("label_replace(up, \"w\", \"$1\", \"ampfed_workspace\", \"(.*)\")", "").unwrap_err();
+        assert!(err.contains("is reserved"), "{err}");
+        let err = rule(&format!("{}up{}", "(".repeat(300), ")".repeat(300)), "").unwrap_err();
+        assert!(err.contains("expression refused: expression is nested more than 256 levels"), "{err}");
+        let err = rule(&format!("{}up{}", "(".repeat(100_000), ")".repeat(100_000)), "").unwrap_err();
+        assert!(err.contains("bytes long") && err.len() < 300, "{err}");
+        assert!(rule("sum by (ampfed_workspace) (up)", "").is_ok());
     }
 
     #[test]

@@ -165,3 +165,52 @@ async fn an_unreachable_backend_is_a_503_senders_retry() {
     proxy.stop();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A backend answer that is too large, or cut short, is a 502 that says so: never an empty 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_answer_too_large_or_cut_short_is_a_502() {
+    use std::io::{Read, Write};
+
+    // Over the mock's limit of 64 MiB.
+    let large = wiremock::MockServer::builder().disable_request_recording().start().await;
+    let body = format!("{{\"status\":\"success\",\"data\":[\"{}\"]}}", "x".repeat(65 << 20));
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&large)
+        .await;
+    // Promises more than it sends, then closes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let short = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"status\":",
+            );
+        }
+    });
+    for (backend, expected) in [(large.uri(), "larger than"), (short, "could not be read")] {
+        let mock = mock_with_backend(&backend).await;
+        let dir = tempdir("backend-answers");
+        let amp = client(&mock, &dir, TOKEN);
+        let id = crate::workspace(&amp).await;
+        let mut proxy = proxy(&mock, &dir).await;
+        let api = format!("{}/workspaces/{id}/api/v1", proxy.url());
+        let answers = tokio::task::spawn_blocking(move || {
+            ["query?query=up", "labels", "label/job/values", "series?match[]=up"]
+                .map(|path| call("GET", &format!("{api}/{path}"), None))
+        })
+        .await
+        .unwrap();
+        for (status, body) in answers {
+            assert_eq!(status, 502, "{expected}: {}", &body[..body.len().min(200)]);
+            let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+            assert_eq!(v["status"], "error", "{body}");
+            assert!(v["error"].as_str().unwrap().contains(expected), "{body}");
+        }
+        proxy.stop();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

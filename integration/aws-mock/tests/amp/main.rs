@@ -6,8 +6,11 @@ mod cli;
 mod control_plane;
 mod data_plane;
 mod errors;
+mod fidelity;
+mod front_door;
 mod raw_http;
 mod ruler;
+mod tenancy;
 
 use std::path::Path;
 use std::time::Duration;

@@ -200,8 +200,10 @@ impl Ruler {
         limit: usize,
         report: &mut RulerReport,
     ) -> Result<Vec<ActiveAlert>, RuleFailure> {
+        // Scoped (and checked) as the data plane scopes queries; rules files were checked on
+        // create and put already.
         let expr = tenancy::scope_query(&rule.expr, workspace).map_err(|e| {
-            RuleFailure::Query(PromError::Decode { url: "rule expression".into(), message: e })
+            RuleFailure::Query(PromError::Decode { url: "rule expression".into(), message: e.to_string() })
         })?;
         let mut result = self.backend.query_range(&expr, first, end, step).map_err(RuleFailure::Query)?;
         let mut over_limit_at_end = None;
@@ -300,6 +302,8 @@ impl Ruler {
             .into_iter()
             .map(|(mut labels, points)| {
                 let name = labels.remove("__name__").unwrap_or_default();
+                // Always the rule's workspace, whatever the result or the rule's labels held:
+                // a rule cannot write into another workspace.
                 labels.insert(TENANT_LABEL.into(), workspace.to_owned());
                 let mut ts = TimeSeries::new(&name, &labels);
                 ts.samples =
