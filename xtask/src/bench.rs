@@ -15,7 +15,9 @@ impl flags::Bench {
             flags::Component::AmpRouting
             | flags::Component::AmpRemoteWrite
             | flags::Component::AmpRules
-            | flags::Component::AmpQueryScope => anyhow::bail!("the AMP mock's targets are fuzz-only; bench `sigv4` or `proxy`"),
+            | flags::Component::AmpQueryScope => {
+                anyhow::bail!("the AMP mock's targets are fuzz-only; bench `sigv4` or `proxy`")
+            }
         };
         let cargo = crate::cargo();
         cmd!(sh, "{cargo} bench -q -p {package} --bench {bench}")

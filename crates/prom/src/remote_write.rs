@@ -340,9 +340,9 @@ mod tests {
             0x78, 0x09, // timestamp = 9
         ];
         let field = |key: u8, body: &[u8]| [&[key, body.len() as u8][..], body].concat();
-        let series =
-            [field(0x0a, &label), field(0x1a, &exemplar), field(0x22, &histogram)].concat();
-        let metadata = [&[0x08, 0x01, 0x12, 0x01][..], b"x", &[0x22, 0x01], b"h", &[0x2a, 0x01], b"u"].concat();
+        let series = [field(0x0a, &label), field(0x1a, &exemplar), field(0x22, &histogram)].concat();
+        let metadata =
+            [&[0x08, 0x01, 0x12, 0x01][..], b"x", &[0x22, 0x01], b"h", &[0x2a, 0x01], b"u"].concat();
         let raw = [field(0x0a, &series), field(0x1a, &metadata)].concat();
         let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
 

@@ -2,6 +2,7 @@
 //! members the AMP service model gives each error (see `docs/amp-api.md`).
 
 use serde_json::{json, Map, Value};
+
 use crate::exchange::Reply;
 
 /// The `serviceCode` AMP's quota and throttling errors carry.

@@ -10,8 +10,7 @@
 //!    that grows past the limit is refused as soon as it does (413), a slow one is a 408;
 //! 3. on the blocking pool (the handlers call the backend with blocking `ureq`), the AMP
 //!    responder verifies SigV4 over the bytes as read and routes the request
-//!    (`amp::routing`), so requests are served concurrently. The one endpoint the data
-//!    plane's router lacks, `query_exemplars`, is answered by [`exemplars`], SigV4 first too.
+//!    (`amp::routing`), so requests are served concurrently.
 //!
 //! The 413 and 408 answers are AWS JSON errors, sent with `Connection: close`: the rest of an
 //! oversized body is never read. The connection level is bounded too: at most
@@ -27,8 +26,6 @@ use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::sync::Arc;
 use std::time::Duration;
-
-mod exemplars;
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH};
@@ -46,7 +43,6 @@ use crate::amp::routing::AmpResponder;
 use crate::amp::state::AmpState;
 use crate::aws_error::AwsError;
 use crate::exchange::{Reply, Request};
-use exemplars::Exemplars;
 
 /// Largest remote write body read (snappy-compressed, as sent). AMP publishes no request size
 /// limit (`docs/amp-api.md`); Prometheus's own senders stay far below this (a few MiB at their
@@ -118,22 +114,17 @@ impl Drop for FrontDoor {
 
 /// What answers a request once its body is read.
 pub(crate) struct Service {
-    amp: Arc<AmpState>,
     responder: AmpResponder,
-    exemplars: Exemplars,
 }
 
 impl Service {
     pub(crate) fn new(amp: Arc<AmpState>) -> Service {
-        Service { responder: AmpResponder::new(amp.clone()), exemplars: Exemplars::new(), amp }
+        Service { responder: AmpResponder::new(amp) }
     }
 
     /// Verifies and answers a request whose body has been read.
     pub(crate) fn answer(&self, request: &Request) -> Reply {
-        match Exemplars::claims(request) {
-            Some(id) => self.exemplars.serve(&self.amp, &id, request),
-            None => self.responder.handle(request),
-        }
+        self.responder.handle(request)
     }
 }
 
@@ -303,7 +294,11 @@ mod tests {
     }
 
     fn error_type(reply: &Reply) -> Option<&str> {
-        reply.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("x-amzn-ErrorType")).map(|(_, v)| v.as_str())
+        reply
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-amzn-ErrorType"))
+            .map(|(_, v)| v.as_str())
     }
 
     #[tokio::test]
@@ -332,7 +327,10 @@ mod tests {
     #[tokio::test]
     async fn a_body_within_the_limit_is_read_whole() {
         let body = Full::new(Bytes::from_static(b"{\"alias\":\"a\"}"));
-        assert_eq!(&read_body(&HeaderMap::new(), body, MAX_API_BODY).await.unwrap()[..], b"{\"alias\":\"a\"}");
+        assert_eq!(
+            &read_body(&HeaderMap::new(), body, MAX_API_BODY).await.unwrap()[..],
+            b"{\"alias\":\"a\"}"
+        );
     }
 
     #[test]

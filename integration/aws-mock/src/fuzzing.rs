@@ -39,7 +39,8 @@ impl Amp {
         let registry = CredentialRegistry::new();
         registry.register_static(KEY_ID, SECRET, "arn:aws:iam::123456789012:user/fuzz");
         let now = canonical::parse_amz_date(AMZ_DATE).expect("a valid date");
-        let verifier = Verifier::new(VerifierSettings::aps(REGION), registry).with_clock(Arc::new(move || now));
+        let verifier =
+            Verifier::new(VerifierSettings::aps(REGION), registry).with_clock(Arc::new(move || now));
         let service = Service::new(Arc::new(AmpState::new(REGION, backend_url.to_owned(), verifier)));
         let mut amp = Amp { service, workspace: String::new() };
         let (status, body) = amp.request("POST", "/workspaces", b"{}");
@@ -69,13 +70,16 @@ impl Amp {
             return (413, Vec::new());
         }
         let query = url.query().unwrap_or("");
-        let mut pairs = vec![("host".to_owned(), HOST.to_owned()), ("x-amz-date".to_owned(), AMZ_DATE.to_owned())];
+        let mut pairs =
+            vec![("host".to_owned(), HOST.to_owned()), ("x-amz-date".to_owned(), AMZ_DATE.to_owned())];
         let unsigned =
             IncomingRequest { method: method.as_str(), path: url.path(), query, headers: &pairs, body };
-        let creq = canonical::canonical_request(&unsigned, "host;x-amz-date", &canonical::sha256_hex(body), true);
+        let creq =
+            canonical::canonical_request(&unsigned, "host;x-amz-date", &canonical::sha256_hex(body), true);
         let scope = canonical::credential_scope(&AMZ_DATE[..8], REGION, "aps");
         let to_sign = canonical::string_to_sign(AMZ_DATE, &scope, &creq);
-        let signature = canonical::signature(&canonical::signing_key(SECRET, &AMZ_DATE[..8], REGION, "aps"), &to_sign);
+        let signature =
+            canonical::signature(&canonical::signing_key(SECRET, &AMZ_DATE[..8], REGION, "aps"), &to_sign);
         pairs.push((
             "authorization".to_owned(),
             format!("AWS4-HMAC-SHA256 Credential={KEY_ID}/{scope}, SignedHeaders=host;x-amz-date, Signature={signature}"),
@@ -150,4 +154,30 @@ pub fn is_scoped(expr: &str, workspace: &str) -> Result<(), String> {
     let mut check = Check { workspace, problem: None };
     let _ = walk_expr(&mut check, &ast);
     check.problem.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routing target's harness gets past SigV4 into both planes.
+    #[test]
+    fn signed_requests_reach_both_planes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let amp = Amp::new(&closed);
+        let ws = amp.workspace().to_owned();
+        let status = |method: &str, target: &str, body: &[u8]| amp.request(method, target, body).0;
+        assert_eq!(status("GET", &format!("/workspaces/{ws}"), b""), 200);
+        assert_eq!(status("GET", &format!("/workspaces/{ws}/api/v1/rules"), b""), 200);
+        assert_eq!(status("POST", &format!("/workspaces/{ws}/api/v1/remote_write"), b"junk"), 400);
+        assert_eq!(status("GET", &format!("/workspaces/{ws}/api/v1/query?query=up"), b""), 503);
+        assert_eq!(status("GET", &format!("/workspaces/{ws}/api/v1/query_exemplars?query=up"), b""), 503);
+        assert_eq!(status("GET", "/nothing", b""), 400);
+        assert_eq!(status("BAD METHOD", "/", b""), 400);
+        assert_eq!(status("POST", "/workspaces", &vec![b' '; (2 << 20) + 1]), 413);
+        assert!(is_scoped(&scope_query("sum(rate(up[5m])) / on(job) x", "ws-1").unwrap(), "ws-1").is_ok());
+        assert!(is_scoped("up", "ws-1").is_err());
+    }
 }

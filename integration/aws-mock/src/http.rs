@@ -3,9 +3,9 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use crate::exchange::{Reply, Request};
 
 use crate::aws_error::AwsError;
+use crate::exchange::{Reply, Request};
 
 /// An answer with a JSON body.
 pub(crate) fn json_response(status: u16, body: &Value) -> Reply {

@@ -76,32 +76,37 @@ pub(crate) fn group_listens_on(pgid: i32, port: u16) -> Option<bool> {
 /// (127.0.0.0/8, `::1`): empty for a well-behaved service. `None` when the tables cannot be
 /// read.
 pub(crate) fn group_listens_beyond_loopback(pgid: i32) -> Option<Vec<String>> {
-    let owned: HashSet<u64> = processes()
-        .into_iter()
-        .filter(|p| p.pgrp == pgid)
-        .flat_map(|p| socket_inodes(p.pid))
-        .collect();
+    let owned: HashSet<u64> =
+        processes().into_iter().filter(|p| p.pgrp == pgid).flat_map(|p| socket_inodes(p.pid)).collect();
     let mut exposed = Vec::new();
     let mut read_any = false;
     for (table, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
         let Ok(text) = fs::read_to_string(table) else { continue };
         read_any = true;
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(&"0A"), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9)) else {
-                continue;
-            };
-            if !inode.parse::<u64>().is_ok_and(|i| owned.contains(&i)) {
-                continue;
-            }
-            let Some((address, port)) = local.split_once(':') else { continue };
-            if !is_loopback(address, v6) {
-                let port = u16::from_str_radix(port, 16).unwrap_or(0);
-                exposed.push(format!("{} port {port}", describe(address, v6)));
-            }
-        }
+        exposed.extend(exposed_listeners(&text, v6, &owned));
     }
     read_any.then_some(exposed)
+}
+
+/// The listening sockets of `owned` in one socket table (`/proc/net/tcp` or `tcp6` text) that
+/// are bound beyond loopback, as `address port N`.
+fn exposed_listeners(table: &str, v6: bool, owned: &HashSet<u64>) -> Vec<String> {
+    let mut exposed = Vec::new();
+    for line in table.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(local), Some(&"0A"), Some(inode)) = (fields.get(1), fields.get(3), fields.get(9)) else {
+            continue;
+        };
+        if !inode.parse::<u64>().is_ok_and(|i| owned.contains(&i)) {
+            continue;
+        }
+        let Some((address, port)) = local.split_once(':') else { continue };
+        if !is_loopback(address, v6) {
+            let port = u16::from_str_radix(port, 16).unwrap_or(0);
+            exposed.push(format!("{} port {port}", describe(address, v6)));
+        }
+    }
+    exposed
 }
 
 /// The socket inodes process `pid` holds open.
@@ -186,16 +191,30 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         assert_eq!(group_listens_on(group, port), Some(true));
         assert_eq!(group_listens_beyond_loopback(group), Some(vec![]));
-        let wide = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
-        let wide_port = wide.local_addr().unwrap().port();
-        let exposed = group_listens_beyond_loopback(group).unwrap();
-        assert!(exposed.contains(&format!("0.0.0.0 port {wide_port}")), "{exposed:?}");
-        drop((listener, wide));
+        drop(listener);
         assert_eq!(group_listens_on(group, port), Some(false));
     }
 
     #[test]
-    fn reads_addresses_as_the_kernel_writes_them() {
+    fn listeners_beyond_loopback_are_found_to_refuse_their_service() {
+        // Rows as the kernel writes them: a loopback listener (inode 11), one on every
+        // interface (inode 12), an established connection on every interface (state 01) and
+        // another group's wide listener (inode 99).
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 11 1 0 100 0 0 10 0\n\
+   1: 00000000:8F2D 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12 1 0 100 0 0 10 0\n\
+   2: 00000000:8F2E 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 13 1 0 100 0 0 10 0\n\
+   3: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 99 1 0 100 0 0 10 0\n";
+        let owned: HashSet<u64> = [11, 12, 13].into();
+        assert_eq!(exposed_listeners(tcp, false, &owned), ["0.0.0.0 port 36653"]);
+        let tcp6 = "  sl  local_address remote_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode\n\
+   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 11 1 0\n\
+   1: 00000000000000000000000000000000:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 12 1 0\n";
+        assert_eq!(exposed_listeners(tcp6, true, &owned), ["[::] port 8081"]);
+    }
+
+    #[test]
+    fn reads_addresses_as_the_kernel_writes_them_to_refuse_wide_ones() {
         assert!(is_loopback("0100007F", false));
         assert!(!is_loopback("00000000", false));
         assert_eq!(describe("0100007F", false), "127.0.0.1");

@@ -256,7 +256,9 @@ impl Scenario {
             });
         let last = match ready {
             Ok(()) => {
-                if let Some(addresses) = procfs::group_listens_beyond_loopback(pid as i32).filter(|a| !a.is_empty()) {
+                if let Some(addresses) =
+                    procfs::group_listens_beyond_loopback(pid as i32).filter(|a| !a.is_empty())
+                {
                     jobs.run(move || process.stop(FAILED_START_GRACE));
                     return Err(Failed::Env(EnvError::Exposed { service: spec.name.clone(), addresses }));
                 }

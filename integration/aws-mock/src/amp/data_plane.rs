@@ -54,15 +54,15 @@ impl DataPlane {
             .timeout_connect(Duration::from_secs(5))
             .timeout(Duration::from_secs(120))
             .build();
-        DataPlane { amp, backend, buckets: Mutex::new(BTreeMap::new()), metadata: Mutex::new(BTreeMap::new()) }
+        DataPlane {
+            amp,
+            backend,
+            buckets: Mutex::new(BTreeMap::new()),
+            metadata: Mutex::new(BTreeMap::new()),
+        }
     }
 
-    pub(crate) fn serve(
-        &self,
-        id: &str,
-        rest: &[&str],
-        request: &Request,
-    ) -> Result<Reply, AwsError> {
+    pub(crate) fn serve(&self, id: &str, rest: &[&str], request: &Request) -> Result<Reply, AwsError> {
         check_workspace_id(id)?;
         {
             let mut cp = lock(&self.amp.control);
@@ -74,6 +74,7 @@ impl DataPlane {
             ("POST", ["remote_write"]) => Ok(self.remote_write(id, request.body)),
             ("GET" | "POST", ["query"]) => Ok(self.query(id, Endpoint::Query, request)),
             ("GET" | "POST", ["query_range"]) => Ok(self.query(id, Endpoint::QueryRange, request)),
+            ("GET" | "POST", ["query_exemplars"]) => Ok(self.query(id, Endpoint::QueryExemplars, request)),
             ("GET" | "POST", ["series"]) => Ok(self.selectors(id, Endpoint::Series, request)),
             ("GET" | "POST", ["labels"]) => Ok(self.selectors(id, Endpoint::Labels, request)),
             ("GET", ["label", name, "values"]) => {
@@ -337,6 +338,7 @@ const MAX_BACKEND_ANSWER_BYTES: u64 = 64 << 20;
 enum Endpoint<'a> {
     Query,
     QueryRange,
+    QueryExemplars,
     Series,
     Labels,
     /// The label name, checked by the caller.
@@ -356,6 +358,7 @@ impl Endpoint<'_> {
             match self {
                 Endpoint::Query => path.push("query"),
                 Endpoint::QueryRange => path.push("query_range"),
+                Endpoint::QueryExemplars => path.push("query_exemplars"),
                 Endpoint::Series => path.push("series"),
                 Endpoint::Labels => path.push("labels"),
                 Endpoint::LabelValues(name) => path.extend(["label", name, "values"]),

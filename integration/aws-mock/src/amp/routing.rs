@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use wiremock::{Respond, ResponseTemplate};
-
 use super::control::Answer;
 use super::data_plane::DataPlane;
 use super::state::AmpState;
@@ -23,12 +21,6 @@ pub(crate) struct AmpResponder {
 impl AmpResponder {
     pub(crate) fn new(amp: Arc<AmpState>) -> AmpResponder {
         AmpResponder { data: DataPlane::new(amp.clone()), amp }
-    }
-}
-
-impl Respond for AmpResponder {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        self.handle(&Request::from(request)).into()
     }
 }
 

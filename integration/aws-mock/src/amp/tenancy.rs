@@ -334,7 +334,7 @@ fn scope_selector(vs: &mut VectorSelector, workspace: &str) {
 }
 
 /// Removes the tenant label from a Prometheus API answer (`query`, `query_range`: result
-/// metrics; `series`: label sets; `labels`: names).
+/// metrics; `series`: label sets; `labels`: names; `query_exemplars`: series labels).
 pub(crate) fn strip(answer: &mut Value) {
     let Some(data) = answer.get_mut("data") else { return };
     match data {
@@ -343,6 +343,10 @@ pub(crate) fn strip(answer: &mut Value) {
             for item in items {
                 if let Value::Object(labels) = item {
                     labels.remove(TENANT_LABEL);
+                    // `query_exemplars`: each result's series labels.
+                    if let Some(Value::Object(series)) = labels.get_mut("seriesLabels") {
+                        series.remove(TENANT_LABEL);
+                    }
                 }
             }
         }
@@ -502,5 +506,9 @@ mod tests {
         let mut labels: Value = serde_json::json!({"status":"success","data":["a","ampfed_workspace"]});
         strip(&mut labels);
         assert_eq!(labels["data"], serde_json::json!(["a"]));
+        let mut exemplars = serde_json::json!({"status":"success","data":[
+            {"seriesLabels":{"__name__":"x","ampfed_workspace":"w"},"exemplars":[]}]});
+        strip(&mut exemplars);
+        assert_eq!(exemplars["data"][0]["seriesLabels"], serde_json::json!({"__name__":"x"}));
     }
 }

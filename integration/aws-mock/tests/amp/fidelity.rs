@@ -70,7 +70,12 @@ fn float_histogram(at: i64) -> Histogram {
 }
 
 fn metadata(name: &str, kind: MetricType, help: &str) -> MetricMetadata {
-    MetricMetadata { r#type: kind as i32, metric_family_name: name.into(), help: help.into(), unit: String::new() }
+    MetricMetadata {
+        r#type: kind as i32,
+        metric_family_name: name.into(),
+        help: help.into(),
+        unit: String::new(),
+    }
 }
 
 /// The request a Prometheus with exemplars and native histograms sends: samples, exemplars
@@ -87,7 +92,11 @@ fn rich_request() -> FullWriteRequest {
             },
             FullTimeSeries {
                 labels: counter,
-                exemplars: vec![Exemplar { labels: labels(&[("trace_id", "abc")]), value: 1.0, timestamp: at }],
+                exemplars: vec![Exemplar {
+                    labels: labels(&[("trace_id", "abc")]),
+                    value: 1.0,
+                    timestamp: at,
+                }],
                 ..Default::default()
             },
             FullTimeSeries {
@@ -119,8 +128,11 @@ async fn exemplars_histograms_and_metadata_read_back() {
     let base = proxy.url();
     tokio::task::spawn_blocking(move || {
         let api = |id: &str| format!("{base}/workspaces/{id}/api/v1");
-        let (status, body) =
-            call("POST", &format!("{}/remote_write", api(&a)), Some(&remote_write::encode_full(&rich_request())));
+        let (status, body) = call(
+            "POST",
+            &format!("{}/remote_write", api(&a)),
+            Some(&remote_write::encode_full(&rich_request())),
+        );
         assert_eq!(status, 200, "{body}");
         let at = T0 + 10;
 
@@ -137,7 +149,11 @@ async fn exemplars_histograms_and_metadata_read_back() {
         // Exemplars, with the series they belong to and without the tenant label.
         let range = format!("start={}&end={}", T0 - 60, T0 + 600);
         let got = get_json(&format!("{}/query_exemplars?query=requests_total&{range}", api(&a)));
-        assert_eq!(got["data"][0]["seriesLabels"], json!({ "__name__": "requests_total", "job": "a" }), "{got}");
+        assert_eq!(
+            got["data"][0]["seriesLabels"],
+            json!({ "__name__": "requests_total", "job": "a" }),
+            "{got}"
+        );
         let exemplars = &got["data"][0]["exemplars"];
         assert_eq!(exemplars[0]["labels"], json!({ "trace_id": "abc" }), "{got}");
         assert_eq!(exemplars[0]["value"], "1", "{got}");
@@ -165,7 +181,8 @@ async fn exemplars_histograms_and_metadata_read_back() {
         // What the backend could not store is a 400 that says why, not a 2xx.
         let mut bad = rich_request();
         bad.timeseries[2].histograms[0].schema = 9;
-        let (status, body) = call("POST", &format!("{}/remote_write", api(&a)), Some(&remote_write::encode_full(&bad)));
+        let (status, body) =
+            call("POST", &format!("{}/remote_write", api(&a)), Some(&remote_write::encode_full(&bad)));
         assert_eq!(status, 400, "{body}");
         assert!(body.contains("histogram 0: schema 9"), "{body}");
     })
@@ -180,10 +197,14 @@ async fn exemplars_histograms_and_metadata_read_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn only_writes_the_backend_accepted_use_up_the_ingestion_quota() {
     let backend = MockServer::start().await;
-    let failing = Mock::given(method("POST")).and(path("/api/v1/write")).respond_with(ResponseTemplate::new(500));
+    let failing =
+        Mock::given(method("POST")).and(path("/api/v1/write")).respond_with(ResponseTemplate::new(500));
     failing.mount(&backend).await;
     let mock = mock_with_backend(&backend.uri()).await;
-    mock.set_amp_limits(ampfed_aws_mock::AmpLimits { ingestion_rate: Some((0.001, 25.0)), ..Default::default() });
+    mock.set_amp_limits(ampfed_aws_mock::AmpLimits {
+        ingestion_rate: Some((0.001, 25.0)),
+        ..Default::default()
+    });
     let dir = tempdir("quota-after-accept");
     let amp = client(&mock, &dir, TOKEN);
     let id = crate::workspace(&amp).await;
@@ -192,7 +213,11 @@ async fn only_writes_the_backend_accepted_use_up_the_ingestion_quota() {
     // 20 samples and 1 metadata against a burst of 25 tokens: one write fits, two do not.
     let samples = (0..20).map(|i| Sample { value: 1.0, timestamp: (T0 + i) * 1000 }).collect();
     let body = remote_write::encode_full(&FullWriteRequest {
-        timeseries: vec![FullTimeSeries { labels: labels(&[("__name__", "up")]), samples, ..Default::default() }],
+        timeseries: vec![FullTimeSeries {
+            labels: labels(&[("__name__", "up")]),
+            samples,
+            ..Default::default()
+        }],
         metadata: vec![metadata("up", MetricType::Gauge, "Up.")],
     });
     let write = move || {

@@ -52,11 +52,16 @@ async fn oversized_bodies_are_refused_first_and_never_read() {
         assert_eq!(header(&headers, "x-amzn-errortype"), Some("RequestEntityTooLargeException"));
         assert_eq!(header(&headers, "connection"), Some("close"));
         let message: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(message["message"], "The request body is larger than the 2097152-byte limit for this operation");
+        assert_eq!(
+            message["message"],
+            "The request body is larger than the 2097152-byte limit for this operation"
+        );
 
         // Remote write may be larger, up to 32 MiB …
         let write = "/workspaces/ws-1/api/v1/remote_write";
-        let head = |n: usize| format!("POST {write} HTTP/1.1\r\nHost: aps\r\nConnection: close\r\nContent-Length: {n}\r\n\r\n");
+        let head = |n: usize| {
+            format!("POST {write} HTTP/1.1\r\nHost: aps\r\nConnection: close\r\nContent-Length: {n}\r\n\r\n")
+        };
         let (status, _, body) = raw(&url, &head(33 << 20), b"");
         assert_eq!(status, "HTTP/1.1 413 Payload Too Large", "{body}");
         assert!(body.contains("33554432-byte limit"), "{body}");
@@ -127,10 +132,11 @@ async fn a_slow_backend_call_does_not_hold_up_other_requests() {
         .unwrap()
         .expect("the query reached the backend");
     // … while the mock goes on answering.
-    let described = tokio::time::timeout(Duration::from_secs(10), amp.describe_workspace().workspace_id(&id).send())
-        .await
-        .expect("the control plane answers while a data-plane call waits on the backend")
-        .unwrap();
+    let described =
+        tokio::time::timeout(Duration::from_secs(10), amp.describe_workspace().workspace_id(&id).send())
+            .await
+            .expect("the control plane answers while a data-plane call waits on the backend")
+            .unwrap();
     assert_eq!(described.workspace().unwrap().workspace_id(), id);
     let answer = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
     let mut held = held;

@@ -192,7 +192,10 @@ fn check_float_histogram(h: &Histogram) -> Result<(), String> {
         );
     }
     if negative + positive > count {
-        return Err(format!("{} observations found in buckets, but the count is {count}", negative + positive));
+        return Err(format!(
+            "{} observations found in buckets, but the count is {count}",
+            negative + positive
+        ));
     }
     Ok(())
 }
@@ -356,7 +359,9 @@ mod tests {
         assert!(h(&|h| h.positive_deltas.push(1)).contains("need 2 buckets, have 3"));
         assert!(h(&|h| h.positive_deltas = vec![2, -3]).contains("negative count"));
         assert!(h(&|h| h.count = Some(HistogramCount::CountInt(3))).contains("4 observations"));
-        assert!(h(&|h| h.positive_spans.push(BucketSpan { offset: -1, length: 0 })).contains("negative offset"));
+        assert!(
+            h(&|h| h.positive_spans.push(BucketSpan { offset: -1, length: 0 })).contains("negative offset")
+        );
         assert!(h(&|h| h.positive_deltas = vec![i64::MAX, 1]).contains("overflows"));
         assert!(h(&|h| h.positive_counts = vec![1.0]).contains("float bucket counts"));
         let float = |h: &mut Histogram| {
@@ -371,8 +376,16 @@ mod tests {
             h.count = Some(HistogramCount::CountFloat(f64::NAN));
         })
         .contains("non-negative"));
-        let meta = |name: &str, kind: i32| MetricMetadata { r#type: kind, metric_family_name: name.into(), ..Default::default() };
-        assert!(validate_write(&with(|_| {}, vec![meta("1x", 1)])).unwrap_err().contains("invalid metric family"));
-        assert!(validate_write(&with(|_| {}, vec![meta("x", 42)])).unwrap_err().contains("unknown metric type 42"));
+        let meta = |name: &str, kind: i32| MetricMetadata {
+            r#type: kind,
+            metric_family_name: name.into(),
+            ..Default::default()
+        };
+        assert!(validate_write(&with(|_| {}, vec![meta("1x", 1)]))
+            .unwrap_err()
+            .contains("invalid metric family"));
+        assert!(validate_write(&with(|_| {}, vec![meta("x", 42)]))
+            .unwrap_err()
+            .contains("unknown metric type 42"));
     }
 }
