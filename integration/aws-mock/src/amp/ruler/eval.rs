@@ -97,8 +97,11 @@ impl Ruler {
             for group in &ns.rules.groups {
                 let step = interval(workspace, ns, group)?;
                 // Evaluation times are aligned to the interval, as Prometheus aligns groups.
-                let first =
-                    start.div_euclid(step) * step + if start.rem_euclid(step) == 0 { 0 } else { step };
+                // Saturating: a rules file's interval and a caller's range are outside data.
+                let first = start
+                    .div_euclid(step)
+                    .saturating_mul(step)
+                    .saturating_add(if start.rem_euclid(step) == 0 { 0 } else { step });
                 if let Err(e) = self.evaluate_group(workspace, ns, group, first, end, step, &mut report) {
                     failure.get_or_insert(e);
                 }
@@ -256,11 +259,11 @@ impl Ruler {
                 let mut since = i64::MIN;
                 let mut previous = i64::MIN;
                 for &(t, value) in &points {
-                    if previous == i64::MIN || t != previous + step {
+                    if previous == i64::MIN || t != previous.saturating_add(step) {
                         since = t;
                     }
                     previous = t;
-                    let firing = t - since >= hold;
+                    let firing = t.saturating_sub(since) >= hold;
                     let mut series = labels.clone();
                     series.insert("__name__".into(), "ALERTS".into());
                     series.insert("alertstate".into(), if firing { "firing" } else { "pending" }.into());
@@ -280,7 +283,7 @@ impl Ruler {
             .collect();
         let previous = lock(&self.history).last_series.insert(rule_key, (end, present_at_end));
         if let Some((at, before)) = previous {
-            if at + step == first {
+            if at.saturating_add(step) == first {
                 for labels in before {
                     let points = out.entry(labels).or_default();
                     if points.first().is_none_or(|&(t, _)| t != first) {
@@ -292,8 +295,9 @@ impl Ruler {
         for points in out.values_mut() {
             let produced: BTreeSet<i64> = points.iter().filter(|p| !is_stale(p.1)).map(|p| p.0).collect();
             for &t in &produced {
-                if t + step <= end && !produced.contains(&(t + step)) {
-                    points.push((t + step, STALE_NAN));
+                let next = t.saturating_add(step);
+                if next <= end && next > t && !produced.contains(&next) {
+                    points.push((next, STALE_NAN));
                 }
             }
             points.sort_by_key(|p| p.0);
@@ -307,7 +311,7 @@ impl Ruler {
                 labels.insert(TENANT_LABEL.into(), workspace.to_owned());
                 let mut ts = TimeSeries::new(&name, &labels);
                 ts.samples =
-                    points.into_iter().map(|(t, value)| Sample { value, timestamp: t * 1000 }).collect();
+                    points.into_iter().map(|(t, value)| Sample { value, timestamp: t.saturating_mul(1000) }).collect();
                 ts
             })
             .collect();
