@@ -15,10 +15,18 @@ impl flags::E2e {
             setup::ensure_installed(sh)?;
         }
         let cargo = crate::cargo();
-        // `--release` is the build's, wherever it stands; everything else is the scenario's.
-        let (builds, args): (Vec<String>, Vec<String>) =
-            self.args.into_iter().partition(|a| a == "--release");
-        let release = (self.release || !builds.is_empty()).then_some("--release");
+        // `--release` is the build's wherever it stands before a `--`; everything else (and
+        // all after a `--`) is the scenario's.
+        let end = self.args.iter().position(|a| a == "--").unwrap_or(self.args.len());
+        let builds = self.args[..end].iter().any(|a| a == "--release");
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i > end || (*i < end && *a != "--release"))
+            .map(|(_, a)| a.clone())
+            .collect();
+        let release = (self.release || builds).then_some("--release");
         cmd!(sh, "{cargo} run -q {release...} -p ampfed-e2e --bin ampfed-e2e -- {args...}")
             .quiet()
             .run()

@@ -12,7 +12,7 @@ pub(crate) struct Xtask {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Task {
-    /// Install what the harness needs and is missing: Prometheus (apt) and the LocalStack venv (pip, pinned).
+    /// Install what the harness needs and is missing: Prometheus (apt), the LocalStack venv and the kubernetes-validate venv (pip, pinned).
     Setup(Setup),
     /// Run the whole AMP → rules → ETL → S3 → federation → query path and check the snapshots.
     E2e(E2e),
@@ -22,6 +22,8 @@ pub(crate) enum Task {
     Fuzz(Fuzz),
     /// Measure a component's cost per request in release mode.
     Bench(Bench),
+    /// Create or delete kind clusters from the cluster fixtures (needs Docker; docs/kind.md).
+    Kind(Kind),
 }
 
 /// A component that has a fuzz target or a benchmark.
@@ -31,6 +33,9 @@ pub(crate) enum Component {
     Sigv4,
     /// `ampfed-proxy`: the signing proxy (benchmark only).
     Proxy,
+    /// Remote-write ingest through the proxy and the AMP mock against straight into
+    /// Prometheus (benchmark only).
+    Ingest,
     /// The AMP mock's routing: signed requests of any method, path, query and body (fuzz only).
     AmpRouting,
     /// The AMP mock's remote write decoding and checks (fuzz only).
@@ -79,4 +84,37 @@ pub(crate) struct Bench {
     /// What to measure.
     #[arg(value_enum)]
     pub(crate) component: Component,
+}
+
+/// `cargo xtask kind up|down`: the clusters are the fixtures, or `--clusters N` stamped from them.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Kind {
+    /// Create the clusters and deploy them, or delete them.
+    #[arg(value_enum)]
+    pub(crate) action: KindAction,
+    /// Stamp this many clusters from the fixtures, as `cargo xtask e2e --clusters N` does.
+    #[arg(long)]
+    pub(crate) clusters: Option<usize>,
+    /// The AMP endpoint as the kind nodes reach it, `http://HOST:PORT`: `host.docker.internal`
+    /// on Docker Desktop, the `kind` network's gateway on Linux (`up` only).
+    #[arg(long)]
+    pub(crate) amp_url: Option<String>,
+    /// The AMP workspace id (`up` only).
+    #[arg(long)]
+    pub(crate) workspace: Option<String>,
+    /// An env file with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally
+    /// AWS_SESSION_TOKEN, for the clusters' `amp-credentials` Secret (`up` only).
+    #[arg(long)]
+    pub(crate) credentials: Option<std::path::PathBuf>,
+    /// Seconds each `kubectl rollout status` waits.
+    #[arg(long, default_value_t = 300)]
+    pub(crate) rollout_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum KindAction {
+    /// `kind create cluster`, `kubectl apply`, `kubectl rollout status`, per cluster.
+    Up,
+    /// `kind delete cluster`, per cluster.
+    Down,
 }

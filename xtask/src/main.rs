@@ -6,6 +6,7 @@ mod bench;
 mod e2e;
 mod flags;
 mod fuzz;
+mod kind;
 mod setup;
 mod test;
 #[cfg(test)]
@@ -39,6 +40,7 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Test(cmd) => cmd.run(&sh),
         flags::Task::Fuzz(cmd) => cmd.run(&sh),
         flags::Task::Bench(cmd) => cmd.run(&sh),
+        flags::Task::Kind(cmd) => cmd.run(&sh),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `cargo xtask setup`: installs Prometheus and the LocalStack venv when missing, through the
+//! `cargo xtask setup`: installs Prometheus, the LocalStack venv and the kubernetes-validate venv when missing, through the
 //! scripts in `scripts/` (which hold the pinned versions). Idempotent and quick when done.
 
 use anyhow::Context;
@@ -16,5 +16,6 @@ pub(crate) fn ensure_installed(sh: &Shell) -> anyhow::Result<()> {
     cmd!(sh, "bash scripts/install-prometheus.sh").run().context("install Prometheus")?;
     let venv = ampfed_common::paths::localstack_venv();
     cmd!(sh, "bash scripts/install-localstack.sh {venv}").run().context("install the LocalStack venv")?;
+    cmd!(sh, "bash scripts/install-kube-validate.sh").run().context("install kubernetes-validate")?;
     Ok(())
 }

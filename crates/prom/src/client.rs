@@ -29,6 +29,13 @@ pub enum PromError {
     Decode { url: String, message: String },
 }
 
+/// A failed remote write: the error, and the wait the server asked for (`Retry-After`).
+#[derive(Debug)]
+pub(crate) struct WriteFailure {
+    pub(crate) error: PromError,
+    pub(crate) retry_after: Option<Duration>,
+}
+
 /// One element of an instant vector.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InstantSample {
@@ -92,18 +99,30 @@ impl Client {
     /// Sends one remote write request. Returns the error answer unchanged so a caller sees
     /// e.g. an AWS auth error's type and message.
     pub fn write(&self, request: &WriteRequest) -> Result<(), PromError> {
+        self.write_encoded(&remote_write::encode(request)).map_err(|f| f.error)
+    }
+
+    /// Sends one encoded remote write body; a failure keeps the answer's `Retry-After`.
+    pub(crate) fn write_encoded(&self, body: &[u8]) -> Result<(), WriteFailure> {
         let url = format!("{}{}", self.base, self.write_path);
-        let body = remote_write::encode(request);
         let result = self
             .agent
             .post(&url)
             .set("Content-Type", "application/x-protobuf")
             .set("Content-Encoding", "snappy")
             .set("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .send_bytes(&body);
+            .send_bytes(body);
         match result {
             Ok(_) => Ok(()),
-            Err(e) => Err(status_error(&url, e)),
+            Err(e) => {
+                let retry_after = match &e {
+                    ureq::Error::Status(_, response) => response
+                        .header("Retry-After")
+                        .and_then(|v| retry_after(v, std::time::SystemTime::now())),
+                    ureq::Error::Transport(_) => None,
+                };
+                Err(WriteFailure { error: status_error(&url, e), retry_after })
+            }
         }
     }
 
@@ -208,6 +227,18 @@ fn parse_value(url: &str, v: &str) -> Result<f64, PromError> {
     }
 }
 
+/// The wait a `Retry-After` value asks for at `now`: delay-seconds (`120`) or an HTTP date
+/// (`Wed, 21 Oct 2026 07:28:00 GMT`, as much later than `now`; a date past is no wait).
+/// `None` for anything else.
+fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = std::time::SystemTime::from(chrono::DateTime::parse_from_rfc2822(value).ok()?);
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 fn status_error(url: &str, e: ureq::Error) -> PromError {
     match e {
         ureq::Error::Status(status, response) => {
@@ -222,5 +253,26 @@ fn status_error(url: &str, e: ureq::Error) -> PromError {
             PromError::Status { url: url.to_owned(), status, error_type, body: body.trim().to_owned() }
         }
         ureq::Error::Transport(t) => PromError::Transport { url: url.to_owned(), message: t.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use super::retry_after;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        // 2015-10-21T07:28:00Z.
+        let at = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(retry_after("120", at), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0 ", at), Some(Duration::ZERO));
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        assert_eq!(retry_after(date, at - Duration::from_secs(90)), Some(Duration::from_secs(90)));
+        assert_eq!(retry_after(date, at + Duration::from_secs(5)), Some(Duration::ZERO), "a date past");
+        assert_eq!(retry_after("soon", at), None);
+        assert_eq!(retry_after("-3", at), None);
+        assert_eq!(retry_after("", SystemTime::now()), None);
     }
 }

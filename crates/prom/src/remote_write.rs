@@ -305,6 +305,213 @@ pub fn decode(body: &[u8]) -> Result<FullWriteRequest, DecodeError> {
     Ok(prost::Message::decode(raw.as_slice())?)
 }
 
+/// Decompresses a snappy block body, refusing one that claims to be over
+/// [`MAX_DECOMPRESSED_BYTES`] before anything is allocated.
+pub fn decompress(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let claimed = snap::raw::decompress_len(body)?;
+    if claimed > MAX_DECOMPRESSED_BYTES {
+        return Err(DecodeError::TooLarge(claimed));
+    }
+    Ok(snap::raw::Decoder::new().decompress_vec(body)?)
+}
+
+/// Encodes a full request for a receiver on the same machine: protobuf in a snappy block made
+/// of one literal (valid snappy that any decoder reads, written at the speed of a copy; the
+/// bytes are not smaller, which loopback does not mind).
+pub fn encode_full_stored(request: &FullWriteRequest) -> Vec<u8> {
+    let len = prost::Message::encoded_len(request);
+    let mut out = Vec::with_capacity(len + 16);
+    literal_header(&mut out, len);
+    prost::Message::encode_raw(request, &mut out);
+    out
+}
+
+/// The snappy block header for `len` raw bytes sent as one literal: the decompressed length
+/// as a varint, then a literal tag with a 4-byte length.
+fn literal_header(out: &mut Vec<u8>, len: usize) {
+    prost::encoding::encode_varint(len as u64, out);
+    if len > 0 {
+        out.push(63 << 2);
+        out.extend_from_slice(&((len - 1) as u32).to_le_bytes());
+    }
+}
+
+/// A label pair borrowed from a decompressed body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawLabel<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+}
+
+/// One series of a decompressed request, read in place: labels borrowed, float samples
+/// checked for their shape and counted, not decoded.
+#[derive(Debug)]
+pub struct RawSeries<'a> {
+    /// Labels in the order sent.
+    pub labels: Vec<RawLabel<'a>>,
+    /// Float samples.
+    pub samples: usize,
+    /// The series message (without its key and length).
+    body: &'a [u8],
+    /// Where each label field starts in `body`, and where the last one ends.
+    label_starts: Vec<usize>,
+    labels_end: usize,
+}
+
+/// Reads a decompressed request that holds only series of labels and float samples, without
+/// copying anything: `None` when it holds anything else (exemplars, histograms, metadata,
+/// unknown fields, a field given twice) or is not well-formed protobuf, for which
+/// [`decode`] is the way (and says what is wrong). What it accepts, [`decode`] reads as the
+/// same labels and sample counts.
+pub fn scan_series(raw: &[u8]) -> Option<Vec<RawSeries<'_>>> {
+    let mut series = Vec::new();
+    let mut at = 0;
+    while at < raw.len() {
+        let (key, body, next) = field(raw, at)?;
+        if key != 0x0a {
+            return None;
+        }
+        series.push(scan_one(body?)?);
+        at = next;
+    }
+    Some(series)
+}
+
+fn scan_one(body: &[u8]) -> Option<RawSeries<'_>> {
+    let (mut labels, mut label_starts, mut labels_end, mut samples) = (Vec::new(), Vec::new(), 0, 0);
+    let mut at = 0;
+    while at < body.len() {
+        let (key, inner, next) = field(body, at)?;
+        match key {
+            0x0a => {
+                labels.push(scan_label(inner?)?);
+                label_starts.push(at);
+                labels_end = next;
+            }
+            0x12 => {
+                scan_sample(inner?)?;
+                samples += 1;
+            }
+            _ => return None,
+        }
+        at = next;
+    }
+    Some(RawSeries { labels, samples, body, label_starts, labels_end })
+}
+
+fn scan_label(body: &[u8]) -> Option<RawLabel<'_>> {
+    let (mut name, mut value) = (None, None);
+    let mut at = 0;
+    while at < body.len() {
+        let (key, inner, next) = field(body, at)?;
+        let slot = match key {
+            0x0a => &mut name,
+            0x12 => &mut value,
+            _ => return None,
+        };
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(std::str::from_utf8(inner?).ok()?);
+        at = next;
+    }
+    Some(RawLabel { name: name.unwrap_or(""), value: value.unwrap_or("") })
+}
+
+fn scan_sample(body: &[u8]) -> Option<()> {
+    let (mut value, mut timestamp) = (false, false);
+    let mut at = 0;
+    while at < body.len() {
+        let (key, _, next) = field(body, at)?;
+        let seen = match key {
+            0x09 => &mut value,
+            0x10 => &mut timestamp,
+            _ => return None,
+        };
+        if *seen {
+            return None;
+        }
+        *seen = true;
+        at = next;
+    }
+    Some(())
+}
+
+/// The field at `at`: its key, its payload if length-delimited (`None` for the fixed64 and
+/// varint fields, whose payload is only skipped), and where the next field starts. `None`
+/// for a key over one byte, another wire type, or a field running past the end.
+#[allow(clippy::type_complexity)]
+fn field(buf: &[u8], at: usize) -> Option<(u8, Option<&[u8]>, usize)> {
+    let key = *buf.get(at)?;
+    if key & 0x80 != 0 {
+        return None;
+    }
+    let at = at + 1;
+    match key & 7 {
+        0 => {
+            let (_, len) = varint(&buf[at..])?;
+            Some((key, None, at + len))
+        }
+        1 => (buf.len() - at >= 8).then_some((key, None, at + 8)),
+        2 => {
+            let (len, n) = varint(&buf[at..])?;
+            let start = at + n;
+            let end = start.checked_add(usize::try_from(len).ok()?)?;
+            Some((key, Some(buf.get(start..end)?), end))
+        }
+        _ => None,
+    }
+}
+
+/// A varint and its length in bytes (at most 10).
+fn varint(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, byte) in buf.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// The request of `series` with `label` added to every series before the first label whose
+/// name sorts after it, encoded as [`encode_full_stored`] does: the rest of each series is
+/// copied as it came.
+pub fn encode_with_label(series: &[RawSeries<'_>], name: &str, value: &str) -> Vec<u8> {
+    let label_len = 2 + name.len() + varint_len(name.len()) + value.len() + varint_len(value.len());
+    let extra = 1 + varint_len(label_len) + label_len;
+    let total: usize = series
+        .iter()
+        .map(|s| {
+            let len = s.body.len() + extra;
+            1 + varint_len(len) + len
+        })
+        .sum();
+    let mut out = Vec::with_capacity(total + 16);
+    literal_header(&mut out, total);
+    for s in series {
+        out.push(0x0a);
+        prost::encoding::encode_varint((s.body.len() + extra) as u64, &mut out);
+        let at = s.labels.partition_point(|l| l.name < name);
+        let split = s.label_starts.get(at).copied().unwrap_or(s.labels_end);
+        out.extend_from_slice(&s.body[..split]);
+        out.push(0x0a);
+        prost::encoding::encode_varint(label_len as u64, &mut out);
+        for (key, text) in [(0x0a, name), (0x12, value)] {
+            out.push(key);
+            prost::encoding::encode_varint(text.len() as u64, &mut out);
+            out.extend_from_slice(text.as_bytes());
+        }
+        out.extend_from_slice(&s.body[split..]);
+    }
+    out
+}
+
+fn varint_len(n: usize) -> usize {
+    prost::encoding::encoded_len_varint(n as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,5 +589,47 @@ mod tests {
     fn framed_snappy_is_rejected() {
         let err = decode(b"\xff\x06\x00\x00sNaPpY").unwrap_err();
         assert!(matches!(err, DecodeError::Snappy(_) | DecodeError::Protobuf(_)), "{err}");
+    }
+    #[test]
+    fn a_scanned_request_tagged_in_place_decodes_as_the_decoded_one_tagged() {
+        let labels: BTreeMap<String, String> =
+            [("a", "1"), ("zone", "z")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let mut one = TimeSeries::new("up", &labels);
+        one.samples = (0..3).map(|i| Sample { value: i as f64, timestamp: i }).collect();
+        let mut two = TimeSeries::new("b", &BTreeMap::new());
+        two.samples.push(Sample { value: 0.0, timestamp: 0 });
+        let request = WriteRequest { timeseries: vec![one, two] };
+        let raw = decompress(&encode(&request)).unwrap();
+        let scanned = scan_series(&raw).expect("labels and samples only");
+        assert_eq!(scanned.iter().map(|s| s.samples).collect::<Vec<_>>(), [3, 1]);
+        assert_eq!(scanned[0].labels[1], RawLabel { name: "a", value: "1" });
+        let mut expected = FullWriteRequest::from(request);
+        for ts in &mut expected.timeseries {
+            let at = ts.labels.partition_point(|l| l.name.as_str() < "m_tenant");
+            ts.labels.insert(at, Label { name: "m_tenant".into(), value: "ws-1".into() });
+        }
+        let tagged = encode_with_label(&scanned, "m_tenant", "ws-1");
+        assert_eq!(decode(&tagged).unwrap(), expected);
+        assert_eq!(decode(&encode_full_stored(&expected)).unwrap(), expected);
+        assert_eq!(decode(&encode_with_label(&[], "m", "v")).unwrap(), FullWriteRequest::default());
+    }
+
+    #[test]
+    fn the_scan_leaves_anything_but_labels_and_samples_to_the_decoder() {
+        let full = |ts: FullTimeSeries, metadata| {
+            prost::Message::encode_to_vec(&FullWriteRequest { timeseries: vec![ts], metadata })
+        };
+        let name = Label { name: "__name__".into(), value: "x".into() };
+        let plain = FullTimeSeries { labels: vec![name.clone()], ..Default::default() };
+        assert!(scan_series(&full(plain.clone(), vec![])).is_some());
+        let exemplar = Exemplar { labels: vec![], value: 1.0, timestamp: 1 };
+        assert!(scan_series(&full(FullTimeSeries { exemplars: vec![exemplar], ..plain.clone() }, vec![]))
+            .is_none());
+        assert!(scan_series(&full(plain, vec![MetricMetadata::default()])).is_none());
+        // Truncated, or a label name twice in one label.
+        let raw = full(FullTimeSeries { labels: vec![name], ..Default::default() }, vec![]);
+        assert!(scan_series(&raw[..raw.len() - 1]).is_none());
+        assert!(scan_series(&[0x0a, 0x08, 0x0a, 0x06, 0x0a, 0x01, b'a', 0x0a, 0x01, b'b']).is_none());
+        assert!(scan_series(&[0x0a, 0x03, 0x0a, 0x01, 0xff]).is_none(), "a label that is not UTF-8");
     }
 }

@@ -126,6 +126,9 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longer durations are taken as this one (a year), so no deadline overflows.
 const LONGEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// A failed answer is read whole to be logged, up to this size (failures are small: an
+/// error document); a larger one is a 502.
+const FAILED_ANSWER_LIMIT: usize = 16 * 1024 * 1024;
 /// Response bodies of failed requests are logged up to this many bytes.
 const LOGGED_BODY: usize = 2048;
 /// How much of a failed answer is scrubbed before it is cut to [`LOGGED_BODY`]: enough that
@@ -467,7 +470,9 @@ async fn forward(
     // cannot make the proxy sign for or send to another host.
     let target = parts.uri.path_and_query().map(PathAndQuery::as_str).unwrap_or("/");
     if !target.starts_with('/') {
-        return Err((StatusCode::BAD_REQUEST, format!("ampfed proxy: bad request target {target:?}")));
+        // The path only: a query may carry a presigned token, and this message is logged.
+        let path = target.split('?').next().unwrap_or_default();
+        return Err((StatusCode::BAD_REQUEST, format!("ampfed proxy: bad request target {path:?}")));
     }
     let upstream_target = format!("{}{}", state.upstream.prefix, without_presigned_auth(target));
     let url = format!("http://{}{upstream_target}", state.upstream.host);
@@ -728,18 +733,37 @@ async fn log_failure(
     response: Response<ProxyBody>,
     secrets: &[String],
 ) -> Response<ProxyBody> {
-    let (parts, body) = response.into_parts();
-    let bytes = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
+    let (mut parts, body) = response.into_parts();
+    let bytes = match read_failed_answer(body).await {
+        Ok(bytes) => bytes,
         Err(e) => {
-            tracing::warn!(%method, path, status = %parts.status, "failed request; its answer broke off: {e}");
-            Bytes::new()
+            tracing::warn!(%method, path, status = %parts.status, "failed request; its answer broke off or was too large: {e}");
+            // Never an empty body under the upstream's Content-Length.
+            parts.status = StatusCode::BAD_GATEWAY;
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            let message = format!("ampfed proxy: the upstream's failed answer could not be read whole: {e}");
+            return Response::from_parts(parts, full(Bytes::from(message)));
         }
     };
     let error_type = parts.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok()).unwrap_or("");
     let shown = logged_body(&bytes, secrets);
     tracing::warn!(%method, path, status = %parts.status, error_type, body = %shown, "failed request");
     Response::from_parts(parts, full(bytes))
+}
+
+/// A failed answer's body, whole, if it ends within [`FAILED_ANSWER_LIMIT`] bytes.
+async fn read_failed_answer(mut body: ProxyBody) -> Result<Bytes, String> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > FAILED_ANSWER_LIMIT {
+                return Err(format!("larger than {FAILED_ANSWER_LIMIT} bytes"));
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(bytes))
 }
 
 /// The start of a failed answer's body as logged: scrubbed first, and only then cut to

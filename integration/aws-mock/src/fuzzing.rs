@@ -12,7 +12,6 @@ use ampfed_sigv4::{canonical, CredentialRegistry, IncomingRequest, Verifier, Ver
 use http::{HeaderMap, HeaderValue, Method};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
-use promql_parser::util::visitor::{walk_expr, ExprVisitor};
 
 use crate::amp::state::AmpState;
 use crate::amp::tenancy::{self, TENANT_LABEL};
@@ -127,38 +126,66 @@ pub fn scope_query(expr: &str, workspace: &str) -> Result<String, String> {
 /// it as well (a scoped query is sent as printed, so failing to parse fails closed; the
 /// parser prints some expressions it accepted, such as `x[0]`, as ones it refuses).
 pub fn is_scoped(expr: &str, workspace: &str) -> Result<(), String> {
-    struct Check<'a> {
-        workspace: &'a str,
-        problem: Option<String>,
-    }
-    impl ExprVisitor for Check<'_> {
-        type Error = std::convert::Infallible;
-        fn pre_visit(&mut self, expr: &Expr) -> Result<bool, Self::Error> {
-            let vs = match expr {
-                Expr::VectorSelector(vs) => vs,
-                Expr::MatrixSelector(ms) => &ms.vs,
-                _ => return Ok(true),
-            };
-            let tenant: Vec<_> = vs.matchers.matchers.iter().filter(|m| m.name == TENANT_LABEL).collect();
-            let ok = vs.matchers.or_matchers.is_empty()
-                && tenant.len() == 1
-                && tenant[0].value == self.workspace
-                && matches!(tenant[0].op, MatchOp::Equal);
-            if !ok && self.problem.is_none() {
-                self.problem = Some(format!("selector {vs} is not scoped to {:?}", self.workspace));
+    let Ok(ast) = parser::parse(expr) else { return Ok(()) };
+    let mut selectors = Vec::new();
+    selectors_of(&ast, &mut selectors);
+    for vs in selectors {
+        // With `or` groups the printer shows only the groups, each of which must be scoped.
+        let groups: Vec<&Vec<promql_parser::label::Matcher>> = if vs.matchers.or_matchers.is_empty() {
+            vec![&vs.matchers.matchers]
+        } else {
+            vs.matchers.or_matchers.iter().collect()
+        };
+        for group in groups {
+            let tenant: Vec<_> = group.iter().filter(|m| m.name == TENANT_LABEL).collect();
+            let ok =
+                tenant.len() == 1 && tenant[0].value == workspace && matches!(tenant[0].op, MatchOp::Equal);
+            if !ok {
+                return Err(format!("selector {vs} is not scoped to {workspace:?}"));
             }
-            Ok(true)
         }
     }
-    let Ok(ast) = parser::parse(expr) else { return Ok(()) };
-    let mut check = Check { workspace, problem: None };
-    let _ = walk_expr(&mut check, &ast);
-    check.problem.map_or(Ok(()), Err)
+    Ok(())
+}
+
+/// Every vector selector of `expr`, matrix selectors' included, found by a walk of this
+/// module's own (not promql-parser's, whose walker skips aggregation parameters, and not
+/// the scoper's, which is what is checked).
+fn selectors_of<'a>(expr: &'a Expr, out: &mut Vec<&'a promql_parser::parser::VectorSelector>) {
+    match expr {
+        Expr::Aggregate(a) => {
+            selectors_of(&a.expr, out);
+            if let Some(param) = &a.param {
+                selectors_of(param, out);
+            }
+        }
+        Expr::Unary(u) => selectors_of(&u.expr, out),
+        Expr::Binary(b) => {
+            selectors_of(&b.lhs, out);
+            selectors_of(&b.rhs, out);
+        }
+        Expr::Paren(p) => selectors_of(&p.expr, out),
+        Expr::Subquery(q) => selectors_of(&q.expr, out),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
+        Expr::VectorSelector(vs) => out.push(vs),
+        Expr::MatrixSelector(ms) => out.push(&ms.vs),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| selectors_of(a, out)),
+        Expr::Extension(_) => {}
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scope_check_sees_aggregation_parameters_and_or_groups() {
+        let scoped = scope_query("topk(scalar(b), a)", "ws-1").unwrap();
+        assert_eq!(is_scoped(&scoped, "ws-1"), Ok(()));
+        assert!(is_scoped("topk(scalar(b), a{ampfed_workspace=\"ws-1\"})", "ws-1").is_err());
+        let or = scope_query("{a=\"1\" or b=\"2\"}", "ws-1").unwrap();
+        assert_eq!(is_scoped(&or, "ws-1"), Ok(()), "{or}");
+    }
 
     /// The routing target's harness gets past SigV4 into both planes.
     #[test]

@@ -24,12 +24,13 @@
 //!     `history` (what it last did) and `api` (`/api/v1/rules` and `/api/v1/alerts`);
 //!   - `amp::state`: the AMP mock's state (control plane, ruler history, verifier, backend);
 //! - shared helpers: `aws_error` (AWS JSON error answers), `http` (JSON answers,
-//!   percent-decoding, parameters, bodies), `request` (SigV4 verification of a wiremock
-//!   request), `names` (metric, label and resource name rules), `sync` (poison-tolerant
+//!   percent-decoding, parameters, bodies), `request` (SigV4 verification of a request,
+//!   from either server), `names` (metric, label and resource name rules), `sync` (poison-tolerant
 //!   locking) and `account` (the mocked account id).
 //!
 //! The STS mock is one `MockServer` with request recording off and one responder that routes
-//! by method and path (wiremock serves requests one at a time, plenty for STS). The AMP mock
+//! by method and path (wiremock runs its synchronous responders one at a time on the
+//! server's thread, plenty for STS). The AMP mock
 //! is served by `front_door` instead: wiremock would buffer any body whole, with no limit,
 //! and serialise the data plane.
 
@@ -166,6 +167,14 @@ impl AwsMock {
     /// The servers' time now (the clock given to [`AwsMock::start_with_clock`]).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         (self.clock)()
+    }
+
+    /// Fault injection: from now on a seeded `fraction` (0 to 1) of remote writes is answered
+    /// 429 with `Retry-After: 0` or 503, before validation, quotas or the backend see it, so a
+    /// sender that retries loses nothing. `fraction` 0 turns it off.
+    pub fn inject_write_faults(&self, fraction: f64, seed: u64) {
+        *lock(&self.amp.write_faults) =
+            (fraction > 0.0).then(|| amp::state::WriteFaults::new(fraction, seed));
     }
 
     /// Replaces the AMP quotas the control plane enforces (default: [`AmpLimits::default`]).

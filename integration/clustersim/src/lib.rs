@@ -14,6 +14,7 @@
 
 pub mod fixture;
 pub mod generate;
+pub mod stamp;
 
 mod det;
 mod quantity;
@@ -21,3 +22,4 @@ mod quantity;
 pub use fixture::{load_cluster, load_clusters_dir, load_prices, ClusterFixture, FixtureError, Prices};
 pub use generate::{generate, Pod, SimConfig, SimError, SimStats, Simulation};
 pub use quantity::{Bytes, Cores, Offset};
+pub use stamp::stamp;

@@ -37,7 +37,14 @@ pub enum Fault {
     WrongSecret,
     /// The STS mock marks the proxy's credentials expired as soon as it issues them.
     ExpiredCredential,
+    /// The AMP mock answers a seeded fifth of remote writes with 429 or 503: the run must
+    /// still pass, because the sender retries, and store every sample.
+    Throttle,
 }
+
+/// The share of remote writes [`Fault::Throttle`] refuses, and its seed.
+pub const THROTTLE_FRACTION: f64 = 0.2;
+pub const THROTTLE_SEED: u64 = 20;
 
 /// What the environment is made of.
 #[derive(Clone, Debug)]
@@ -216,6 +223,9 @@ async fn start_aws(
     let admin_identity = web_identity(&mock, &identity_dir, "platform-admin", ADMIN_ROLE)?;
     if config.fault == Some(Fault::ExpiredCredential) {
         mock.expire_credentials_on_issue(PROXY_ROLE);
+    }
+    if config.fault == Some(Fault::Throttle) {
+        mock.inject_write_faults(THROTTLE_FRACTION, THROTTLE_SEED);
     }
     let proxy = SigningProxy::start(
         ProxyOptions {

@@ -16,12 +16,19 @@ use clap::Parser;
 `--release` builds the scenario optimised.\n\nExamples:\n  \
 cargo xtask e2e\n  \
 cargo xtask e2e --fault wrong-secret     # must fail with InvalidSignatureException\n  \
+cargo xtask e2e --fault throttle         # a fifth of writes get 429/503; must pass (retries)\n  \
+cargo xtask e2e --clusters 100           # 100 clusters stamped from the fixtures; no snapshots\n  \
 cargo xtask e2e --keep                   # keep logs and Prometheus data, print where"
 )]
 struct Args {
-    /// Inject a fault; the run must then fail at the proxy's first signed call.
+    /// Inject a fault: the signing faults must fail at the proxy's first signed call; the
+    /// throttle must pass, every sample stored.
     #[arg(long, value_enum)]
     fault: Option<Fault>,
+    /// Stamp N clusters from the fixtures (names like cluster-a-007, sizes varied by a seeded
+    /// hash); every check runs, the snapshots (made for the fixtures) are not compared.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    clusters: Option<u32>,
     /// Keep the scenario directory (service logs, Prometheus data) after the run.
     #[arg(long)]
     keep: bool,
@@ -43,6 +50,7 @@ fn main() -> ExitCode {
     options.env.fault = args.fault;
     options.env.keep = args.keep;
     options.env.prometheus = args.prometheus;
+    options.clusters = args.clusters.map(|n| n as usize);
     let cancel = options.env.cancel.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -52,7 +60,11 @@ fn main() -> ExitCode {
         }
     };
     let started = Instant::now();
-    eprintln!("ampfed e2e{}", args.fault.map(|f| format!(" (fault: {f:?})")).unwrap_or_default());
+    eprintln!(
+        "ampfed e2e{}{}",
+        args.fault.map(|f| format!(" (fault: {f:?})")).unwrap_or_default(),
+        args.clusters.map(|n| format!(" ({n} stamped clusters)")).unwrap_or_default()
+    );
     let result = runtime.block_on(async {
         tokio::select! {
             r = path::run(&options) => Some(r),
@@ -74,6 +86,10 @@ fn main() -> ExitCode {
             eprintln!("\nerror: {}", ampfed_common::errors::report(e.as_ref()));
             ExitCode::FAILURE
         }
+        Some(Ok(outcome)) if options.clusters.is_some() => {
+            print_summary(&outcome, Snapshots::NotCompared, started.elapsed().as_secs_f64());
+            ExitCode::SUCCESS
+        }
         Some(Ok(outcome)) => {
             // insta prints each difference itself; keep its panics from adding backtraces.
             let default_hook = std::panic::take_hook();
@@ -81,7 +97,8 @@ fn main() -> ExitCode {
             let compared = snapshots::compare(&outcome);
             std::panic::set_hook(default_hook);
             let ok = compared.is_ok();
-            print_summary(&outcome, ok, started.elapsed().as_secs_f64());
+            let snapshots = if ok { Snapshots::Match } else { Snapshots::Differ };
+            print_summary(&outcome, snapshots, started.elapsed().as_secs_f64());
             if ok {
                 ExitCode::SUCCESS
             } else {
@@ -121,13 +138,29 @@ async fn interrupted() {
     }
 }
 
-fn print_summary(outcome: &Outcome, snapshots_ok: bool, total: f64) {
+/// What became of the snapshots.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Snapshots {
+    Match,
+    Differ,
+    /// `--clusters N`: the snapshots describe the fixtures, not stamped clusters.
+    NotCompared,
+}
+
+/// Clusters listed by name in the summary; more are elided.
+const LISTED_CLUSTERS: usize = 6;
+
+fn print_summary(outcome: &Outcome, snapshots_state: Snapshots, total: f64) {
     let s = &outcome.summary;
     eprintln!("\nsummary");
-    eprintln!("  clusters        {} ({})", s.clusters.len(), s.clusters.join(", "));
+    let mut names = s.clusters.iter().take(LISTED_CLUSTERS).cloned().collect::<Vec<_>>().join(", ");
+    if s.clusters.len() > LISTED_CLUSTERS {
+        names.push_str(&format!(", … {}", s.clusters.last().map(String::as_str).unwrap_or_default()));
+    }
+    eprintln!("  clusters        {} ({names})", s.clusters.len());
     eprintln!(
-        "  written         {} series, {} samples (remote write through the SigV4 proxy)",
-        s.series_written, s.samples_written
+        "  written         {} series, {} samples (remote write through the SigV4 proxy); {} stored, {} retries",
+        s.series_written, s.samples_written, s.samples_stored, s.write_retries
     );
     eprintln!(
         "  rules           {} installed in {} namespace(s); {} series recorded",
@@ -140,11 +173,16 @@ fn print_summary(outcome: &Outcome, snapshots_ok: bool, total: f64) {
         outcome.by_namespace.len(),
         outcome.by_cluster.len()
     );
-    eprintln!(
-        "  snapshots       {} {}",
-        snapshots::NAMES.len(),
-        if snapshots_ok { "match" } else { "DIFFER" }
-    );
+    match snapshots_state {
+        Snapshots::NotCompared => {
+            eprintln!("  snapshots       not compared (--clusters: they describe the fixtures' clusters)")
+        }
+        state => eprintln!(
+            "  snapshots       {} {}",
+            snapshots::NAMES.len(),
+            if state == Snapshots::Match { "match" } else { "DIFFER" }
+        ),
+    }
     eprintln!("  step times");
     let slowest = s.steps.iter().map(|(_, d)| *d).max().unwrap_or_default();
     for (name, took) in &s.steps {

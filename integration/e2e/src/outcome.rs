@@ -15,6 +15,10 @@ pub struct Summary {
     pub clusters: Vec<String>,
     pub series_written: usize,
     pub samples_written: usize,
+    /// Samples AMP holds for the clusters, counted by query after the writes.
+    pub samples_stored: usize,
+    /// Remote write requests sent again after a 429 or 5xx.
+    pub write_retries: u64,
     pub rule_namespaces: usize,
     pub rules_installed: usize,
     pub rule_series_recorded: usize,

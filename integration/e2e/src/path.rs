@@ -19,6 +19,8 @@ pub struct Options {
     pub fixtures: PathBuf,
     /// Draw spinners and bars (only on a terminal).
     pub show_progress: bool,
+    /// Stamp this many clusters from the fixtures instead of running the fixtures as they are.
+    pub clusters: Option<usize>,
 }
 
 impl Options {
@@ -28,6 +30,7 @@ impl Options {
             env: EnvConfig::from_env(),
             fixtures: ampfed_common::paths::fixtures_dir(),
             show_progress: false,
+            clusters: None,
         }
     }
 }
@@ -51,14 +54,22 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         .await?;
     let workspace = installed.workspace.as_str();
 
-    let prepared =
-        remote_write::prepare(&options.fixtures).with_context(|| StepName::RemoteWrite.failed())?;
+    let prepared = remote_write::prepare(&options.fixtures, options.clusters)
+        .with_context(|| StepName::RemoteWrite.failed())?;
     let written = progress
         .step(
             StepName::RemoteWrite,
-            Some(prepared.samples as u64),
+            Some(0),
             |bar| remote_write::write(&env, workspace, prepared, bar),
-            |w| format!("{} clusters, {} series, {} samples", w.clusters.len(), w.series, w.samples),
+            |w| {
+                format!(
+                    "{} clusters, {} series, {} samples (all stored; {} retries)",
+                    w.clusters.len(),
+                    w.series,
+                    w.samples,
+                    w.retries
+                )
+            },
         )
         .await?;
 
@@ -117,6 +128,8 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         clusters: written.clusters,
         series_written: written.series,
         samples_written: written.samples,
+        samples_stored: written.stored,
+        write_retries: written.retries,
         rule_namespaces: installed.namespaces,
         rules_installed: installed.records.len(),
         rule_series_recorded: evaluated.series_written,

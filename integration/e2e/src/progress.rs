@@ -75,6 +75,11 @@ impl Bar {
     pub fn inc(&self, n: u64) {
         self.0.inc(n);
     }
+
+    /// Makes the bar `n` units longer, for work whose size is known only as it starts.
+    pub fn inc_length(&self, n: u64) {
+        self.0.inc_length(n);
+    }
 }
 
 impl Progress {

@@ -13,6 +13,16 @@ pub const SCRAPE_INTERVAL: i64 = 60;
 pub const CLUSTER_LABEL: &str = "cluster_id";
 /// Samples per remote write request.
 pub const BATCH_SAMPLES: usize = 20_000;
+/// The remote write sender's shards: requests in flight at once.
+pub const WRITE_SHARDS: usize = 4;
+/// Clusters simulated and written at a time (each one's samples are in memory meanwhile).
+pub const WRITE_CONCURRENCY: usize = 4;
+/// Cost models computing at a time.
+pub const COST_MODEL_CONCURRENCY: usize = 4;
+/// Seeds the sender's retry jitter.
+pub const WRITE_SEED: u64 = 2026;
+/// Seeds the clusters stamped from the fixtures (`--clusters N`).
+pub const STAMP_SEED: u64 = 2026;
 
 /// The simulated day as an ETL window.
 pub fn window() -> Window {

@@ -32,6 +32,8 @@ pub struct Process {
     pgid: i32,
     group_signalled: bool,
     log: PathBuf,
+    /// Where it was started: a group member working there is one of ours.
+    cwd: PathBuf,
 }
 
 impl Process {
@@ -48,6 +50,7 @@ impl Process {
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .env(crate::procfs::CHILD_MARKER.0, crate::procfs::CHILD_MARKER.1)
             .current_dir(&spec.cwd)
             .stdin(Stdio::null())
             .stdout(out)
@@ -81,6 +84,7 @@ impl Process {
             pgid,
             group_signalled: false,
             log: log.to_owned(),
+            cwd: spec.cwd.clone(),
         })
     }
 
@@ -117,7 +121,7 @@ impl Process {
         let Some(mut child) = self.child.take() else {
             if !self.group_signalled {
                 self.group_signalled = true;
-                signal_group(pgid, libc::SIGKILL);
+                self.kill_leftover_members();
             }
             return;
         };
@@ -144,8 +148,22 @@ impl Process {
             }
         }
         // Children that outlived the leader still belong to the group.
-        signal_group(pgid, libc::SIGKILL);
+        self.kill_leftover_members();
         tracing::debug!(service = %self.name, "stopped");
+    }
+
+    /// Kills what is left of the group once its leader has been reaped. The group id is free
+    /// for reuse once the group is empty, so it is signalled only while a member still works
+    /// in this process's directory: a recycled group is never hit.
+    fn kill_leftover_members(&self) {
+        let ours = crate::procfs::processes().into_iter().any(|p| {
+            p.pgrp == self.pgid
+                && p.cwd.as_ref().is_some_and(|c| c.starts_with(&self.cwd))
+                && crate::procfs::has_child_marker(p.pid)
+        });
+        if ours {
+            signal_group(self.pgid, libc::SIGKILL);
+        }
     }
 }
 

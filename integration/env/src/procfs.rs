@@ -72,6 +72,20 @@ pub(crate) fn group_listens_on(pgid: i32, port: u16) -> Option<bool> {
     Some(owned)
 }
 
+/// Set in the environment of every process the harness starts (and so inherited by theirs):
+/// clean-up only ever kills processes that carry it, never, say, a user's shell that happens
+/// to work in a scenario's directory.
+pub(crate) const CHILD_MARKER: (&str, &str) = ("AMPFED_HARNESS_CHILD", "1");
+
+/// Whether process `pid` carries the harness's child marker in its environment
+/// ([`CHILD_MARKER`]); `false` when it cannot be read.
+pub(crate) fn has_child_marker(pid: i32) -> bool {
+    let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let (key, value) = CHILD_MARKER;
+    let wanted = format!("{key}={value}");
+    environ.split(|&b| b == 0).any(|entry| entry == wanted.as_bytes())
+}
+
 /// The addresses that processes of group `pgid` listen on beyond the loopback range
 /// (127.0.0.0/8, `::1`): empty for a well-behaved service. `None` when the tables cannot be
 /// read.

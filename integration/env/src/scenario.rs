@@ -393,7 +393,11 @@ fn reap_leftovers(base: &Path) {
         let inside: Vec<procfs::ProcessInfo> = table
             .get_or_insert_with(procfs::processes)
             .iter()
-            .filter(|p| p.pid != me && p.cwd.as_ref().is_some_and(|cwd| cwd.starts_with(&path)))
+            .filter(|p| {
+                p.pid != me
+                    && p.cwd.as_ref().is_some_and(|cwd| cwd.starts_with(&path))
+                    && procfs::has_child_marker(p.pid)
+            })
             .cloned()
             .collect();
         let mut signalled = Vec::new();
@@ -491,6 +495,7 @@ mod tests {
         let mut child = std::process::Command::new("/bin/sleep")
             .arg("30")
             .current_dir(&staging)
+            .env(crate::procfs::CHILD_MARKER.0, crate::procfs::CHILD_MARKER.1)
             .process_group(0)
             .spawn()
             .unwrap();
@@ -501,6 +506,28 @@ mod tests {
         let status = child.wait().unwrap();
         assert!(!status.success(), "the leftover process was not killed");
         assert!(!base.exists());
+    }
+
+    #[test]
+    fn a_process_the_harness_did_not_start_is_never_killed_by_the_clean_up() {
+        // Someone's shell (or `less` on a log) working in a crashed run's directory.
+        let staging = std::env::temp_dir().join(format!("ampfed-staging-foreign-{}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("{DIR_PREFIX}crashed-foreign-{}", std::process::id()));
+        fs::create_dir_all(&staging).unwrap();
+        let mut bystander = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .current_dir(&staging)
+            .env_remove(crate::procfs::CHILD_MARKER.0)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        fs::write(staging.join(OWNER_FILE), "999999999").unwrap();
+        fs::write(staging.join(GROUPS_FILE), format!("{}\n", bystander.id())).unwrap();
+        fs::rename(&staging, &base).unwrap();
+        let _next = Scenario::new(false).unwrap();
+        assert_eq!(bystander.try_wait().unwrap(), None, "a process without the marker was killed");
+        bystander.kill().unwrap();
+        bystander.wait().unwrap();
     }
 
     #[test]
@@ -535,6 +562,7 @@ mod tests {
         let mut leader = std::process::Command::new("/bin/sh")
             .args(["-c", "tail -f /dev/null >/dev/null 2>&1 & echo $!"])
             .current_dir(&staging)
+            .env(crate::procfs::CHILD_MARKER.0, crate::procfs::CHILD_MARKER.1)
             .stdout(std::process::Stdio::piped())
             .process_group(0)
             .spawn()

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ampfed_prom::remote_write::{self, FullWriteRequest, Label, MetricMetadata, MetricType};
+use ampfed_prom::remote_write::{self, FullWriteRequest, MetricMetadata, MetricType};
 use serde_json::{json, Value};
 
 use super::control::check_workspace_id;
@@ -26,7 +26,7 @@ use crate::exchange::{Reply, Request};
 use crate::http::{json_response, query_and_form};
 use crate::names::is_label_name;
 use crate::sync::lock;
-use write_checks::validate_write;
+use write_checks::{check_and_tag, tag, validate_write};
 
 /// Metric families with metadata a workspace keeps (AMP's quota of active metrics with
 /// metadata per workspace); metadata past it is dropped, as AMP drops it, with a warning.
@@ -34,6 +34,10 @@ const MAX_METRICS_WITH_METADATA: usize = 20_000;
 
 /// Distinct (type, help, unit) entries kept per metric family; more are dropped the same way.
 const MAX_METADATA_PER_METRIC: usize = 10;
+
+/// Idle keep-alive connections to the backend: as many as the front door serves at once
+/// (`front_door::MAX_CONNECTIONS`), each of which may be forwarding a write.
+const BACKEND_IDLE_CONNECTIONS: usize = 256;
 
 /// A workspace's metric metadata: metric family name → distinct `(type, help, unit)`.
 type Metadata = BTreeMap<String, BTreeSet<(&'static str, String, String)>>;
@@ -53,6 +57,10 @@ impl DataPlane {
         let backend = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(5))
             .timeout(Duration::from_secs(120))
+            // One idle connection per handler that may run at once (ureq keeps 1 by default,
+            // so concurrent writes would open a new connection each).
+            .max_idle_connections_per_host(BACKEND_IDLE_CONNECTIONS)
+            .max_idle_connections(BACKEND_IDLE_CONNECTIONS)
             .build();
         DataPlane {
             amp,
@@ -112,29 +120,35 @@ impl DataPlane {
     /// forwards series (samples, exemplars, histograms) to the backend; metadata is kept here.
     /// Quota tokens and metadata are taken only once the backend has accepted the write.
     fn remote_write(&self, id: &str, body: &[u8]) -> Reply {
-        let mut request = match validate_write(body) {
-            Ok(r) => r,
+        if let Some(status) = lock(&self.amp.write_faults).as_ref().and_then(|f| f.next()) {
+            let reply = Reply::new(status).set_body_raw("injected write fault", "text/plain");
+            return if status == 429 { reply.insert_header("Retry-After", "0") } else { reply };
+        }
+        let checked = match check_and_tag(body, id) {
+            Ok(checked) => checked,
             Err(message) => {
                 tracing::info!(workspace = id, %message, "rejected a remote write");
                 return Reply::new(400).set_body_raw(message, "text/plain");
             }
         };
-        let cost = Cost::of(&request);
+        let cost =
+            Cost { samples: checked.samples, exemplars: checked.exemplars, metadata: checked.metadata.len() };
         if let Some(refused) = self.throttle(id, &cost) {
             return refused;
         }
-        let metadata = std::mem::take(&mut request.metadata);
-        tag(&mut request, id);
-        let answer = if request.timeseries.is_empty() { Reply::new(200) } else { self.store(&request) };
+        let answer = match &checked.forward {
+            None => Reply::new(200),
+            Some(tagged) => self.store(tagged),
+        };
         if answer.status == 200 {
             self.charge(id, &cost);
-            self.keep_metadata(id, metadata);
+            self.keep_metadata(id, checked.metadata);
         }
         answer
     }
 
-    /// Sends tagged series to the backend's remote write receiver.
-    fn store(&self, request: &FullWriteRequest) -> Reply {
+    /// Sends a tagged write (snappy-framed protobuf) to the backend's remote write receiver.
+    fn store(&self, body: &[u8]) -> Reply {
         let url = format!("{}/api/v1/write", self.amp.backend_url);
         let result = self
             .backend
@@ -142,9 +156,13 @@ impl DataPlane {
             .set("Content-Type", "application/x-protobuf")
             .set("Content-Encoding", "snappy")
             .set("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .send_bytes(&remote_write::encode_full(request));
+            .send_bytes(body);
         match result {
-            Ok(_) => Reply::new(200),
+            // Read to its end, so that the connection goes back to the pool.
+            Ok(response) => {
+                let _ = std::io::copy(&mut response.into_reader(), &mut std::io::sink());
+                Reply::new(200)
+            }
             Err(ureq::Error::Status(status, response)) => {
                 let text = response.into_string().unwrap_or_default();
                 // Senders retry 5xx and 429 and drop other 4xx.
@@ -325,7 +343,11 @@ impl DataPlane {
                 tenancy::strip(&mut answer);
                 json_response(status, &answer)
             }
-            Err(_) => Reply::new(status).set_body_raw(body, &ct),
+            // A text answer may name label sets too.
+            Err(_) => match String::from_utf8(body) {
+                Ok(text) => Reply::new(status).set_body_raw(tenancy::scrub_text(&text), &ct),
+                Err(e) => Reply::new(status).set_body_raw(e.into_bytes(), &ct),
+            },
         }
     }
 }
@@ -404,10 +426,27 @@ fn bad_data(message: &str) -> Reply {
 /// The remote write checks and tagging on their own, for the fuzz target (`crate::fuzzing`):
 /// the number of series, which must survive being encoded and decoded again.
 pub(crate) fn fuzz_write(body: &[u8]) -> Result<usize, String> {
-    let mut request = validate_write(body)?;
+    let checked = check_and_tag(body, "ws-fuzz");
+    let mut request = match validate_write(body) {
+        Ok(request) => request,
+        Err(e) => {
+            // The in-place path refuses what the decoding one refuses, in the same words.
+            assert_eq!(checked.err(), Some(e.clone()), "the two remote write paths disagree");
+            return Err(e);
+        }
+    };
     tag(&mut request, "ws-fuzz");
     let again = remote_write::decode(&remote_write::encode_full(&request))
         .map_err(|e| format!("a tagged write does not decode again: {e}"))?;
+    let checked = checked.unwrap_or_else(|e| panic!("only the in-place path refused the write: {e}"));
+    let forwarded = match checked.forward {
+        Some(body) => {
+            remote_write::decode(&body).map_err(|e| format!("the forwarded body does not decode: {e}"))?
+        }
+        None => FullWriteRequest::default(),
+    };
+    request.metadata.clear();
+    assert_eq!(forwarded, request, "the two remote write paths forward different series");
     Ok(again.timeseries.len())
 }
 
@@ -420,30 +459,14 @@ struct Cost {
 }
 
 impl Cost {
-    fn of(request: &FullWriteRequest) -> Cost {
-        Cost {
-            samples: request.sample_count() + request.histogram_count(),
-            exemplars: request.exemplar_count(),
-            metadata: request.metadata.len(),
-        }
-    }
-
     fn tokens(&self) -> usize {
         self.samples + self.exemplars + self.metadata
     }
 }
 
-/// Adds the tenant label to every series, keeping labels sorted.
-fn tag(request: &mut FullWriteRequest, workspace: &str) {
-    for ts in &mut request.timeseries {
-        let at = ts.labels.partition_point(|l| l.name.as_str() < TENANT_LABEL);
-        ts.labels.insert(at, Label { name: TENANT_LABEL.into(), value: workspace.into() });
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use ampfed_prom::remote_write::{Sample, TimeSeries, WriteRequest};
+    use ampfed_prom::remote_write::{Label, Sample, TimeSeries, WriteRequest};
 
     use super::*;
 

@@ -333,9 +333,60 @@ fn scope_selector(vs: &mut VectorSelector, workspace: &str) {
     }
 }
 
+/// Removes every `ampfed_workspace="…"` (with the separator that joined it to its
+/// neighbours) from a message of the backend's.
+pub(crate) fn scrub_text(text: &str) -> String {
+    let pattern = format!("{TENANT_LABEL}=\"");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&pattern) {
+        let (before, after) = rest.split_at(at);
+        let value = &after[pattern.len()..];
+        // The value ends at the first unescaped quote.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in value.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(rest);
+            return out;
+        };
+        let mut tail = &value[end + 1..];
+        let mut before = before;
+        if let Some(t) = tail.strip_prefix(", ").or_else(|| tail.strip_prefix(',')) {
+            tail = t;
+        } else if let Some(b) = before.strip_suffix(", ").or_else(|| before.strip_suffix(',')) {
+            before = b;
+        }
+        out.push_str(before);
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Removes the tenant label from a Prometheus API answer (`query`, `query_range`: result
 /// metrics; `series`: label sets; `labels`: names; `query_exemplars`: series labels).
 pub(crate) fn strip(answer: &mut Value) {
+    // Prometheus names label sets in its messages ("duplicate series for the match group …").
+    if let Some(Value::String(error)) = answer.get_mut("error") {
+        *error = scrub_text(error);
+    }
+    if let Some(Value::Array(warnings)) = answer.get_mut("warnings") {
+        for w in warnings.iter_mut() {
+            if let Value::String(text) = w {
+                *text = scrub_text(text);
+            }
+        }
+    }
     let Some(data) = answer.get_mut("data") else { return };
     match data {
         Value::Array(items) => {
@@ -510,5 +561,12 @@ mod tests {
             {"seriesLabels":{"__name__":"x","ampfed_workspace":"w"},"exemplars":[]}]});
         strip(&mut exemplars);
         assert_eq!(exemplars["data"][0]["seriesLabels"], serde_json::json!({"__name__":"x"}));
+        let mut error = serde_json::json!({"status":"error","errorType":"execution",
+            "error":"found duplicate series for the match group {ampfed_workspace=\"ws-1\", job=\"a\"} on the right",
+            "warnings":["{job=\"b\",ampfed_workspace=\"ws-1\"} dropped"]});
+        strip(&mut error);
+        assert_eq!(error["error"], "found duplicate series for the match group {job=\"a\"} on the right");
+        assert_eq!(error["warnings"][0], "{job=\"b\"} dropped");
+        assert_eq!(scrub_text("{ampfed_workspace=\"w\\\"x\"}"), "{}");
     }
 }

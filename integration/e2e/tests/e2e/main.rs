@@ -6,6 +6,8 @@
 mod faults;
 mod happy_path;
 mod oracle;
+mod stamped;
+mod stored;
 
 use ampfed_e2e::{path, Fault, Options, Outcome};
 
@@ -24,8 +26,14 @@ fn happy() -> &'static Outcome {
 
 /// Runs the path with the repository's fixtures and an optional fault.
 fn run(fault: Option<Fault>) -> anyhow::Result<Outcome> {
+    run_with(fault, None)
+}
+
+/// Runs the path with an optional fault, stamping `clusters` clusters if given.
+fn run_with(fault: Option<Fault>, clusters: Option<usize>) -> anyhow::Result<Outcome> {
     let mut options = Options::from_env();
     options.env.fault = fault;
+    options.clusters = clusters;
     runtime().block_on(path::run(&options))
 }
 

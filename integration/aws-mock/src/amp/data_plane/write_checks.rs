@@ -7,7 +7,7 @@
 
 use ampfed_prom::remote_write::{
     self, BucketSpan, Exemplar, FullTimeSeries, FullWriteRequest, Histogram, HistogramCount,
-    HistogramZeroCount, Label, MetricMetadata, MetricType, ResetHint,
+    HistogramZeroCount, Label, MetricMetadata, MetricType, RawLabel, ResetHint,
 };
 
 use crate::amp::tenancy::TENANT_LABEL;
@@ -35,25 +35,76 @@ pub(super) fn validate_write(body: &[u8]) -> Result<FullWriteRequest, String> {
     Ok(request)
 }
 
-fn check_series(i: usize, ts: &FullTimeSeries) -> Result<(), String> {
-    let at = || format!("series {i} {}", render_labels(&ts.labels));
-    if ts.labels.is_empty() {
+/// A checked write, ready for the backend.
+pub(super) struct Checked {
+    /// The body for the backend, every series tagged with the workspace; `None` when the
+    /// write has no series.
+    pub(super) forward: Option<Vec<u8>>,
+    /// Float and histogram samples.
+    pub(super) samples: usize,
+    pub(super) exemplars: usize,
+    /// Metadata, kept by the mock and not forwarded.
+    pub(super) metadata: Vec<MetricMetadata>,
+}
+
+/// Checks a remote write as [`validate_write`] does and tags it for `workspace`. A write of
+/// labels and float samples only (what Prometheus and the simulator send) is checked and
+/// tagged in place in the decompressed body, nothing decoded; anything else is decoded whole.
+/// Either way the backend's body is one snappy literal (`encode_full_stored`).
+pub(super) fn check_and_tag(body: &[u8], workspace: &str) -> Result<Checked, String> {
+    let raw = remote_write::decompress(body).map_err(|e| e.to_string())?;
+    if let Some(series) = remote_write::scan_series(&raw) {
+        for (i, ts) in series.iter().enumerate() {
+            check_labels(i, &ts.labels)?;
+        }
+        return Ok(Checked {
+            forward: (!series.is_empty())
+                .then(|| remote_write::encode_with_label(&series, TENANT_LABEL, workspace)),
+            samples: series.iter().map(|s| s.samples).sum(),
+            exemplars: 0,
+            metadata: Vec::new(),
+        });
+    }
+    let mut request = validate_write(body)?;
+    let metadata = std::mem::take(&mut request.metadata);
+    let (samples, exemplars) = (request.sample_count() + request.histogram_count(), request.exemplar_count());
+    tag(&mut request, workspace);
+    Ok(Checked {
+        forward: (!request.timeseries.is_empty()).then(|| remote_write::encode_full_stored(&request)),
+        samples,
+        exemplars,
+        metadata,
+    })
+}
+
+/// Adds the tenant label to every series, keeping labels sorted.
+pub(super) fn tag(request: &mut FullWriteRequest, workspace: &str) {
+    for ts in &mut request.timeseries {
+        let at = ts.labels.partition_point(|l| l.name.as_str() < TENANT_LABEL);
+        ts.labels.insert(at, Label { name: TENANT_LABEL.into(), value: workspace.into() });
+    }
+}
+
+/// The series rules every receiver applies, on a series' labels (owned or borrowed).
+fn check_labels(i: usize, labels: &[RawLabel<'_>]) -> Result<(), String> {
+    let at = || format!("series {i} {}", render_labels(labels));
+    if labels.is_empty() {
         return Err(format!("series {i}: series has no labels"));
     }
-    if ts.labels.len() > MAX_LABELS_PER_SERIES {
+    if labels.len() > MAX_LABELS_PER_SERIES {
         return Err(format!(
             "{}: series has {} labels, more than the limit of {MAX_LABELS_PER_SERIES}",
             at(),
-            ts.labels.len()
+            labels.len()
         ));
     }
-    for (j, l) in ts.labels.iter().enumerate() {
+    for (j, l) in labels.iter().enumerate() {
         if j > 0 {
-            let prev = &ts.labels[j - 1].name;
-            if *prev == l.name {
+            let prev = labels[j - 1].name;
+            if prev == l.name {
                 return Err(format!("{}: duplicate label name {:?}", at(), l.name));
             }
-            if *prev > l.name {
+            if prev > l.name {
                 return Err(format!(
                     "{}: labels are not sorted by name: {:?} comes after {:?}",
                     at(),
@@ -65,7 +116,7 @@ fn check_series(i: usize, ts: &FullTimeSeries) -> Result<(), String> {
         if l.name.is_empty() {
             return Err(format!("{}: empty label name", at()));
         }
-        if !is_label_name(&l.name) {
+        if !is_label_name(l.name) {
             return Err(format!("{}: invalid label name {:?}", at(), l.name));
         }
         if l.value.is_empty() {
@@ -75,13 +126,21 @@ fn check_series(i: usize, ts: &FullTimeSeries) -> Result<(), String> {
             return Err(format!("{}: label name {TENANT_LABEL:?} is reserved by the mock", at()));
         }
     }
-    match ts.labels.iter().find(|l| l.name == "__name__") {
+    match labels.iter().find(|l| l.name == "__name__") {
         None => return Err(format!("{}: series has no metric name (__name__)", at())),
-        Some(l) if !is_metric_name(&l.value) => {
+        Some(l) if !is_metric_name(l.value) => {
             return Err(format!("{}: invalid metric name {:?}", at(), l.value))
         }
         Some(_) => {}
     }
+    Ok(())
+}
+
+fn check_series(i: usize, ts: &FullTimeSeries) -> Result<(), String> {
+    let labels: Vec<RawLabel<'_>> =
+        ts.labels.iter().map(|l| RawLabel { name: &l.name, value: &l.value }).collect();
+    check_labels(i, &labels)?;
+    let at = || format!("series {i} {}", render_labels(&labels));
     for (k, e) in ts.exemplars.iter().enumerate() {
         check_exemplar(e).map_err(|m| format!("{}: exemplar {k}: {m}", at()))?;
         if k > 0 && e.timestamp <= ts.exemplars[k - 1].timestamp {
@@ -106,6 +165,9 @@ fn check_exemplar(e: &Exemplar) -> Result<(), String> {
     for (j, l) in e.labels.iter().enumerate() {
         if !is_label_name(&l.name) {
             return Err(format!("invalid label name {:?}", l.name));
+        }
+        if l.name == TENANT_LABEL {
+            return Err(format!("label name {TENANT_LABEL:?} is reserved by the mock"));
         }
         if j > 0 && e.labels[j - 1].name >= l.name {
             return Err(format!("labels must be sorted and unique by name ({:?})", l.name));
@@ -258,7 +320,7 @@ fn check_metadata(m: &MetricMetadata) -> Result<(), String> {
     Ok(())
 }
 
-fn render_labels(labels: &[Label]) -> String {
+fn render_labels(labels: &[RawLabel<'_>]) -> String {
     let inner: Vec<String> = labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
     format!("{{{}}}", inner.join(", "))
 }
@@ -298,6 +360,39 @@ mod tests {
             timestamp: 1,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_in_place_path_checks_and_tags_as_the_decoding_one() {
+        let bodies = [
+            body(&[("b", "1"), ("__name__", "x")]),
+            body(&[("__name__", "x"), ("a", "1"), ("a", "2")]),
+            body(&[("__name__", "x"), ("a", "")]),
+            body(&[("__name__", "1x")]),
+            body(&[("a", "1")]),
+            body(&[("__name__", "x"), ("ampfed_workspace", "w")]),
+            body(&[("__name__", "x"), ("zone", "1")]),
+            b"not snappy".to_vec(),
+        ];
+        for b in &bodies {
+            let fast = check_and_tag(b, "ws-1");
+            match validate_write(b) {
+                Err(e) => assert_eq!(fast.err(), Some(e)),
+                Ok(mut request) => {
+                    tag(&mut request, "ws-1");
+                    let fast = fast.unwrap();
+                    assert_eq!((fast.samples, fast.exemplars), (1, 0));
+                    assert_eq!(remote_write::decode(&fast.forward.unwrap()).unwrap(), request);
+                }
+            }
+        }
+        // Exemplars take the decoding path, tagged the same way.
+        let with_exemplar =
+            with(|ts| ts.exemplars.push(Exemplar { labels: vec![], value: 1.0, timestamp: 1 }), vec![]);
+        let checked = check_and_tag(&with_exemplar, "ws-1").unwrap();
+        assert_eq!((checked.samples, checked.exemplars), (0, 1));
+        let forwarded = remote_write::decode(&checked.forward.unwrap()).unwrap();
+        assert_eq!(forwarded.timeseries[0].labels[1].name, TENANT_LABEL);
     }
 
     #[test]
@@ -348,6 +443,10 @@ mod tests {
         assert!(err(&|ts| ts.exemplars.push(exemplar(1, vec![long.clone()]))).contains("129 characters"));
         let e = err(&|ts| ts.exemplars.extend([exemplar(2, vec![]), exemplar(1, vec![])]));
         assert!(e.contains("timestamps must increase"), "{e}");
+        let reserved =
+            check_exemplar(&exemplar(1, vec![Label { name: TENANT_LABEL.into(), value: "ws-other".into() }]))
+                .unwrap_err();
+        assert!(reserved.contains("is reserved"), "{reserved}");
         let h = |f: &dyn Fn(&mut Histogram)| {
             err(&|ts| {
                 let mut h = histogram();

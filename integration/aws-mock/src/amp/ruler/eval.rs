@@ -310,8 +310,10 @@ impl Ruler {
                 // a rule cannot write into another workspace.
                 labels.insert(TENANT_LABEL.into(), workspace.to_owned());
                 let mut ts = TimeSeries::new(&name, &labels);
-                ts.samples =
-                    points.into_iter().map(|(t, value)| Sample { value, timestamp: t.saturating_mul(1000) }).collect();
+                ts.samples = points
+                    .into_iter()
+                    .map(|(t, value)| Sample { value, timestamp: t.saturating_mul(1000) })
+                    .collect();
                 ts
             })
             .collect();
