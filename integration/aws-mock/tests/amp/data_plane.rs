@@ -1,6 +1,7 @@
 //! The data plane through the signing proxy against a real Prometheus: remote write
 //! validation, the Prometheus API, and isolation between workspaces.
 
+use crate::call;
 use std::collections::BTreeMap;
 
 use ampfed_prom::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
@@ -16,24 +17,6 @@ fn series(name: &str, labels: &[(&str, &str)], value: f64) -> TimeSeries {
     let mut ts = TimeSeries::new(name, &labels);
     ts.samples = (0..10).map(|i| Sample { value, timestamp: (T0 + i * 60) * 1000 }).collect();
     ts
-}
-
-/// A raw call through the proxy: status and body.
-fn call(method: &str, url: &str, body: Option<&[u8]>) -> (u16, String) {
-    let request = ureq::request(method, url);
-    let result = match body {
-        Some(b) => request
-            .set("Content-Type", "application/x-protobuf")
-            .set("Content-Encoding", "snappy")
-            .set("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .send_bytes(b),
-        None => request.call(),
-    };
-    match result {
-        Ok(r) => (r.status(), r.into_string().unwrap()),
-        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
-        Err(e) => panic!("{url}: {e}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

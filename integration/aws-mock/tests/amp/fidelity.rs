@@ -3,6 +3,7 @@
 //! metadata APIs (against a real Prometheus), and the ingestion quota counts only what the
 //! backend accepted.
 
+use crate::call;
 use ampfed_prom::remote_write::{
     self, BucketSpan, Exemplar, FullTimeSeries, FullWriteRequest, Histogram, HistogramCount,
     HistogramZeroCount, Label, MetricMetadata, MetricType, Sample,
@@ -17,23 +18,6 @@ const T0: i64 = 1_767_225_600;
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<Label> {
     pairs.iter().map(|(n, v)| Label { name: (*n).into(), value: (*v).into() }).collect()
-}
-
-fn call(method: &str, url: &str, body: Option<&[u8]>) -> (u16, String) {
-    let request = ureq::request(method, url);
-    let result = match body {
-        Some(b) => request
-            .set("Content-Type", "application/x-protobuf")
-            .set("Content-Encoding", "snappy")
-            .set("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .send_bytes(b),
-        None => request.call(),
-    };
-    match result {
-        Ok(r) => (r.status(), r.into_string().unwrap()),
-        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
-        Err(e) => panic!("{url}: {e}"),
-    }
 }
 
 fn get_json(url: &str) -> Value {

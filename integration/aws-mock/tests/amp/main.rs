@@ -121,3 +121,21 @@ pub fn prometheus() -> (ampfed_env::Scenario, String) {
     let prom = ampfed_env::prometheus::start(&mut scenario, &Default::default()).unwrap();
     (scenario, prom.url)
 }
+
+/// A raw call (a remote-write body when given): status and body.
+pub fn call(method: &str, url: &str, body: Option<&[u8]>) -> (u16, String) {
+    let request = ureq::request(method, url);
+    let result = match body {
+        Some(b) => request
+            .set("Content-Type", "application/x-protobuf")
+            .set("Content-Encoding", "snappy")
+            .set("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .send_bytes(b),
+        None => request.call(),
+    };
+    match result {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
