@@ -19,8 +19,8 @@ fn simulate(cluster: &str) -> Simulation {
     generate(&c, &p, &SimConfig::default()).expect("generates")
 }
 
-fn clusters() -> [Simulation; 2] {
-    [simulate("cluster-a"), simulate("cluster-b")]
+fn clusters() -> [Simulation; 3] {
+    [simulate("cluster-a"), simulate("cluster-b"), simulate("cluster-c")]
 }
 
 fn key(ts: &TimeSeries) -> String {
@@ -31,17 +31,17 @@ fn key(ts: &TimeSeries) -> String {
 fn real_fixtures_load_and_have_a_sensible_size() {
     let all = load_clusters_dir(&fixtures().join("clusters")).expect("all cluster fixtures load");
     let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["cluster-a", "cluster-b"]);
+    assert_eq!(names, ["cluster-a", "cluster-b", "cluster-c"]);
     for sim in clusters() {
         let stats = sim.stats();
         eprintln!("{}: {} series, {} samples", sim.cluster(), stats.series, stats.samples);
-        assert!((100..=220).contains(&stats.series), "{}: {stats:?}", sim.cluster());
+        assert!((150..=700).contains(&stats.series), "{}: {stats:?}", sim.cluster());
     }
 }
 
 #[test]
 fn generation_is_deterministic_to_the_byte() {
-    for cluster in ["cluster-a", "cluster-b"] {
+    for cluster in ["cluster-a", "cluster-b", "cluster-c"] {
         let a: Vec<Vec<u8>> = simulate(cluster).batches(12_000).map(|r| encode(&r)).collect();
         let b: Vec<Vec<u8>> = simulate(cluster).batches(12_000).map(|r| encode(&r)).collect();
         assert!(a.len() > 1);
@@ -67,28 +67,52 @@ fn batches_carry_every_sample_in_time_order_within_the_limit() {
                 }
             }
             assert_eq!(total, sim.stats().samples, "max {max}");
-            assert_eq!(last.len(), sim.stats().series);
+            let distinct: BTreeSet<String> = sim.series().iter().map(key).collect();
+            assert_eq!(last.len(), distinct.len());
         }
         // With a generous limit, a request carries every series with many samples each.
         let first = sim.batches(sim.stats().series * 60).next().expect("one batch");
-        assert!(first.timeseries.iter().all(|ts| ts.samples.len() == 60 || ts.label("pod").is_some()));
+        // Each series brings all of its samples of the first 60 steps.
+        let cut = sim.start_ms() + 60 * sim.step_ms();
+        let mut early: BTreeMap<String, usize> = BTreeMap::new();
+        for ts in sim.series() {
+            *early.entry(key(ts)).or_default() += ts.samples.iter().filter(|s| s.timestamp < cut).count();
+        }
+        for ts in &first.timeseries {
+            let mut labels = ts.labels.clone();
+            labels.retain(|l| l.name != "cluster_id");
+            let k = key(&TimeSeries { labels, samples: Vec::new() });
+            assert_eq!(ts.samples.len(), early[&k], "{k}");
+        }
     }
 }
 
 #[test]
-fn labels_are_sorted_unique_non_empty_and_carry_the_cluster() {
+fn labels_are_sorted_unique_non_empty_and_only_remote_written_data_carries_the_cluster() {
     for sim in clusters() {
         let mut keys = BTreeSet::new();
         for ts in sim.series() {
             let names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
             assert!(names.windows(2).all(|w| w[0] < w[1]), "unsorted or duplicate: {names:?}");
             assert!(ts.labels.iter().all(|l| !l.value.is_empty()), "{}", key(ts));
-            assert_eq!(ts.label("cluster_id"), Some(sim.cluster()));
-            assert!(keys.insert(key(ts)), "series twice: {}", key(ts));
+            // As in the cluster's own Prometheus: the external label is not on stored series.
+            assert_eq!(ts.label("cluster_id"), None);
+            // A StatefulSet pod replaced under its own name continues its pod-level series.
+            if !keys.insert(key(ts)) {
+                assert!(ts.label("uid").is_none() && ts.label("id").is_none(), "series twice: {}", key(ts));
+                continue;
+            }
             assert!(!ts.samples.is_empty());
             assert!(ts.samples.windows(2).all(|w| w[1].timestamp - w[0].timestamp == sim.step_ms()));
             assert!(ts.samples.iter().all(|s| s.value.is_finite() && s.value >= 0.0));
             assert!(ts.samples.iter().all(|s| (sim.start_ms()..sim.end_ms()).contains(&s.timestamp)));
+        }
+        for req in sim.batches(20_000) {
+            for ts in &req.timeseries {
+                let names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
+                assert!(names.windows(2).all(|w| w[0] < w[1]), "unsorted or duplicate: {names:?}");
+                assert_eq!(ts.label("cluster_id"), Some(sim.cluster()));
+            }
         }
     }
 }
@@ -99,9 +123,10 @@ fn the_cluster_label_name_is_configurable() {
     let p = load_prices(&fixtures().join("prices/aws-us-east-1.yaml")).unwrap();
     let cfg = SimConfig { cluster_label: "cluster".to_owned(), duration_secs: 3600, ..SimConfig::default() };
     let sim = generate(&c, &p, &cfg).unwrap();
+    assert_eq!(sim.cluster_label(), "cluster");
     assert!(sim
-        .series()
-        .iter()
+        .batches(5_000)
+        .flat_map(|r| r.timeseries)
         .all(|ts| ts.label("cluster") == Some("cluster-a") && ts.label("cluster_id").is_none()));
     let bad = SimConfig { cluster_label: "node".to_owned(), ..SimConfig::default() };
     let err = generate(&c, &p, &bad).unwrap_err().to_string();
@@ -116,7 +141,7 @@ fn cpu_counters_are_monotonic() {
             assert!(ts.samples.windows(2).all(|w| w[1].value >= w[0].value), "{}", key(ts));
             n += 1;
         }
-        assert!(n > 20);
+        assert!(n > 10);
     }
 }
 
@@ -131,12 +156,14 @@ fn find<'a>(sim: &'a Simulation, metric: &str, want: &[(&str, &str)]) -> &'a Tim
 #[test]
 fn allocation_is_the_max_of_request_and_usage_per_sample() {
     let mut above_request = 0;
-    for sim in clusters() {
+    // cluster-c has pods replaced under their own names and restarted containers, whose
+    // series `find` cannot tell apart; `timeline.rs` covers them.
+    for sim in &clusters()[..2] {
         for ts in sim.series_named("container_memory_allocation_bytes") {
             let (ns, pod, c) =
                 (ts.label("namespace").unwrap(), ts.label("pod").unwrap(), ts.label("container").unwrap());
             let id = [("namespace", ns), ("pod", pod), ("container", c)];
-            let usage = find(&sim, "container_memory_working_set_bytes", &id);
+            let usage = find(sim, "container_memory_working_set_bytes", &id);
             let request = sim
                 .series_named("kube_pod_container_resource_requests")
                 .find(|r| {
@@ -153,7 +180,7 @@ fn allocation_is_the_max_of_request_and_usage_per_sample() {
             let (ns, pod, c) =
                 (ts.label("namespace").unwrap(), ts.label("pod").unwrap(), ts.label("container").unwrap());
             let id = [("namespace", ns), ("pod", pod), ("container", c)];
-            let counter = find(&sim, "container_cpu_usage_seconds_total", &id);
+            let counter = find(sim, "container_cpu_usage_seconds_total", &id);
             let request = sim
                 .series_named("kube_pod_container_resource_requests")
                 .find(|r| id.iter().all(|(k, v)| r.label(k) == Some(v)) && r.label("resource") == Some("cpu"))
@@ -188,39 +215,44 @@ fn a_jobs_series_lie_only_inside_its_run_window() {
             assert_eq!(ts.samples.last().unwrap().timestamp, end - sim.step_ms(), "{}", key(ts));
         }
     }
-    // Owner, labels, 4 pause-container series, 4 cAdvisor, 2 requests, running, 2 allocation.
-    assert_eq!(n, 15);
+    // Owner, info, labels, annotations, 2 pause-container series, 2 cAdvisor (both label
+    // styles on one series), 2 requests, running, restarts, 2 allocation.
+    assert_eq!(n, 14);
     assert_eq!(job.owner_kind, "Job");
     assert!(job.name.starts_with("nightly-report-") && job.name.len() == "nightly-report-".len() + 5);
 }
 
 #[test]
-fn cadvisor_series_come_in_both_label_styles_including_the_pause_container() {
+fn cadvisor_series_carry_the_fixtures_label_style_including_the_pause_container() {
     for sim in clusters() {
+        // cluster-c is `modern`; the others take the default, `both` on one series.
+        let modern_only = sim.cluster() == "cluster-c";
         for pod in sim.pods() {
             for container in pod.containers.iter().map(String::as_str).chain(["POD"]) {
                 for metric in ["container_cpu_usage_seconds_total", "container_memory_working_set_bytes"] {
-                    let modern = find(
-                        &sim,
-                        metric,
-                        &[("namespace", &pod.namespace), ("pod", &pod.name), ("container", container)],
-                    );
-                    let legacy = find(
-                        &sim,
-                        metric,
-                        &[
-                            ("namespace", &pod.namespace),
-                            ("pod_name", &pod.name),
-                            ("container_name", container),
-                        ],
-                    );
-                    assert!(modern.label("container_name").is_none() && legacy.label("container").is_none());
-                    assert_eq!(modern.samples, legacy.samples);
-                    for l in ["instance", "id", "image", "name"] {
-                        assert!(modern.label(l).is_some(), "{metric} lacks {l}");
+                    let series: Vec<&TimeSeries> = sim
+                        .series_named(metric)
+                        .filter(|ts| {
+                            ts.label("namespace") == Some(&pod.namespace)
+                                && ts.label("pod") == Some(&pod.name)
+                                && ts.label("container") == Some(container)
+                                && ts.label("id").is_some_and(|id| id.contains(&pod.uid))
+                        })
+                        .collect();
+                    assert!(!series.is_empty(), "{metric} {}/{}/{container}", pod.namespace, pod.name);
+                    for ts in series {
+                        if modern_only {
+                            assert!(ts.label("container_name").is_none() && ts.label("pod_name").is_none());
+                        } else {
+                            assert_eq!(ts.label("container_name"), Some(container));
+                            assert_eq!(ts.label("pod_name"), Some(pod.name.as_str()));
+                        }
+                        for l in ["instance", "id", "image", "name"] {
+                            assert!(ts.label(l).is_some(), "{metric} lacks {l}");
+                        }
+                        assert_eq!(ts.label("instance"), Some(pod.node.as_str()));
+                        assert!(ts.label("node").is_none(), "cAdvisor has no node label");
                     }
-                    assert_eq!(modern.label("instance"), Some(pod.node.as_str()));
-                    assert!(modern.label("node").is_none(), "cAdvisor has no node label");
                 }
             }
         }
@@ -285,7 +317,7 @@ fn kube_state_metrics_and_cost_model_series_have_the_expected_labels() {
 
 #[test]
 fn the_clusters_share_a_namespace_and_a_pod_name() {
-    let [a, b] = clusters();
+    let [a, b, _] = clusters();
     let names = |s: &Simulation| {
         s.pods().iter().map(|p| (p.namespace.clone(), p.name.clone())).collect::<BTreeSet<_>>()
     };
@@ -363,7 +395,9 @@ fn every_selector_of_the_guides_recording_rules_finds_series() {
     let text = std::fs::read_to_string(fixtures().join("rules/kubecost-amp.yaml")).expect("rules file");
     let rules: serde_yaml::Value = serde_yaml::from_str(&text).expect("rules parse");
     let mut checked = BTreeSet::new();
-    for sim in clusters() {
+    // cluster-c speaks the modern label style only, where the guide's `container_name` rules
+    // select nothing (docs/kubecost-model.md, known quirks); `timeline.rs` checks that.
+    for sim in &clusters()[..2] {
         for group in rules["groups"].as_sequence().expect("groups") {
             for rule in group["rules"].as_sequence().expect("rules") {
                 let expr = rule["expr"].as_str().expect("expr");
@@ -419,7 +453,12 @@ fn the_allocation_queries_metrics_are_all_present() {
             !c.is_empty() && c != "POD" && ts.label("container_name").unwrap_or("") != "POD"
         });
         let containers: usize = sim.pods().iter().map(|p| p.containers.len()).sum();
-        assert_eq!(usage.count(), containers);
+        let (first, restarted): (Vec<_>, Vec<_>) =
+            usage.partition(|ts| ts.label("name").is_some_and(|n| n.ends_with("_0")));
+        assert_eq!(first.len(), containers);
+        // cluster-c's trainer is OOM-killed every 4 hours: 5 more attempts in a day.
+        let restarts = if sim.cluster() == "cluster-c" { 5 } else { 0 };
+        assert_eq!(restarted.len(), restarts, "{}", sim.cluster());
     }
 }
 
@@ -434,17 +473,18 @@ fn tmp(name: &str, text: &str) -> PathBuf {
 #[test]
 fn a_broken_fixture_file_is_named_with_line_and_fix() {
     let good = std::fs::read_to_string(fixtures().join("clusters/cluster-b.yaml")).unwrap();
-    let bad = good.replacen("    zone: us-east-1b", "    zone: us-east-1b\n    gpus: 1", 1);
-    let line = bad.lines().position(|l| l.contains("gpus: 1")).unwrap() + 1;
+    let bad = good.replacen("    zone: us-east-1b", "    zone: us-east-1b\n    gpu: 1", 1);
+    let line = bad.lines().position(|l| l.contains("gpu: 1")).unwrap() + 1;
     let path = tmp("unknown-field.yaml", &bad);
     let msg = load_cluster(&path).unwrap_err().to_string();
     assert!(msg.starts_with(&format!("{}:{line}:5: ", path.display())), "{msg}");
-    assert!(msg.contains("unknown field `gpus`") && msg.contains("fix: "), "{msg}");
+    assert!(msg.contains("unknown field `gpu`") && msg.contains("fix: "), "{msg}");
 
     let bad = good.replacen("nodes: [ip-10-20-2-88.ec2.internal]", "nodes: [ip-10-20-9-99.ec2.internal]", 1);
+    let line = bad.lines().position(|l| l.contains("ip-10-20-9-99")).unwrap() + 1;
     let path = tmp("unknown-node.yaml", &bad);
     let msg = load_cluster(&path).unwrap_err().to_string();
-    assert!(msg.starts_with(&format!("{}: ", path.display())), "{msg}");
+    assert!(msg.starts_with(&format!("{}:{line}:13: `workloads[3].nodes[0]`: ", path.display())), "{msg}");
     assert!(
         msg.contains(
             "workload `shop/postgres` (StatefulSet): node `ip-10-20-9-99.ec2.internal` is not a node"
@@ -459,7 +499,8 @@ fn a_broken_fixture_file_is_named_with_line_and_fix() {
     let prices = std::fs::read_to_string(fixtures().join("prices/aws-us-east-1.yaml")).unwrap();
     let path = tmp("bad-prices.yaml", &prices.replacen("    arch: arm64", "    arch: arm", 1));
     let msg = load_prices(&path).unwrap_err().to_string();
-    assert!(msg.contains("instance type `m6g.xlarge`: `arch` is `arm`; use amd64 or arm64"), "{msg}");
+    let line = prices.lines().position(|l| l.contains("arch: arm64")).unwrap() + 1;
+    assert!(msg.contains(&format!(":{line}:5: `instance_types[\"m6g.xlarge\"].arch`: instance type `m6g.xlarge`: is `arm`; expected amd64 or arm64")), "{msg}");
 }
 
 #[test]
@@ -468,7 +509,7 @@ fn a_price_list_without_the_instance_type_is_refused() {
     let mut p = load_prices(&fixtures().join("prices/aws-us-east-1.yaml")).unwrap();
     p.instance_types.remove("m5.2xlarge");
     let msg = generate(&c, &p, &SimConfig::default()).unwrap_err().to_string();
-    assert!(msg.contains("cluster-a.yaml and prices fixture"), "{msg}");
+    assert!(msg.contains("cluster-a.yaml does not fit prices fixture"), "{msg}");
     assert!(
         msg.contains("node `ip-10-10-3-52.ec2.internal`: instance type `m5.2xlarge` has no price"),
         "{msg}"

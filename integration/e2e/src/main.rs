@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use ampfed_clustersim::LabelStyle;
 use ampfed_e2e::env::TEARDOWN_LIMIT;
-use ampfed_e2e::{path, snapshots, Fault, Options, Outcome};
+use ampfed_e2e::{path, sim, snapshots, Fault, Options, Outcome};
 use clap::Parser;
 
 /// Runs the AMP → rules → ETL → S3 → federation → query path on this machine.
@@ -18,6 +19,8 @@ cargo xtask e2e\n  \
 cargo xtask e2e --fault wrong-secret     # must fail with InvalidSignatureException\n  \
 cargo xtask e2e --fault throttle         # a fifth of writes get 429/503; must pass (retries)\n  \
 cargo xtask e2e --clusters 100           # 100 clusters stamped from the fixtures; no snapshots\n  \
+cargo xtask e2e --days 3 --epoch 2026-02-27   # three UTC days across a month end; no snapshots\n  \
+cargo xtask e2e --cluster-label cluster --label-style legacy   # no snapshots\n  \
 cargo xtask e2e --keep                   # keep logs and Prometheus data, print where"
 )]
 struct Args {
@@ -35,6 +38,20 @@ struct Args {
     /// The Prometheus binary (default: `prometheus` on PATH).
     #[arg(long)]
     prometheus: Option<std::path::PathBuf>,
+    /// Simulate N UTC days (1–31); the cost model ships one daily ETL set per cluster and day.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(sim::MAX_DAYS)))]
+    days: u32,
+    /// The first simulated day: a UTC midnight as 2026-01-01, 2026-01-01T00:00:00Z or unix seconds.
+    #[arg(long, value_name = "DATE", default_value = "2026-01-01", value_parser = sim::parse_epoch)]
+    epoch: i64,
+    /// The label the clusters' Prometheus attaches to remote-written data (Kubecost's
+    /// `promClusterIDLabel`), e.g. cluster or alpha_eksctl_io_cluster_name.
+    #[arg(long, value_name = "NAME", default_value = sim::CLUSTER_LABEL)]
+    cluster_label: String,
+    /// cAdvisor's label style on every cluster (default: each fixture's own `label_style`):
+    /// modern (container, pod), legacy (container_name, pod_name) or both.
+    #[arg(long, value_name = "STYLE")]
+    label_style: Option<LabelStyle>,
 }
 
 fn main() -> ExitCode {
@@ -51,6 +68,18 @@ fn main() -> ExitCode {
     options.env.keep = args.keep;
     options.env.prometheus = args.prometheus;
     options.clusters = args.clusters.map(|n| n as usize);
+    options.sim = sim::Settings {
+        epoch: args.epoch,
+        days: args.days,
+        cluster_label: args.cluster_label.clone(),
+        label_style: args.label_style,
+    };
+    if let Err(e) = options.sim.config().check() {
+        eprintln!("error: {e} (given by --cluster-label, --days or --epoch)");
+        return ExitCode::from(2);
+    }
+    // The snapshots are made for the fixtures over the default day and labels.
+    let compare_snapshots = options.clusters.is_none() && options.sim == sim::Settings::default();
     let cancel = options.env.cancel.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -86,7 +115,7 @@ fn main() -> ExitCode {
             eprintln!("\nerror: {}", ampfed_common::errors::report(e.as_ref()));
             ExitCode::FAILURE
         }
-        Some(Ok(outcome)) if options.clusters.is_some() => {
+        Some(Ok(outcome)) if !compare_snapshots => {
             print_summary(&outcome, Snapshots::NotCompared, started.elapsed().as_secs_f64());
             ExitCode::SUCCESS
         }
@@ -175,7 +204,7 @@ fn print_summary(outcome: &Outcome, snapshots_state: Snapshots, total: f64) {
     );
     match snapshots_state {
         Snapshots::NotCompared => {
-            eprintln!("  snapshots       not compared (--clusters: they describe the fixtures' clusters)")
+            eprintln!("  snapshots       not compared (they describe the fixtures' clusters on the default day and labels)")
         }
         state => eprintln!(
             "  snapshots       {} {}",

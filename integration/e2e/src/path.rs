@@ -21,6 +21,8 @@ pub struct Options {
     pub show_progress: bool,
     /// Stamp this many clusters from the fixtures instead of running the fixtures as they are.
     pub clusters: Option<usize>,
+    /// The simulated window, cluster label and label style.
+    pub sim: crate::sim::Settings,
 }
 
 impl Options {
@@ -31,6 +33,7 @@ impl Options {
             fixtures: ampfed_common::paths::fixtures_dir(),
             show_progress: false,
             clusters: None,
+            sim: crate::sim::Settings::default(),
         }
     }
 }
@@ -54,13 +57,14 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         .await?;
     let workspace = installed.workspace.as_str();
 
-    let prepared = remote_write::prepare(&options.fixtures, options.clusters)
+    let settings = &options.sim;
+    let prepared = remote_write::prepare(&options.fixtures, options.clusters, settings)
         .with_context(|| StepName::RemoteWrite.failed())?;
     let written = progress
         .step(
             StepName::RemoteWrite,
             Some(0),
-            |bar| remote_write::write(&env, workspace, prepared, bar),
+            |bar| remote_write::write(&env, workspace, prepared, bar, settings),
             |w| {
                 format!(
                     "{} clusters, {} series, {} samples (all stored; {} retries)",
@@ -77,7 +81,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         .step(
             StepName::Ruler,
             None,
-            |_| ruler::evaluate(&env),
+            |_| ruler::evaluate(&env, settings),
             |r| {
                 format!(
                     "{} rules, {} series, {} samples",
@@ -91,7 +95,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         .step(
             StepName::CostModel,
             None,
-            |_| cost_model::ship(&env, workspace, &written.clusters),
+            |_| cost_model::ship(&env, workspace, &written.clusters, settings),
             |s| format!("{} ETL objects", s.etl_objects.len()),
         )
         .await?;
@@ -109,7 +113,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         .step(
             StepName::Query,
             None,
-            |_| query::query(&env, workspace, &installed.records),
+            |_| query::query(&env, workspace, &installed.records, settings),
             |a| {
                 format!(
                     "{} allocations → {} namespaces, {} clusters; {} record names",

@@ -1,5 +1,5 @@
-//! Step "cost model": each cluster's cost model computes the day from AMP (PromQL through the
-//! signing proxy) and ships its allocation set to the central bucket,
+//! Step "cost model": each cluster's cost model computes each simulated UTC day from AMP
+//! (PromQL through the signing proxy) and ships its daily allocation sets to the central bucket,
 //! [`COST_MODEL_CONCURRENCY`](sim::COST_MODEL_CONCURRENCY) clusters at a time.
 
 use std::sync::Arc;
@@ -15,33 +15,45 @@ use crate::sim;
 /// What the cost models shipped.
 #[derive(Clone, Debug)]
 pub struct Shipped {
-    /// One ETL object key per cluster, in the order given.
+    /// The ETL object keys: per cluster in the order given, its days in order.
     pub etl_objects: Vec<String>,
 }
 
 /// Runs `clusters`' cost models against `workspace`, a bounded number at a time; the first
 /// failure ends the step (the other models are cancelled).
-pub async fn ship(env: &Env, workspace: &str, clusters: &[String]) -> Result<Shipped> {
+pub async fn ship(
+    env: &Env,
+    workspace: &str,
+    clusters: &[String],
+    settings: &sim::Settings,
+) -> Result<Shipped> {
     let store = env.store();
     store.ensure_bucket().await.context("create the ETL bucket")?;
     let permits = Arc::new(Semaphore::new(sim::COST_MODEL_CONCURRENCY));
     let mut running = JoinSet::new();
     for (i, cluster) in clusters.iter().enumerate() {
-        let model = CostModel::new(env.workspace_client(workspace), cluster, sim::CLUSTER_LABEL);
+        let model =
+            Arc::new(CostModel::new(env.workspace_client(workspace), cluster, &settings.cluster_label));
         let (store, permits, cluster) = (store.clone(), permits.clone(), cluster.clone());
+        let days = settings.days();
         running.spawn(async move {
             let _permit = permits.acquire_owned().await.context("cost model permits")?;
-            let set = tokio::task::spawn_blocking(move || model.compute(sim::window()))
-                .await
-                .context("cost model task")?
-                .with_context(|| format!("cluster {cluster}: cost model"))?;
-            anyhow::Ok((i, store.put_set(&cluster, &set).await?))
+            let mut keys = Vec::with_capacity(days.len());
+            for day in days {
+                let model = model.clone();
+                let set = tokio::task::spawn_blocking(move || model.compute(day))
+                    .await
+                    .context("cost model task")?
+                    .with_context(|| format!("cluster {cluster}: cost model for {day:?}"))?;
+                keys.push(store.put_set(&cluster, &set).await?);
+            }
+            anyhow::Ok((i, keys))
         });
     }
-    let mut etl_objects = vec![String::new(); clusters.len()];
+    let mut etl_objects = vec![Vec::new(); clusters.len()];
     while let Some(done) = running.join_next().await {
-        let (i, key) = done.context("cost model task")??;
-        etl_objects[i] = key;
+        let (i, keys) = done.context("cost model task")??;
+        etl_objects[i] = keys;
     }
-    Ok(Shipped { etl_objects })
+    Ok(Shipped { etl_objects: etl_objects.into_iter().flatten().collect() })
 }

@@ -24,18 +24,43 @@ pub struct Answers {
     pub combined: AllocationSet,
 }
 
-/// Reads the combined day and the series of `records` from `workspace`.
-pub async fn query(env: &Env, workspace: &str, records: &[String]) -> Result<Answers> {
-    let combined = env.store().get_set(&Store::allocation_key(COMBINED, sim::window())).await?;
+/// Reads the combined days (as one set over the whole window) and the series of `records`
+/// from `workspace`.
+pub async fn query(
+    env: &Env,
+    workspace: &str,
+    records: &[String],
+    settings: &sim::Settings,
+) -> Result<Answers> {
+    let store = env.store();
+    let mut days = Vec::new();
+    for day in settings.days() {
+        days.push(store.get_set(&Store::allocation_key(COMBINED, day)).await?);
+    }
+    let combined = over_the_window(days, settings.window());
     let by_namespace = aggregate(&combined, &[Property::Namespace]).iter().map(|r| r.rounded(5)).collect();
     let by_cluster = aggregate(&combined, &[Property::Cluster]).iter().map(|r| r.rounded(5)).collect();
     let reader = env.workspace_client(workspace);
     let records = records.to_vec();
-    let rule_series =
-        tokio::task::spawn_blocking(move || recorded_series(&reader, &records, sim::last_scrape()))
-            .await
-            .context("rule series task")??;
+    let last = settings.last_scrape();
+    let rule_series = tokio::task::spawn_blocking(move || recorded_series(&reader, &records, last))
+        .await
+        .context("rule series task")??;
     Ok(Answers { by_namespace, by_cluster, rule_series, combined })
+}
+
+/// The daily sets as one set over `window`: every day's allocations, sorted by name (a day
+/// alone stays as stored).
+fn over_the_window(mut days: Vec<AllocationSet>, window: ampfed_allocation::Window) -> AllocationSet {
+    if days.len() == 1 {
+        return days.remove(0);
+    }
+    let mut clusters: Vec<String> = days.iter().flat_map(|d| d.clusters.iter().cloned()).collect();
+    clusters.sort();
+    clusters.dedup();
+    let mut allocations: Vec<_> = days.into_iter().flat_map(|d| d.allocations).collect();
+    allocations.sort_by(|a, b| a.name.cmp(&b.name));
+    AllocationSet { clusters, window, allocations }
 }
 
 /// Every record name's series at `time`.

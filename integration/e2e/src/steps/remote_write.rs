@@ -34,6 +34,7 @@ const MAX_CLUSTERS_PER_QUERY: usize = 200;
 pub struct Prepared {
     clusters: Vec<Cluster>,
     prices: clustersim::Prices,
+    settings: sim::Settings,
 }
 
 /// A cluster, simulated already (the repository's fixtures) or still to be (stamped ones).
@@ -58,9 +59,9 @@ pub struct Written {
 
 /// Loads the fixtures under `fixtures` and simulates every cluster's day; with `stamp`,
 /// that many clusters stamped from them instead, simulated only when they are written.
-pub fn prepare(fixtures: &Path, stamp: Option<usize>) -> Result<Prepared> {
+pub fn prepare(fixtures: &Path, stamp: Option<usize>, settings: &sim::Settings) -> Result<Prepared> {
     let (templates, prices) = load_fixtures(fixtures)?;
-    let config = sim::config();
+    let config = settings.config();
     let simulate = |c: &clustersim::ClusterFixture| {
         clustersim::generate(c, &prices, &config).with_context(|| format!("simulate cluster {}", c.name))
     };
@@ -70,14 +71,21 @@ pub fn prepare(fixtures: &Path, stamp: Option<usize>) -> Result<Prepared> {
             clustersim::stamp(&templates, n, sim::STAMP_SEED).into_iter().map(Cluster::Stamped).collect()
         }
     };
-    Ok(Prepared { clusters, prices })
+    Ok(Prepared { clusters, prices, settings: settings.clone() })
 }
 
 /// Sends every cluster's batches to `workspace` through the proxy (`bar` grows by each
 /// cluster's samples once it is simulated and advances by those acknowledged), then counts
 /// them back; fails unless every request was acknowledged and every cluster stored exactly
 /// what it generated.
-pub async fn write(env: &Env, workspace: &str, prepared: Prepared, bar: Bar) -> Result<Written> {
+pub async fn write(
+    env: &Env,
+    workspace: &str,
+    prepared: Prepared,
+    bar: Bar,
+    settings: &sim::Settings,
+) -> Result<Written> {
+    let settings = settings.clone();
     let client = env.workspace_client(workspace);
     let reader = env.workspace_client(workspace);
     tokio::task::spawn_blocking(move || {
@@ -93,7 +101,7 @@ pub async fn write(env: &Env, workspace: &str, prepared: Prepared, bar: Bar) -> 
             },
         );
         let (mut written, generated, metrics) = write_all(&sender, prepared, &bar)?;
-        written.stored = count_all(&reader, &generated, &metrics)?;
+        written.stored = count_all(&reader, &generated, &metrics, &settings)?;
         Ok(written)
     })
     .await
@@ -103,7 +111,7 @@ pub async fn write(env: &Env, workspace: &str, prepared: Prepared, bar: Bar) -> 
 /// Simulates and sends every cluster; returns what was written, the samples generated per
 /// cluster and every metric name generated.
 fn write_all(sender: &Sender, prepared: Prepared, bar: &Bar) -> Result<(Written, Generated, Metrics)> {
-    let Prepared { clusters, prices } = prepared;
+    let Prepared { clusters, prices, settings } = prepared;
     let count = clusters.len();
     let names: Vec<String> = clusters
         .iter()
@@ -117,7 +125,7 @@ fn write_all(sender: &Sender, prepared: Prepared, bar: &Bar) -> Result<(Written,
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let metrics: Mutex<Metrics> = Mutex::new(BTreeSet::new());
     let next = AtomicUsize::new(0);
-    let config = sim::config();
+    let config = settings.config();
     let (tx, rx) = mpsc::sync_channel::<WriteRequest>(sim::WRITE_SHARDS * 2);
     let report = std::thread::scope(|scope| {
         for _ in 0..sim::WRITE_CONCURRENCY.min(count) {
@@ -202,18 +210,23 @@ type Generated = Vec<(String, usize)>;
 /// Counts each cluster of `generated` (name, samples generated) by query, one metric of
 /// `metrics` at a time; returns the samples stored over all clusters, or fails naming every
 /// cluster whose count differs.
-fn count_all(client: &Client, generated: &[(String, usize)], metrics: &Metrics) -> Result<usize> {
+fn count_all(
+    client: &Client,
+    generated: &[(String, usize)],
+    metrics: &Metrics,
+    settings: &sim::Settings,
+) -> Result<usize> {
     let mut mismatches = Vec::new();
     let mut stored_total = 0;
     for group in groups(generated, MAX_SAMPLES_PER_QUERY, MAX_CLUSTERS_PER_QUERY) {
         let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
         for metric in metrics {
-            let query = count_query(metric, group.iter().map(|(name, _)| name.as_str()));
-            let answer = client.query(&query, sim::last_scrape()).with_context(|| {
+            let query = count_query(metric, group.iter().map(|(name, _)| name.as_str()), settings);
+            let answer = client.query(&query, settings.last_scrape()).with_context(|| {
                 format!("count the stored samples of {metric} for {} clusters", group.len())
             })?;
             for sample in answer {
-                if let Some(cluster) = sample.labels.get(sim::CLUSTER_LABEL) {
+                if let Some(cluster) = sample.labels.get(&settings.cluster_label) {
                     *counted.entry(cluster_name(group, cluster)).or_default() += sample.value as usize;
                 }
             }
@@ -258,14 +271,18 @@ fn cluster_name<'g>(group: &'g [(String, usize)], cluster: &str) -> &'g str {
     group.iter().find(|(n, _)| n == cluster).map_or("", |(n, _)| n.as_str())
 }
 
-/// Samples of `metric` per cluster over the simulated day, for the clusters named.
-fn count_query<'a>(metric: &str, clusters: impl Iterator<Item = &'a str>) -> String {
+/// Samples of `metric` per cluster over the simulated window, for the clusters named.
+fn count_query<'a>(
+    metric: &str,
+    clusters: impl Iterator<Item = &'a str>,
+    settings: &sim::Settings,
+) -> String {
     let names: Vec<String> = clusters.map(regex_literal).collect();
     format!(
         "sum by ({label}) (count_over_time({metric}{{{label}=~\"{names}\"}}[{range}s]))",
-        label = sim::CLUSTER_LABEL,
+        label = settings.cluster_label,
         names = names.join("|"),
-        range = sim::SIM_DURATION,
+        range = settings.duration(),
     )
 }
 
@@ -329,7 +346,7 @@ mod tests {
 
     #[test]
     fn the_count_query_names_each_cluster_as_a_literal() {
-        let q = count_query("up", ["cluster-a-001", "eu.west"].into_iter());
+        let q = count_query("up", ["cluster-a-001", "eu.west"].into_iter(), &sim::Settings::default());
         assert_eq!(
             q,
             r#"sum by (cluster_id) (count_over_time(up{cluster_id=~"cluster-a-001|eu\\.west"}[86400s]))"#

@@ -5,6 +5,7 @@
 
 mod faults;
 mod happy_path;
+mod multi_day;
 mod oracle;
 mod stamped;
 mod stored;
@@ -31,9 +32,19 @@ fn run(fault: Option<Fault>) -> anyhow::Result<Outcome> {
 
 /// Runs the path with an optional fault, stamping `clusters` clusters if given.
 fn run_with(fault: Option<Fault>, clusters: Option<usize>) -> anyhow::Result<Outcome> {
+    run_options(fault, clusters, ampfed_e2e::sim::Settings::default())
+}
+
+/// Runs the path with every option given.
+fn run_options(
+    fault: Option<Fault>,
+    clusters: Option<usize>,
+    sim: ampfed_e2e::sim::Settings,
+) -> anyhow::Result<Outcome> {
     let mut options = Options::from_env();
     options.env.fault = fault;
     options.clusters = clusters;
+    options.sim = sim;
     runtime().block_on(path::run(&options))
 }
 

@@ -42,7 +42,7 @@ fn allocations_equal_the_formulas_applied_to_the_simulated_samples() {
     let fixtures = ampfed_common::paths::fixtures_dir();
     let prices = sim::load_prices(&fixtures.join("prices/aws-us-east-1.yaml")).expect("prices");
     let clusters = sim::load_clusters_dir(&fixtures.join("clusters")).expect("clusters");
-    let config = ampfed_e2e::sim::config();
+    let config = ampfed_e2e::sim::Settings::default().config();
     let mut checked = 0;
     for cluster in &clusters {
         let sim = sim::generate(cluster, &prices, &config).expect("simulate");
