@@ -42,6 +42,10 @@ impl Options {
 /// this function returns, fails, or its future is dropped (Ctrl-C).
 pub async fn run(options: &Options) -> Result<Outcome> {
     let mut progress = Progress::new(options.show_progress);
+    // The fixtures are loaded and checked before anything starts: a broken one fails at once.
+    let settings = &options.sim;
+    let prepared = remote_write::prepare(&options.fixtures, options.clusters, settings)
+        .with_context(|| StepName::RemoteWrite.failed())?;
     let env = Env::up(&options.env, &mut progress).await?;
     let rules_dir = options.fixtures.join("rules");
 
@@ -57,9 +61,6 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         .await?;
     let workspace = installed.workspace.as_str();
 
-    let settings = &options.sim;
-    let prepared = remote_write::prepare(&options.fixtures, options.clusters, settings)
-        .with_context(|| StepName::RemoteWrite.failed())?;
     let written = progress
         .step(
             StepName::RemoteWrite,

@@ -3,6 +3,7 @@
 //! fault happens once and every test that reads it shares it. Needs `cargo xtask setup` (or
 //! `cargo xtask test`, which runs it).
 
+mod bad_input;
 mod faults;
 mod happy_path;
 mod multi_day;

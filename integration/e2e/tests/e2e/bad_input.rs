@@ -1,0 +1,31 @@
+//! A broken fixture fails the run before any service starts, naming file, line and field.
+
+use ampfed_e2e::{path, Options};
+
+#[test]
+fn a_broken_fixture_fails_before_the_environment_starts() {
+    let dir = ampfed_test_support::TempDir::new("bad-fixture");
+    let fixtures = ampfed_common::paths::fixtures_dir();
+    for sub in ["clusters", "prices", "rules"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(fixtures.join(sub)).unwrap() {
+            let from = entry.unwrap().path();
+            std::fs::copy(&from, dir.path().join(sub).join(from.file_name().unwrap())).unwrap();
+        }
+    }
+    let broken = dir.path().join("clusters/cluster-b.yaml");
+    let text = std::fs::read_to_string(&broken).unwrap();
+    let bad = text.replacen("    replicas: 2", "    replicas: 0", 1);
+    let line = bad.lines().position(|l| l == "    replicas: 0").unwrap() + 1;
+    std::fs::write(&broken, bad).unwrap();
+
+    let mut options = Options::from_env();
+    options.fixtures = dir.path().to_owned();
+    // Were the environment started first, this Prometheus would fail it.
+    options.env.prometheus = Some(dir.path().join("no-such-prometheus"));
+    let err = crate::runtime().block_on(path::run(&options)).expect_err("a broken fixture fails");
+    let text = crate::chain(&err);
+    assert!(text.contains(&format!("cluster-b.yaml:{line}:5: `workloads[1].replicas`")), "{text}");
+    assert!(text.contains("expected at least 1"), "{text}");
+    assert!(!text.contains("no-such-prometheus"), "{text}");
+}
