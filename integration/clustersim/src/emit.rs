@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use ampfed_prom::remote_write::{Sample, TimeSeries};
 
 use crate::det;
+use crate::fixture::sanitize_key;
 use crate::fixture::{
     CapacityType, ClusterFixture, Container, LabelStyle, Prices, Profile, ServiceType, WorkloadKind,
 };
 use crate::plan::{Grid, Plan, PlannedPod};
 use crate::profile::UsageModel;
-use crate::validate::{allocatable, sanitize_key};
 
 /// Collects series; every series' samples are contiguous grid steps from its first one.
 pub(crate) struct Builder {
@@ -112,7 +112,7 @@ pub(crate) fn nodes(b: &mut Builder, cluster: &ClusterFixture, prices: &Prices, 
             to,
             1.0,
         );
-        let alloc = allocatable(node);
+        let alloc = node.allocatable();
         let gpus = f64::from(node.gpus);
         b.constant("kube_node_status_capacity_cpu_cores", labels([("node", n)]), from, to, node.cpu.0);
         b.constant(

@@ -22,7 +22,6 @@ use serde::Deserialize;
 
 pub use crate::problems::{FieldPath, Problem, Seg};
 pub use crate::quantity::{Bytes, Cores, Offset};
-pub use crate::validate::{allocatable, sanitize_key};
 
 /// Why a fixture could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -617,6 +616,56 @@ impl Prices {
         prices.validate()?;
         Ok(prices)
     }
+}
+
+/// What pods may request of a node: `allocatable` when given, else capacity minus the
+/// kubelet's reservation as EKS's bootstrap computes it for CPU (6 % of the first core, 1 %
+/// of the second, 0.5 % of the next two, 0.25 % of the rest) and as GKE documents it for
+/// memory (25 % of the first 4 GiB, 20 % of the next 4, 10 % of the next 8, 6 % of the next
+/// 112, 2 % of the rest), plus a 100 MiB eviction threshold.
+impl Node {
+    /// What pods may request of the node; see [`allocatable`].
+    pub fn allocatable(&self) -> Allocatable {
+        allocatable(self)
+    }
+}
+
+fn allocatable(node: &Node) -> Allocatable {
+    if let Some(a) = node.allocatable {
+        return a;
+    }
+    let cores = node.cpu.0;
+    let tiers_cpu = [(1.0, 0.06), (1.0, 0.01), (2.0, 0.005), (f64::INFINITY, 0.0025)];
+    let gib = node.memory.gib();
+    let tiers_mem = [(4.0, 0.25), (4.0, 0.20), (8.0, 0.10), (112.0, 0.06), (f64::INFINITY, 0.02)];
+    let reserve = |total: f64, tiers: &[(f64, f64)]| {
+        let (mut left, mut r) = (total, 0.0);
+        for &(size, share) in tiers {
+            let part = left.min(size);
+            r += part * share;
+            left -= part;
+            if left <= 0.0 {
+                break;
+            }
+        }
+        r
+    };
+    // Millicores and whole MiB, as the kubelet reports them.
+    let cpu_reserved = (reserve(cores, &tiers_cpu) * 1000.0).ceil() / 1000.0;
+    let mem_reserved_mib = (reserve(gib, &tiers_mem) * 1024.0).ceil() as u64 + 100;
+    Allocatable {
+        cpu: Cores((cores - cpu_reserved).max(0.0)),
+        memory: Bytes(node.memory.0.saturating_sub(mem_reserved_mib << 20)),
+    }
+}
+
+/// The `<prefix><key>` name kube-state-metrics gives a Kubernetes label or annotation: every
+/// character outside `[a-zA-Z0-9_]` becomes `_`.
+pub fn sanitize_key(prefix: &str, key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + prefix.len());
+    out.push_str(prefix);
+    out.extend(key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
+    out
 }
 
 #[cfg(test)]

@@ -594,7 +594,7 @@ impl Plan {
         }
         for (node, mut d) in deltas {
             let n = &cluster.nodes[node];
-            let alloc = crate::validate::allocatable(n);
+            let alloc = n.allocatable();
             // Ends before starts on the same step: a replaced pod frees its room first.
             d.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
             let (mut cpu, mut mem, mut gpu) = (0.0, 0i128, 0i64);
