@@ -195,6 +195,7 @@ mod tests {
                 namespace: ns.into(),
                 pod: pod.into(),
                 container: "c".into(),
+                ..Properties::default()
             },
             start: 0,
             end: 86_400,

@@ -1,14 +1,13 @@
-//! From query results to allocations, with OpenCost's formulas.
+//! From query results to CPU and RAM allocations, with OpenCost's formulas: the original model
+//! behind `CostModel::compute` (the detailed model is `detail`). A missing, zero, negative or
+//! non-finite node price takes the default here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ampfed_allocation::{efficiency, Allocation, Properties, Window};
 use ampfed_prom::{InstantSample, RangeSeries};
 
-/// OpenCost's default CPU price per core-hour, used when a node has no price.
-pub const DEFAULT_CPU_PRICE: f64 = 0.031611;
-/// OpenCost's default RAM price per GiB-hour, used when a node has no price.
-pub const DEFAULT_RAM_PRICE: f64 = 0.004237;
+use crate::pricing::{DEFAULT_CPU_PRICE, DEFAULT_RAM_PRICE};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
@@ -149,6 +148,7 @@ pub(crate) fn allocations(
                 namespace: namespace.clone(),
                 pod: pod.clone(),
                 container: container.clone(),
+                ..Properties::default()
             },
             start,
             end,
@@ -167,6 +167,7 @@ pub(crate) fn allocations(
             ram_efficiency,
             total_cost,
             total_efficiency,
+            ..Allocation::default()
         });
     }
     out
