@@ -109,6 +109,10 @@ pub(crate) struct Kind {
     /// Seconds each `kubectl rollout status` waits.
     #[arg(long, default_value_t = 300)]
     pub(crate) rollout_timeout: u64,
+    /// The label each cluster's Prometheus adds to remote-written data (`external_labels`)
+    /// and the cost model reads (`PROM_CLUSTER_ID_LABEL`); default `cluster_id`.
+    #[arg(long)]
+    pub(crate) cluster_label: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

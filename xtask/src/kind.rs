@@ -31,6 +31,9 @@ impl flags::Kind {
         if let Some(ws) = &self.workspace {
             args.push(format!("--workspace={ws}"));
         }
+        if let Some(label) = &self.cluster_label {
+            args.push(format!("--cluster-label={label}"));
+        }
         if let Some(file) = &self.credentials {
             args.push(format!("--credentials={}", file.display()));
         }

@@ -1,7 +1,15 @@
 //! The kind `Cluster` config (`kind.x-k8s.io/v1alpha4`): one control-plane node and one
 //! worker per fixture node, at most [`MAX_WORKERS`]; beyond that, fixture nodes share
 //! workers in turn. Each worker carries the labels of the fixture nodes it stands for, so
-//! that workloads pinned to fixture nodes (`nodes:` in the fixture) land there.
+//! that workloads pinned to fixture nodes (`nodes:` in the fixture) land there, and the
+//! labels EKS gives a node: its capacity type (`eks.amazonaws.com/capacityType`), its node
+//! group (`eks.amazonaws.com/nodegroup`, the fixture's `pool`) and, with GPUs,
+//! `nvidia.com/gpu.count`.
+//!
+//! kind's config sets labels, not capacity: a worker with GPUs gets them as the extended
+//! resource `nvidia.com/gpu` from a node status patch in the plan ([`WorkerGpus`]), so that
+//! pods requesting GPUs can be scheduled there (they get no device). Nodes that join or leave
+//! during the fixture's day (`start`, `end`) are there from the start and stay.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +35,54 @@ pub fn workers(cluster: &ClusterFixture, max_workers: usize) -> Vec<Vec<&Node>> 
         out[i % count].push(node);
     }
     out
+}
+
+/// The extended resource of NVIDIA GPUs.
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// The label with a worker's GPU count (the name NVIDIA's GPU feature discovery uses).
+pub const GPU_COUNT_LABEL: &str = "nvidia.com/gpu.count";
+/// The capacity type label of EKS nodes.
+pub const CAPACITY_TYPE_LABEL: &str = "eks.amazonaws.com/capacityType";
+/// The node group label of EKS managed nodes (the fixture's `pool`).
+pub const NODE_GROUP_LABEL: &str = "eks.amazonaws.com/nodegroup";
+
+/// The name kind gives worker `index` (0-based) of cluster `cluster`: `<cluster>-worker`,
+/// `<cluster>-worker2`, …
+pub fn worker_node_name(cluster: &str, index: usize) -> String {
+    match index {
+        0 => format!("{cluster}-worker"),
+        i => format!("{cluster}-worker{}", i + 1),
+    }
+}
+
+/// GPUs a worker advertises: the sum of its fixture nodes'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerGpus {
+    /// The kind node's name ([`worker_node_name`]).
+    pub node: String,
+    pub gpus: u32,
+}
+
+impl WorkerGpus {
+    /// The JSON patch of the node's status that adds the GPUs to its capacity
+    /// (`kubectl patch node --subresource=status --type=json`); the kubelet copies it to the
+    /// allocatable resources.
+    pub fn status_patch(&self) -> String {
+        let path = format!("/status/capacity/{}", GPU_RESOURCE.replace('/', "~1"));
+        format!(r#"[{{"op":"add","path":"{path}","value":"{}"}}]"#, self.gpus)
+    }
+}
+
+/// The workers of `cluster` that have GPUs, in worker order.
+pub fn gpu_workers(cluster: &ClusterFixture, max_workers: usize) -> Vec<WorkerGpus> {
+    workers(cluster, max_workers)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, nodes)| {
+            let gpus: u32 = nodes.iter().map(|n| n.gpus).sum();
+            (gpus > 0).then(|| WorkerGpus { node: worker_node_name(&cluster.name, i), gpus })
+        })
+        .collect()
 }
 
 /// The label key that marks fixture node `name` on its worker.
@@ -58,10 +114,18 @@ fn kubelet_may_set(key: &str) -> bool {
 pub fn worker_labels(cluster: &ClusterFixture, nodes: &[&Node]) -> (BTreeMap<String, String>, Vec<String>) {
     let mut labels = BTreeMap::new();
     let mut notes = Vec::new();
+    let gpus: u32 = nodes.iter().map(|n| n.gpus).sum();
     if let Some(first) = nodes.first() {
         labels.insert("node.kubernetes.io/instance-type".to_owned(), first.instance_type.clone());
         labels.insert("topology.kubernetes.io/zone".to_owned(), first.zone.clone());
         labels.insert("topology.kubernetes.io/region".to_owned(), cluster.region.clone());
+        labels.insert(CAPACITY_TYPE_LABEL.to_owned(), first.capacity_type.eks_label().to_owned());
+        if let Some(pool) = &first.pool {
+            labels.insert(NODE_GROUP_LABEL.to_owned(), pool.clone());
+        }
+        if gpus > 0 {
+            labels.insert(GPU_COUNT_LABEL.to_owned(), gpus.to_string());
+        }
         for (key, value) in &first.labels {
             if SET_BY_KIND.contains(&key.as_str()) || !kubelet_may_set(key) {
                 notes.push(format!(
@@ -73,14 +137,30 @@ pub fn worker_labels(cluster: &ClusterFixture, nodes: &[&Node]) -> (BTreeMap<Str
             }
         }
         for other in &nodes[1..] {
+            let its_gpus = if other.gpus > 0 { " (its GPUs are added to the worker's)" } else { "" };
             notes.push(format!(
-                "node `{}` shares the worker of `{}` (at most {MAX_WORKERS} workers) and takes its labels",
+                "node `{}` shares the worker of `{}` (at most {MAX_WORKERS} workers) and takes its labels{its_gpus}",
                 other.name, first.name
             ));
         }
     }
     for node in nodes {
         labels.insert(fixture_node_label(&node.name), "true".to_owned());
+        if let Some(start) = node.start {
+            notes.push(format!(
+                "node `{}` joins at {start} in the fixture; its worker is there from the start",
+                node.name
+            ));
+        }
+        if let Some(end) = node.end {
+            notes.push(format!("node `{}` leaves at {end} in the fixture; its worker stays", node.name));
+        }
+        if node.gpus > 0 {
+            notes.push(format!(
+                "node `{}` has {} GPU(s): its worker advertises `{GPU_RESOURCE}` through a node status patch in the plan, with no device behind it",
+                node.name, node.gpus
+            ));
+        }
     }
     (labels, notes)
 }
@@ -147,6 +227,37 @@ mod tests {
         assert!(!labels.contains_key("node-role.kubernetes.io/db"));
         assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(notes[2].contains("`n3` shares the worker of `n0`"), "{notes:?}");
+    }
+
+    #[test]
+    fn workers_carry_capacity_type_node_group_and_gpus() {
+        let text = "name: c\nregion: us-east-1\nnodes:\n  \
+            - {name: a, instance_type: g4dn.xlarge, zone: us-east-1a, cpu: 4, memory: 16Gi, gpus: 1, pool: gpu, capacity_type: spot, end: \"16:00\"}\n  \
+            - {name: b, instance_type: m5.large, zone: us-east-1b, cpu: 2, memory: 8Gi, start: \"08:00\"}\n  \
+            - {name: c, instance_type: g4dn.xlarge, zone: us-east-1a, cpu: 4, memory: 16Gi, gpus: 2}\n\
+            namespaces: []\nworkloads: []\n";
+        let c = ClusterFixture::from_yaml_str(text, Path::new("c.yaml")).unwrap();
+        let assigned = workers(&c, 2);
+        let (labels, notes) = worker_labels(&c, &assigned[0]);
+        assert_eq!(labels[CAPACITY_TYPE_LABEL], "SPOT");
+        assert_eq!(labels[NODE_GROUP_LABEL], "gpu");
+        assert_eq!(labels[GPU_COUNT_LABEL], "3", "a and c share the first worker");
+        assert!(
+            notes.iter().any(|n| n == "node `a` leaves at 16:00:00 in the fixture; its worker stays"),
+            "{notes:?}"
+        );
+        assert!(notes.iter().any(|n| n.contains("its GPUs are added to the worker's")), "{notes:?}");
+        let (labels, notes) = worker_labels(&c, &assigned[1]);
+        assert_eq!(labels[CAPACITY_TYPE_LABEL], "ON_DEMAND");
+        assert!(!labels.contains_key(NODE_GROUP_LABEL) && !labels.contains_key(GPU_COUNT_LABEL));
+        assert_eq!(notes, ["node `b` joins at 08:00:00 in the fixture; its worker is there from the start"]);
+        let gpus = gpu_workers(&c, 2);
+        assert_eq!(gpus, [WorkerGpus { node: "c-worker".into(), gpus: 3 }]);
+        assert_eq!(
+            gpus[0].status_patch(),
+            r#"[{"op":"add","path":"/status/capacity/nvidia.com~1gpu","value":"3"}]"#
+        );
+        assert_eq!(worker_node_name("c", 2), "c-worker3");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ampfed_kind::plan::{self, UpCluster, UpSettings};
+use ampfed_kind::stack::DEFAULT_CLUSTER_LABEL;
 use ampfed_kind::{render, scale, AmpTarget, Options, Step};
 use clap::{Parser, ValueEnum};
 
@@ -46,6 +47,10 @@ struct Cli {
     /// Seconds each `kubectl rollout status` waits.
     #[arg(long, default_value_t = 300)]
     rollout_timeout: u64,
+    /// The external label that names the cluster on remote-written samples, and that the cost
+    /// model filters by (`up` only).
+    #[arg(long, default_value = DEFAULT_CLUSTER_LABEL)]
+    cluster_label: String,
 }
 
 fn main() -> ExitCode {
@@ -87,7 +92,10 @@ fn plan_of(cli: &Cli) -> Result<Vec<Step>, String> {
                             --workspace and --credentials (an env file with the AWS keys)"
                     .to_owned());
             };
-            let options = Options::new(AmpTarget::new(url, workspace).map_err(|e| e.to_string())?);
+            let options = Options {
+                cluster_label: cli.cluster_label.clone(),
+                ..Options::new(AmpTarget::new(url, workspace).map_err(|e| e.to_string())?)
+            };
             if !credentials.is_file() {
                 return Err(format!(
                     "--credentials {} is not a file; give an env file with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY lines",
@@ -102,7 +110,12 @@ fn plan_of(cli: &Cli) -> Result<Vec<Step>, String> {
             }
             let up: Vec<UpCluster<'_>> = rendered
                 .iter()
-                .map(|(r, files)| UpCluster { name: &r.name, files, rollouts: &r.rollouts })
+                .map(|(r, files)| UpCluster {
+                    name: &r.name,
+                    files,
+                    rollouts: &r.rollouts,
+                    gpu_workers: &r.gpu_workers,
+                })
                 .collect();
             let settings = UpSettings {
                 kubeconfig: &kubeconfig,

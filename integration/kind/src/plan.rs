@@ -5,9 +5,12 @@
 //! `up`: is a Docker engine answering (`docker version`, which asks the daemon)? Then per
 //! cluster: `kind create cluster` from its config (into a kubeconfig of its own, not the
 //! user's), `kubectl apply` of the namespaces, the AMP credentials Secret from the
-//! `--credentials` file, `kubectl apply` of the workloads, and `kubectl rollout status` of
-//! every Deployment, StatefulSet and DaemonSet (Jobs are not waited for: they run for hours
-//! of the fixture's day). `down`: the same Docker check, then `kind delete cluster` each.
+//! `--credentials` file, for each worker with GPUs a `kubectl patch` of its node status that
+//! advertises them (`nvidia.com/gpu`), `kubectl apply` of the workloads, and
+//! `kubectl rollout status` of every Deployment, StatefulSet and DaemonSet (Jobs, CronJobs and
+//! bare Pods are not waited for: they run for hours of the fixture's day, or on a schedule).
+//! `down`: the same Docker check, then `kind delete cluster` each. The fixture's timed events
+//! are not steps: the plan has no clock (see `events`).
 //!
 //! Between the plan's printer (`ampfed-kind-plan`) and the runner each step is one line of
 //! tab-separated fields: `run`, program, arguments; `probe`, the message to give when it
@@ -16,6 +19,7 @@
 
 use std::path::Path;
 
+use crate::config::WorkerGpus;
 use crate::render::ClusterFiles;
 use crate::stack;
 use crate::workloads::Rollout;
@@ -133,12 +137,13 @@ pub fn refused(reason: &str) -> Vec<Step> {
     vec![docker_probe(), Step::Fail { message: reason.replace(['\t', '\n', '\r'], " ") }]
 }
 
-/// One cluster to bring up: its name, its written files, its rollouts.
+/// One cluster to bring up: its name, its written files, its rollouts, its workers with GPUs.
 #[derive(Debug, Clone)]
 pub struct UpCluster<'a> {
     pub name: &'a str,
     pub files: &'a ClusterFiles,
     pub rollouts: &'a [Rollout],
+    pub gpu_workers: &'a [WorkerGpus],
 }
 
 /// What `up` needs besides the clusters.
@@ -200,6 +205,20 @@ pub fn up(clusters: &[UpCluster<'_>], settings: &UpSettings<'_>) -> Vec<Step> {
                 format!("--from-env-file={}", text(settings.credentials)),
             ],
         ));
+        for g in c.gpu_workers {
+            steps.push(kubectl(
+                kc,
+                c.name,
+                &[
+                    "patch".into(),
+                    "node".into(),
+                    g.node.clone(),
+                    "--subresource=status".into(),
+                    "--type=json".into(),
+                    format!("--patch={}", g.status_patch()),
+                ],
+            ));
+        }
         steps.push(kubectl(kc, c.name, &["apply".into(), "-f".into(), text(&c.files.workloads)]));
         for r in c.rollouts {
             steps.push(kubectl(

@@ -1,8 +1,9 @@
 //! One cluster fixture in, its files out: the kind config (`kind.yaml`), the namespaces
 //! (`namespaces.yaml`, applied first so the credentials Secret can go in before the pods
-//! start) and everything else (`workloads.yaml`), each with a header saying where it came
-//! from and what could not be carried over. Also [`scale`]: `--clusters N` clusters from the
-//! fixtures, stamped the way the simulator stamps them.
+//! start) and everything else (`workloads.yaml`: the claims, the services, the workloads and
+//! the Kubecost stack, in that order), each with a header saying where it came from and what
+//! could not be carried over (the timed events among it). Also [`scale`]: `--clusters N`
+//! clusters from the fixtures, stamped the way the simulator stamps them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,11 +11,14 @@ use std::path::{Path, PathBuf};
 use ampfed_clustersim::fixture::ClusterFixture;
 use serde_yaml::Value;
 
-use crate::config;
+use crate::config::{self, WorkerGpus};
+use crate::events;
+use crate::services;
 use crate::stack;
+use crate::storage;
 use crate::target::AmpTarget;
 use crate::workloads::{self, Rollout};
-use crate::yaml::{file, map, s};
+use crate::yaml::{file, map, metadata, s};
 
 /// The file names inside a cluster's directory.
 pub const KIND_CONFIG_FILE: &str = "kind.yaml";
@@ -39,8 +43,12 @@ pub const KIND_OWNED: &[(&str, &str)] = &[
 pub enum RenderError {
     #[error("cluster `{cluster}`: workload `{workload}` has the name of a component the kind provider deploys; rename it in the fixture")]
     Collision { cluster: String, workload: String },
+    #[error("cluster `{cluster}`: service `{service}` has the name of a Service the kind provider deploys; rename it in the fixture")]
+    ServiceCollision { cluster: String, service: String },
     #[error("cluster `{cluster}`: node `{node}` is longer than 63 characters, which a label name cannot be; shorten it")]
     NodeName { cluster: String, node: String },
+    #[error("the cluster label `{label}` is not a Prometheus label name: expected [a-zA-Z_][a-zA-Z0-9_]* not starting with __, e.g. cluster_id")]
+    ClusterLabel { label: String },
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -55,12 +63,28 @@ pub struct Options {
     pub amp: AmpTarget,
     /// At most this many workers per cluster ([`config::MAX_WORKERS`] by default).
     pub max_workers: usize,
+    /// The name of the external label that carries the cluster's name on remote-written
+    /// samples, and that the cost model filters by ([`stack::DEFAULT_CLUSTER_LABEL`],
+    /// `cluster_id`, by default).
+    pub cluster_label: String,
 }
 
 impl Options {
     pub fn new(amp: AmpTarget) -> Options {
-        Options { amp, max_workers: config::MAX_WORKERS }
+        Options {
+            amp,
+            max_workers: config::MAX_WORKERS,
+            cluster_label: stack::DEFAULT_CLUSTER_LABEL.to_owned(),
+        }
     }
+}
+
+/// Whether `label` is a label name Prometheus accepts for an external label.
+fn is_label_name(label: &str) -> bool {
+    let b = label.as_bytes();
+    b.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && !label.starts_with("__")
 }
 
 /// One cluster's files, and what to wait for once they are applied.
@@ -72,6 +96,8 @@ pub struct RenderedCluster {
     pub workloads: String,
     /// The controllers `kubectl rollout status` waits for, in apply order.
     pub rollouts: Vec<Rollout>,
+    /// The workers whose status the plan patches with GPUs, before the workloads are applied.
+    pub gpu_workers: Vec<WorkerGpus>,
 }
 
 /// Where [`RenderedCluster::write`] put the files.
@@ -143,6 +169,9 @@ fn header(cluster: &ClusterFixture, what: &str, notes: &[String]) -> Vec<String>
 
 /// Renders `cluster`.
 pub fn render(cluster: &ClusterFixture, options: &Options) -> Result<RenderedCluster, RenderError> {
+    if !is_label_name(&options.cluster_label) {
+        return Err(RenderError::ClusterLabel { label: options.cluster_label.clone() });
+    }
     for n in &cluster.nodes {
         if n.name.len() > 63 {
             return Err(RenderError::NodeName { cluster: cluster.name.clone(), node: n.name.clone() });
@@ -151,26 +180,34 @@ pub fn render(cluster: &ClusterFixture, options: &Options) -> Result<RenderedClu
     if let Some(w) = cluster.workloads.iter().find(|w| stack::collides(w)) {
         return Err(RenderError::Collision { cluster: cluster.name.clone(), workload: w.key() });
     }
+    if let Some(svc) = cluster.services.iter().find(|s| stack::service_collides(&s.namespace, &s.name)) {
+        return Err(RenderError::ServiceCollision {
+            cluster: cluster.name.clone(),
+            service: format!("{}/{}", svc.namespace, svc.name),
+        });
+    }
     let (kind_config, config_notes) = config::kind_config(cluster, options.max_workers);
 
     let mut namespaces: Vec<Value> = Vec::new();
     let mut seen = false;
     for ns in &cluster.namespaces {
         seen |= ns.name == stack::NAMESPACE;
-        namespaces.push(namespace(&ns.name, &ns.labels));
+        namespaces.push(namespace(&ns.name, &ns.labels, &ns.annotations));
     }
     let mut ns_notes = Vec::new();
     if !seen {
-        namespaces.push(namespace(stack::NAMESPACE, &BTreeMap::new()));
+        namespaces.push(namespace(stack::NAMESPACE, &BTreeMap::new(), &BTreeMap::new()));
         ns_notes.push(format!(
             "namespace `{}` is not in the fixture; added for the Kubecost stack",
             stack::NAMESPACE
         ));
     }
 
-    let mut documents = Vec::new();
+    let (mut documents, mut notes) = storage::claims(cluster);
+    let (service_documents, service_notes) = services::services(cluster);
+    documents.extend(service_documents);
+    notes.extend(service_notes);
     let mut rollouts = Vec::new();
-    let mut notes = Vec::new();
     for w in &cluster.workloads {
         if KIND_OWNED.contains(&(w.namespace.as_str(), w.name.as_str())) {
             notes.push(format!("{} ({}): not rendered; kind runs its own", w.key(), w.kind.as_str()));
@@ -179,11 +216,13 @@ pub fn render(cluster: &ClusterFixture, options: &Options) -> Result<RenderedClu
         if stack::is_cost_analyzer(w) {
             continue;
         }
-        let objects = workloads::objects(w);
+        let objects = workloads::objects(w, cluster);
         documents.extend(objects.documents);
         rollouts.extend(objects.rollout);
+        notes.extend(objects.notes);
     }
-    let stack = stack::stack(cluster, &options.amp);
+    notes.extend(events::notes(cluster));
+    let stack = stack::stack(cluster, &options.amp, &options.cluster_label);
     documents.extend(stack.documents);
     rollouts.extend(stack.rollouts);
     notes.extend(stack.notes);
@@ -194,13 +233,29 @@ pub fn render(cluster: &ClusterFixture, options: &Options) -> Result<RenderedClu
         namespaces: file(&header(cluster, "Namespaces", &ns_notes), &namespaces),
         workloads: file(&header(cluster, "Workloads and the Kubecost stack", &notes), &documents),
         rollouts,
+        gpu_workers: config::gpu_workers(cluster, options.max_workers),
     })
 }
 
-fn namespace(name: &str, labels: &BTreeMap<String, String>) -> Value {
+fn namespace(name: &str, labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>) -> Value {
     map([
         ("apiVersion", s("v1")),
         ("kind", s("Namespace")),
-        ("metadata", workloads::metadata(name, None, labels)),
+        ("metadata", metadata(name, None, labels, annotations)),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_labels_must_be_prometheus_label_names() {
+        for ok in ["cluster_id", "cluster", "_c", "C1"] {
+            assert!(is_label_name(ok), "{ok}");
+        }
+        for bad in ["", "1c", "cluster-id", "__cluster", "cluster.id"] {
+            assert!(!is_label_name(bad), "{bad}");
+        }
+    }
 }

@@ -4,14 +4,15 @@
 //!   its binding), exporting the labels of pods, namespaces, nodes and controllers;
 //! - **prometheus-server**: Prometheus in agent mode, scraping cAdvisor (the kubelets),
 //!   kube-state-metrics and the cost model, and remote-writing to AMP with a `sigv4:` block
-//!   (Kubecost's `global.amp.sigv4`) and `external_labels: {cluster_id: <cluster>}`; its AWS
-//!   credentials come from the Secret [`SECRET`] as environment variables;
+//!   (Kubecost's `global.amp.sigv4`) and `external_labels: {<cluster label>: <cluster>}`
+//!   (the label is `cluster_id` unless the options name another); its AWS credentials come
+//!   from the Secret [`SECRET`] as environment variables;
 //! - **cost-analyzer**: Kubecost's cost model, which queries AMP at
 //!   `http://localhost:8005/workspaces/<id>` (`global.amp.prometheusServerEndpoint`), and
 //!   awslabs' `aws-sigv4-proxy` sidecar listening on port 8005, which signs those queries
 //!   with the same Secret's credentials. A fixture workload `kubecost/cost-analyzer` (the
-//!   simulator's view of the same pod) gives it its labels, replicas and the cost-model
-//!   container's requests.
+//!   simulator's view of the same pod) gives it its labels, annotations, replicas, claims and
+//!   the cost-model container's requests and limits.
 //!
 //! The ServiceAccounts keep the guide's names (`kubecost-prometheus-server-amp`,
 //! `kubecost-cost-analyzer-amp`); on EKS they would carry the IRSA role annotation instead of
@@ -22,10 +23,16 @@ use std::collections::BTreeMap;
 use ampfed_clustersim::fixture::{ClusterFixture, Workload};
 use serde_yaml::Value;
 
+use crate::storage;
 use crate::target::AmpTarget;
 use crate::versions;
-use crate::workloads::{container_requests, metadata, pod_labels, requests, selector, Rollout};
+use crate::workloads::{container_resources, pod_labels, requests, selector, Rollout};
 use crate::yaml::{int, map, s, seq, string_map, strings, to_text};
+
+/// `metadata` with labels and no annotations.
+fn metadata(name: &str, namespace: Option<&str>, labels: &BTreeMap<String, String>) -> Value {
+    crate::yaml::metadata(name, namespace, labels, &BTreeMap::new())
+}
 
 /// The namespace of the stack.
 pub const NAMESPACE: &str = "kubecost";
@@ -36,8 +43,9 @@ pub const SECRET: &str = "amp-credentials";
 pub const COST_ANALYZER: &str = "cost-analyzer";
 pub const KUBE_STATE_METRICS: &str = "kube-state-metrics";
 pub const PROMETHEUS: &str = "prometheus-server";
-/// The external label naming the cluster, Kubecost's default (`cluster_id`).
-pub const CLUSTER_LABEL: &str = "cluster_id";
+/// The external label naming the cluster unless the options name another: Kubecost's default
+/// (`cluster_id`).
+pub const DEFAULT_CLUSTER_LABEL: &str = "cluster_id";
 /// The sidecar's port, as Kubecost's chart has it.
 pub const PROXY_PORT: u64 = 8005;
 /// The cost model's API and metrics port.
@@ -63,13 +71,19 @@ pub fn collides(w: &Workload) -> bool {
     w.namespace == NAMESPACE && (w.name == KUBE_STATE_METRICS || w.name == PROMETHEUS)
 }
 
-/// The stack of `cluster`, writing to and querying `amp`.
-pub fn stack(cluster: &ClusterFixture, amp: &AmpTarget) -> Stack {
+/// Whether a fixture Service `namespace/name` would collide with one of the stack's Services.
+pub fn service_collides(namespace: &str, name: &str) -> bool {
+    namespace == NAMESPACE && (name == KUBE_STATE_METRICS || name == COST_ANALYZER)
+}
+
+/// The stack of `cluster`, writing to and querying `amp`, naming the cluster by the external
+/// label `cluster_label`.
+pub fn stack(cluster: &ClusterFixture, amp: &AmpTarget, cluster_label: &str) -> Stack {
     let mut documents = Vec::new();
     documents.extend(kube_state_metrics());
-    documents.extend(prometheus(cluster, amp));
+    documents.extend(prometheus(cluster, amp, cluster_label));
     let fixture = cluster.workloads.iter().find(|w| is_cost_analyzer(w));
-    let (cost_analyzer, notes) = cost_analyzer(cluster, amp, fixture);
+    let (cost_analyzer, notes) = cost_analyzer(cluster, amp, cluster_label, fixture);
     documents.extend(cost_analyzer);
     let rollouts = [KUBE_STATE_METRICS, PROMETHEUS, COST_ANALYZER]
         .into_iter()
@@ -171,17 +185,34 @@ fn credentials_from_secret() -> Value {
     seq([map([("secretRef", map([("name", s(SECRET))]))])])
 }
 
-/// A Deployment of the stack: `labels` on its pods besides the selector label.
+/// What a Deployment of the stack takes from the fixture: its pods' labels (besides the
+/// selector label) and annotations, and the labels it selects its pods by.
+#[derive(Default)]
+struct PodMeta {
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    match_labels: BTreeMap<String, String>,
+}
+
+/// A Deployment of the stack.
 fn deployment(
     name: &str,
-    labels: &BTreeMap<String, String>,
+    meta: &PodMeta,
     replicas: u64,
     pod: Vec<(&str, Value)>,
     extra: Vec<(&str, Value)>,
 ) -> Value {
-    let template =
-        map([("metadata", map([("labels", string_map(&pod_labels(name, labels)))])), ("spec", map(pod))]);
-    let mut spec = vec![("replicas", int(replicas)), ("selector", selector(name)), ("template", template)];
+    let mut pod_meta = vec![("labels", string_map(&pod_labels(name, &meta.labels)))];
+    if !meta.annotations.is_empty() {
+        pod_meta.push(("annotations", string_map(&meta.annotations)));
+    }
+    let template = map([("metadata", map(pod_meta)), ("spec", map(pod))]);
+    let labels = &meta.labels;
+    let mut spec = vec![
+        ("replicas", int(replicas)),
+        ("selector", selector(name, &meta.match_labels)),
+        ("template", template),
+    ];
     spec.extend(extra);
     object("apps/v1", "Deployment", metadata(name, Some(NAMESPACE), labels), vec![("spec", map(spec))])
 }
@@ -208,10 +239,11 @@ fn kube_state_metrics() -> Vec<Value> {
                 format!("--port={KSM_PORT}"),
                 format!("--telemetry-port={KSM_TELEMETRY_PORT}"),
                 format!("--resources={}", resources.join(",")),
-                // Kubecost allocates by these labels (kube_pod_labels, kube_namespace_labels, …);
-                // kube-state-metrics 2 exports none unless allowed.
-                "--metric-labels-allowlist=pods=[*],namespaces=[*],nodes=[*],deployments=[*],statefulsets=[*],daemonsets=[*],jobs=[*]"
+                // Kubecost allocates by these labels and annotations (kube_pod_labels,
+                // kube_namespace_annotations, …); kube-state-metrics 2 exports none unless allowed.
+                "--metric-labels-allowlist=pods=[*],namespaces=[*],nodes=[*],deployments=[*],statefulsets=[*],daemonsets=[*],jobs=[*],cronjobs=[*]"
                     .to_owned(),
+                "--metric-annotations-allowlist=pods=[*],namespaces=[*]".to_owned(),
             ]),
         ),
         ("ports", seq([port("http-metrics", KSM_PORT), port("telemetry", KSM_TELEMETRY_PORT)])),
@@ -229,7 +261,7 @@ fn kube_state_metrics() -> Vec<Value> {
         service(name, "http-metrics", KSM_PORT),
         deployment(
             name,
-            &component_labels(name),
+            &PodMeta { labels: component_labels(name), ..PodMeta::default() },
             1,
             vec![("serviceAccountName", s(name)), ("containers", seq([container]))],
             vec![],
@@ -237,8 +269,9 @@ fn kube_state_metrics() -> Vec<Value> {
     ]
 }
 
-/// The agent's `prometheus.yml`: scrape jobs, the cluster label, and signed remote write.
-pub fn prometheus_config(cluster: &ClusterFixture, amp: &AmpTarget) -> Value {
+/// The agent's `prometheus.yml`: scrape jobs, the cluster label `cluster_label`, and signed
+/// remote write.
+pub fn prometheus_config(cluster: &ClusterFixture, amp: &AmpTarget, cluster_label: &str) -> Value {
     let token = "/var/run/secrets/kubernetes.io/serviceaccount";
     let static_job = |job: &str, target: String| {
         map([
@@ -252,7 +285,7 @@ pub fn prometheus_config(cluster: &ClusterFixture, amp: &AmpTarget) -> Value {
             "global",
             map([
                 ("scrape_interval", s("1m")),
-                ("external_labels", map([(CLUSTER_LABEL, s(cluster.name.clone()))])),
+                ("external_labels", map([(cluster_label, s(cluster.name.clone()))])),
             ]),
         ),
         (
@@ -289,7 +322,7 @@ pub fn prometheus_config(cluster: &ClusterFixture, amp: &AmpTarget) -> Value {
     ])
 }
 
-fn prometheus(cluster: &ClusterFixture, amp: &AmpTarget) -> Vec<Value> {
+fn prometheus(cluster: &ClusterFixture, amp: &AmpTarget, cluster_label: &str) -> Vec<Value> {
     let name = PROMETHEUS;
     let account = "kubecost-prometheus-server-amp";
     let rules = vec![
@@ -300,7 +333,10 @@ fn prometheus(cluster: &ClusterFixture, amp: &AmpTarget) -> Vec<Value> {
         "v1",
         "ConfigMap",
         metadata(name, Some(NAMESPACE), &component_labels(name)),
-        vec![("data", map([("prometheus.yml", s(to_text(&prometheus_config(cluster, amp))))]))],
+        vec![(
+            "data",
+            map([("prometheus.yml", s(to_text(&prometheus_config(cluster, amp, cluster_label))))]),
+        )],
     );
     let container = map([
         ("name", s(name)),
@@ -351,7 +387,7 @@ fn prometheus(cluster: &ClusterFixture, amp: &AmpTarget) -> Vec<Value> {
         config,
         deployment(
             name,
-            &component_labels(name),
+            &PodMeta { labels: component_labels(name), ..PodMeta::default() },
             1,
             vec![("serviceAccountName", s(account)), ("containers", seq([container])), ("volumes", volumes)],
             vec![("strategy", map([("type", s("Recreate"))]))],
@@ -362,22 +398,27 @@ fn prometheus(cluster: &ClusterFixture, amp: &AmpTarget) -> Vec<Value> {
 fn cost_analyzer(
     cluster: &ClusterFixture,
     amp: &AmpTarget,
+    cluster_label: &str,
     fixture: Option<&Workload>,
 ) -> (Vec<Value>, Vec<String>) {
     let name = COST_ANALYZER;
     let account = "kubecost-cost-analyzer-amp";
     let mut notes = Vec::new();
-    let mut labels = component_labels(name);
+    let mut meta = PodMeta { labels: component_labels(name), ..PodMeta::default() };
     let mut replicas = 1;
+    let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
     // Kubecost's chart requests 200m CPU and 55Mi for the cost model.
     let mut model_requests = requests(Some("200m".into()), Some("55Mi".into()));
     match fixture {
         Some(w) => {
-            labels.extend(w.labels.clone());
+            meta.labels.extend(w.labels.clone());
+            meta.annotations = w.annotations.clone();
+            meta.match_labels = w.match_labels();
             replicas = u64::from(w.replicas.unwrap_or(1));
+            (volumes, mounts) = storage::pod_volumes(w);
             let model = w.containers.iter().find(|c| c.name == "cost-model").or(w.containers.first());
             if let Some(c) = model {
-                model_requests = container_requests(c);
+                model_requests = container_resources(c);
             }
             for c in &w.containers {
                 if Some(c) != model {
@@ -388,7 +429,7 @@ fn cost_analyzer(
                 }
             }
             notes.push(format!(
-                "{NAMESPACE}/{name}: rendered as Kubecost's cost-analyzer (cost model + SigV4 proxy sidecar) with the fixture's labels, replicas and cost-model requests"
+                "{NAMESPACE}/{name}: rendered as Kubecost's cost-analyzer (cost model + SigV4 proxy sidecar) with the fixture's labels, annotations, replicas, claims and cost-model resources"
             ));
         }
         None => notes.push(format!(
@@ -403,7 +444,7 @@ fn cost_analyzer(
             env(&[
                 ("CLUSTER_ID", cluster.name.clone()),
                 ("PROMETHEUS_SERVER_ENDPOINT", amp.query_endpoint_via_sidecar()),
-                ("PROM_CLUSTER_ID_LABEL", CLUSTER_LABEL.to_owned()),
+                ("PROM_CLUSTER_ID_LABEL", cluster_label.to_owned()),
                 ("CURRENT_CLUSTER_ID_FILTER_ENABLED", "true".to_owned()),
             ]),
         ),
@@ -411,6 +452,9 @@ fn cost_analyzer(
     ];
     if let Some(r) = model_requests {
         model.push(("resources", r));
+    }
+    if !mounts.is_empty() {
+        model.push(("volumeMounts", seq(mounts)));
     }
     let proxy = map([
         ("name", s("sigv4-proxy")),
@@ -456,18 +500,16 @@ fn cost_analyzer(
         rule("storage.k8s.io", &["storageclasses"], &["get", "list", "watch"]),
     ];
     let [role, binding] = cluster_role(name, account, rules);
+    let mut pod = vec![("serviceAccountName", s(account)), ("containers", seq([map(model), proxy]))];
+    if !volumes.is_empty() {
+        pod.push(("volumes", seq(volumes)));
+    }
     let docs = vec![
         service_account(account, name),
         role,
         binding,
         service(name, "tcp-model", COST_MODEL_PORT),
-        deployment(
-            name,
-            &labels,
-            replicas,
-            vec![("serviceAccountName", s(account)), ("containers", seq([map(model), proxy]))],
-            vec![],
-        ),
+        deployment(name, &meta, replicas, pod, vec![]),
     ];
     (docs, notes)
 }

@@ -36,6 +36,27 @@ pub(crate) fn string_map(pairs: &BTreeMap<String, String>) -> Value {
     map(pairs.iter().map(|(k, v)| (k.clone(), s(v.clone()))))
 }
 
+/// `metadata` with a name, an optional namespace, and the labels and annotations that are not
+/// empty.
+pub(crate) fn metadata(
+    name: &str,
+    namespace: Option<&str>,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> Value {
+    let mut pairs = vec![("name", s(name))];
+    if let Some(ns) = namespace {
+        pairs.push(("namespace", s(ns)));
+    }
+    if !labels.is_empty() {
+        pairs.push(("labels", string_map(labels)));
+    }
+    if !annotations.is_empty() {
+        pairs.push(("annotations", string_map(annotations)));
+    }
+    map(pairs)
+}
+
 /// `value` as YAML text.
 pub(crate) fn to_text(value: &Value) -> String {
     // Serializing a `Value` built here cannot fail: every key is a string.

@@ -120,9 +120,12 @@ fn up_creates_applies_and_waits_per_cluster_in_order() {
     let (out, creds) = (out.display().to_string(), credentials.display().to_string());
     let kc = format!("{out}/kubeconfig");
     let mut expected = vec!["docker version --format {{.Server.Version}}".to_owned()];
-    let clusters: [(&str, &[&str]); 2] = [
+    // Per cluster: its workers with GPUs, and its rollouts before the stack's.
+    let gpu_patch = r#"--patch=[{"op":"add","path":"/status/capacity/nvidia.com~1gpu","value":"1"}]"#;
+    let clusters: [(&str, &[&str], &[&str]); 3] = [
         (
             "cluster-a",
+            &[],
             &[
                 "kube-system daemonset/aws-node",
                 "shop deployment/frontend",
@@ -132,6 +135,7 @@ fn up_creates_applies_and_waits_per_cluster_in_order() {
         ),
         (
             "cluster-b",
+            &[],
             &[
                 "kube-system daemonset/aws-node",
                 "shop deployment/frontend",
@@ -139,8 +143,21 @@ fn up_creates_applies_and_waits_per_cluster_in_order() {
                 "analytics deployment/etl-worker",
             ],
         ),
+        // The CronJob `ops/db-backup` and the bare Pod `ops/debug-shell` are not waited for;
+        // the GPU node shares the second worker.
+        (
+            "cluster-c",
+            &["cluster-c-worker2"],
+            &[
+                "kube-system daemonset/aws-node",
+                "web deployment/storefront",
+                "web deployment/api",
+                "web statefulset/redis",
+                "ml deployment/trainer",
+            ],
+        ),
     ];
-    for (name, rollouts) in clusters {
+    for (name, gpu_workers, rollouts) in clusters {
         let kubectl = format!("kubectl --kubeconfig {kc} --context kind-{name}");
         expected.push(format!(
             "kind create cluster --name {name} --config {out}/{name}/kind.yaml --kubeconfig {kc} --wait 300s"
@@ -149,6 +166,10 @@ fn up_creates_applies_and_waits_per_cluster_in_order() {
         expected.push(format!(
             "{kubectl} --namespace kubecost create secret generic amp-credentials --from-env-file={creds}"
         ));
+        for node in gpu_workers {
+            expected
+                .push(format!("{kubectl} patch node {node} --subresource=status --type=json {gpu_patch}"));
+        }
         expected.push(format!("{kubectl} apply -f {out}/{name}/workloads.yaml"));
         let stack = [
             "kubecost deployment/kube-state-metrics",
@@ -163,12 +184,32 @@ fn up_creates_applies_and_waits_per_cluster_in_order() {
     assert_eq!(s.calls(), expected);
 
     // The files the steps name were written, and are the rendered ones.
-    for name in ["cluster-a", "cluster-b"] {
+    for name in ["cluster-a", "cluster-b", "cluster-c"] {
         let config = std::fs::read_to_string(format!("{out}/{name}/kind.yaml")).unwrap();
         assert!(config.contains(&format!("\nname: {name}\n")), "{config}");
         let workloads = std::fs::read_to_string(format!("{out}/{name}/workloads.yaml")).unwrap();
         assert!(workloads.contains("cluster_id: ") && workloads.contains(&format!("cluster_id: {name}\n")));
     }
+}
+
+#[test]
+fn the_cluster_label_is_a_flag() {
+    let s = Standins::new(false);
+    let (mut args, out, _) = up_args(&s);
+    args.push("--cluster-label=cluster".to_owned());
+    s.execute(&plan(&args)).unwrap();
+    let workloads = std::fs::read_to_string(out.join("cluster-b/workloads.yaml")).unwrap();
+    assert!(workloads.contains("external_labels:\n        cluster: cluster-b\n"), "{workloads}");
+    assert!(!workloads.contains("cluster_id"), "{workloads}");
+    assert!(workloads.contains("- name: PROM_CLUSTER_ID_LABEL\n          value: cluster\n"), "{workloads}");
+
+    // A name Prometheus refuses is refused after the Docker check.
+    let s = Standins::new(false);
+    let (mut args, _, _) = up_args(&s);
+    args.push("--cluster-label=cluster-id".to_owned());
+    let err = s.execute(&plan(&args)).unwrap_err();
+    assert!(err.contains("the cluster label `cluster-id` is not a Prometheus label name"), "{err}");
+    assert_eq!(s.calls(), ["docker version --format {{.Server.Version}}"]);
 }
 
 #[test]
@@ -179,7 +220,7 @@ fn down_deletes_every_stamped_cluster() {
     s.execute(&plan(&args)).unwrap();
     let kc = format!("{out}/kubeconfig");
     let mut expected = vec!["docker version --format {{.Server.Version}}".to_owned()];
-    for name in ["cluster-a-001", "cluster-a-002", "cluster-b-001"] {
+    for name in ["cluster-a-001", "cluster-b-001", "cluster-c-001"] {
         expected.push(format!("kind delete cluster --name {name} --kubeconfig {kc}"));
     }
     assert_eq!(s.calls(), expected);

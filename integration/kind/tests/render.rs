@@ -40,6 +40,17 @@ fn cluster_b() {
     insta::assert_snapshot!("cluster_b_workloads", r.workloads);
 }
 
+/// Every feature of the fixture format: node groups, spot and GPU nodes, nodes that join and
+/// leave, annotations, limits, claims, claim templates, services, a CronJob, a bare Pod and
+/// timed events (in the header, as what to run by hand).
+#[test]
+fn cluster_c() {
+    let r = rendered("cluster-c");
+    insta::assert_snapshot!("cluster_c_kind_config", r.kind_config);
+    insta::assert_snapshot!("cluster_c_namespaces", r.namespaces);
+    insta::assert_snapshot!("cluster_c_workloads", r.workloads);
+}
+
 #[test]
 fn rendering_is_repeatable() {
     for c in fixtures() {
@@ -99,4 +110,25 @@ fn a_workload_named_like_a_stack_component_is_refused() {
     let cluster = ClusterFixture::from_yaml_str(&text, Path::new("cluster-b.yaml")).unwrap();
     let err = render(&cluster, &options()).unwrap_err().to_string();
     assert!(err.contains("workload `kubecost/prometheus-server` has the name of a component"), "{err}");
+}
+
+#[test]
+fn a_service_named_like_a_stack_service_is_refused() {
+    let text = std::fs::read_to_string(ampfed_common::paths::fixtures_dir().join("clusters/cluster-c.yaml"))
+        .unwrap()
+        .replace(
+            "{namespace: web, name: redis, selector: {app: redis}}",
+            "{namespace: kubecost, name: kube-state-metrics, selector: {}}",
+        );
+    let cluster = ClusterFixture::from_yaml_str(&text, Path::new("cluster-c.yaml")).unwrap();
+    let err = render(&cluster, &options()).unwrap_err().to_string();
+    assert!(err.contains("service `kubecost/kube-state-metrics` has the name of a Service"), "{err}");
+}
+
+#[test]
+fn the_gpu_worker_of_cluster_c_is_patched() {
+    let r = rendered("cluster-c");
+    let gpus: Vec<(&str, u32)> = r.gpu_workers.iter().map(|g| (g.node.as_str(), g.gpus)).collect();
+    assert_eq!(gpus, [("cluster-c-worker2", 1)]);
+    assert!(rendered("cluster-a").gpu_workers.is_empty());
 }
