@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 
 use crate::store::{Store, COMBINED};
 use crate::FederationError;
-use ampfed_allocation::{AllocationSet, Window};
+use ampfed_allocation::{AllocationSet, AssetSet, Window};
 
 /// What a federation run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FederationReport {
     pub clusters: Vec<String>,
     pub objects_read: usize,
+    /// The combined allocation sets written, one per window.
     pub objects_written: Vec<String>,
+    /// The combined asset sets written, one per window with assets.
+    pub asset_objects_written: Vec<String>,
     pub allocations: usize,
 }
 
@@ -47,6 +50,20 @@ pub async fn federate(store: &Store, only: Option<&[String]>) -> Result<Federati
         report.allocations += allocations.len();
         let combined = AllocationSet::new(members, window, allocations);
         report.objects_written.push(store.put_set(COMBINED, &combined).await?);
+    }
+    let mut assets_by_window: BTreeMap<Window, Vec<AssetSet>> = BTreeMap::new();
+    for cluster in &report.clusters {
+        for key in store.asset_keys(cluster).await? {
+            let assets = store.get_assets(&key).await?;
+            report.objects_read += 1;
+            assets_by_window.entry(assets.window).or_default().push(assets);
+        }
+    }
+    for sets in assets_by_window.into_values() {
+        // Every set of the map's entry has its window, so they combine.
+        if let Some(combined) = AssetSet::combine(&sets) {
+            report.asset_objects_written.push(store.put_assets(COMBINED, &combined).await?);
+        }
     }
     tracing::info!(clusters = report.clusters.len(), objects = report.objects_written.len(), "federated");
     Ok(report)

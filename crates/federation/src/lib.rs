@@ -19,4 +19,6 @@ pub enum FederationError {
     Format { key: String, message: String },
     #[error("window {window}: allocation {name} comes from more than one cluster object")]
     Duplicate { window: String, name: String },
+    #[error("object {key} cannot be filed: {message}")]
+    Window { key: String, message: String },
 }

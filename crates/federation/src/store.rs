@@ -1,7 +1,8 @@
 //! The central bucket, laid out after Kubecost's federated layout (which stores bingen objects
 //! under `…/etl/bingen/allocations/1d/<start>-<end>`; ampfed writes JSON, see
-//! `docs/amp-setup.md`): `federated/<cluster>/etl/allocations/1d/<start>-<end>.json` per
-//! cluster and `federated/combined/etl/allocations/1d/<start>-<end>.json` after federation.
+//! `docs/amp-setup.md`): `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.json`
+//! per cluster and `federated/combined/etl/{allocations,assets}/1d/<start>-<end>.json` after
+//! federation. Only UTC days are filed under `1d/`.
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -11,7 +12,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 use crate::FederationError;
-use ampfed_allocation::{AllocationSet, Window};
+use ampfed_allocation::{AllocationSet, AssetSet, Window};
 
 /// The prefix every cluster writes under.
 pub const FEDERATED_PREFIX: &str = "federated/";
@@ -95,23 +96,59 @@ impl Store {
         format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/{}.json", window.file_stem())
     }
 
-    /// Writes a set under `cluster`'s prefix and returns its key.
+    /// The key of a cluster's (or `combined`) daily asset set.
+    pub fn asset_key(cluster: &str, window: Window) -> String {
+        format!("{FEDERATED_PREFIX}{cluster}/etl/assets/1d/{}.json", window.file_stem())
+    }
+
+    /// Writes a daily set under `cluster`'s prefix and returns its key; a window that is not
+    /// one UTC day is refused, never filed under `1d/`.
     pub async fn put_set(&self, cluster: &str, set: &AllocationSet) -> Result<String, FederationError> {
         let key = Store::allocation_key(cluster, set.window);
+        set.window
+            .check_utc_day()
+            .map_err(|e| FederationError::Window { key: key.clone(), message: e.to_string() })?;
+        self.put(&key, crate::format::to_bytes(set)).await?;
+        Ok(key)
+    }
+
+    /// Writes a daily asset set under `cluster`'s prefix and returns its key (UTC days only).
+    pub async fn put_assets(&self, cluster: &str, assets: &AssetSet) -> Result<String, FederationError> {
+        let key = Store::asset_key(cluster, assets.window);
+        assets
+            .window
+            .check_utc_day()
+            .map_err(|e| FederationError::Window { key: key.clone(), message: e.to_string() })?;
+        self.put(&key, crate::format::assets_to_bytes(assets)).await?;
+        Ok(key)
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), FederationError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
-            .key(&key)
+            .key(key)
             .content_type("application/json")
-            .body(ByteStream::from(crate::format::to_bytes(set)))
+            .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| s3_error("PutObject", &key, e))?;
-        Ok(key)
+            .map_err(|e| s3_error("PutObject", key, e))?;
+        Ok(())
+    }
+
+    /// Reads one asset set.
+    pub async fn get_assets(&self, key: &str) -> Result<AssetSet, FederationError> {
+        let bytes = self.get(key).await?;
+        crate::format::assets_from_bytes(key, &bytes)
     }
 
     /// Reads one set.
     pub async fn get_set(&self, key: &str) -> Result<AllocationSet, FederationError> {
+        let bytes = self.get(key).await?;
+        crate::format::from_bytes(key, &bytes)
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, FederationError> {
         let out = self
             .client
             .get_object()
@@ -130,7 +167,7 @@ impl Store {
                 message: ampfed_aws::error_text(&e),
             })?
             .into_bytes();
-        crate::format::from_bytes(key, &bytes)
+        Ok(bytes.to_vec())
     }
 
     /// The cluster ids with a folder under `federated/`, without `combined`, sorted.
@@ -161,12 +198,20 @@ impl Store {
 
     /// The keys of a cluster's daily allocation sets, sorted.
     pub async fn allocation_keys(&self, cluster: &str) -> Result<Vec<String>, FederationError> {
-        let prefix = format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/");
+        self.keys(&format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/")).await
+    }
+
+    /// The keys of a cluster's daily asset sets, sorted.
+    pub async fn asset_keys(&self, cluster: &str) -> Result<Vec<String>, FederationError> {
+        self.keys(&format!("{FEDERATED_PREFIX}{cluster}/etl/assets/1d/")).await
+    }
+
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, FederationError> {
         let mut keys = Vec::new();
         let mut pages =
-            self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| s3_error("ListObjectsV2", &prefix, e))?;
+            let page = page.map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
         }
         keys.sort();

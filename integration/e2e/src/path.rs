@@ -97,7 +97,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
             StepName::CostModel,
             None,
             |_| cost_model::ship(&env, workspace, &written.clusters, settings),
-            |s| format!("{} ETL objects", s.etl_objects.len()),
+            |s| format!("{} allocation and {} asset ETL objects", s.etl_objects.len(), s.asset_objects.len()),
         )
         .await?;
 
@@ -139,7 +139,9 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         rules_installed: installed.records.len(),
         rule_series_recorded: evaluated.series_written,
         etl_objects: shipped.etl_objects,
+        asset_objects: shipped.asset_objects,
         combined_objects: federated.objects_written,
+        combined_asset_objects: federated.asset_objects_written,
         rows_queried: answers.combined.allocations.len(),
         steps: progress.times().to_vec(),
     };
@@ -149,5 +151,9 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         by_cluster: answers.by_cluster,
         rule_series: answers.rule_series,
         combined: answers.combined,
+        cost_by_cluster: answers.cost_by_cluster,
+        cost_by_namespace: answers.cost_by_namespace,
+        assets_by_cluster: answers.assets_by_cluster,
+        balances: answers.balances,
     })
 }

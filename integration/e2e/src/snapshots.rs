@@ -1,4 +1,6 @@
-//! The reviewed snapshots: allocation by namespace, by cluster, and the recorded rule series.
+//! The reviewed snapshots: allocation (CPU and RAM) by namespace and by cluster, complete costs
+//! with idle by cluster and by namespace, assets and the idle balance per cluster, and the
+//! recorded rule series.
 //! Deterministic by construction: fixed simulated clock, sorted keys, floats rounded to five
 //! decimals. A mismatch writes `*.snap.new` for `cargo insta review` (never under CI).
 
@@ -7,7 +9,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::Outcome;
 
 /// The snapshot names, in the order they are checked.
-pub const NAMES: [&str; 3] = ["allocation_by_namespace", "allocation_by_cluster", "recorded_rule_series"];
+pub const NAMES: [&str; 7] = [
+    "allocation_by_namespace",
+    "allocation_by_cluster",
+    "recorded_rule_series",
+    "cost_by_cluster",
+    "cost_by_namespace",
+    "assets_by_cluster",
+    "idle_balance",
+];
 
 /// Checks every snapshot, all of them even when one differs (so one review sees every
 /// change), and returns the names of those that differ.
@@ -18,10 +28,14 @@ pub fn compare(outcome: &Outcome) -> Result<(), Vec<&'static str>> {
     settings.set_sort_maps(true);
     settings.set_omit_expression(true);
     let differ: Vec<&'static str> = settings.bind(|| {
-        let checks: [(&'static str, &dyn Fn()); 3] = [
+        let checks: [(&'static str, &dyn Fn()); 7] = [
             (NAMES[0], &|| insta::assert_yaml_snapshot!("allocation_by_namespace", outcome.by_namespace)),
             (NAMES[1], &|| insta::assert_yaml_snapshot!("allocation_by_cluster", outcome.by_cluster)),
             (NAMES[2], &|| insta::assert_yaml_snapshot!("recorded_rule_series", outcome.rule_series)),
+            (NAMES[3], &|| insta::assert_yaml_snapshot!("cost_by_cluster", outcome.cost_by_cluster)),
+            (NAMES[4], &|| insta::assert_yaml_snapshot!("cost_by_namespace", outcome.cost_by_namespace)),
+            (NAMES[5], &|| insta::assert_yaml_snapshot!("assets_by_cluster", outcome.assets_by_cluster)),
+            (NAMES[6], &|| insta::assert_yaml_snapshot!("idle_balance", outcome.balances)),
         ];
         checks
             .into_iter()

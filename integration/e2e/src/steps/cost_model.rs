@@ -15,8 +15,10 @@ use crate::sim;
 /// What the cost models shipped.
 #[derive(Clone, Debug)]
 pub struct Shipped {
-    /// The ETL object keys: per cluster in the order given, its days in order.
+    /// The allocation ETL object keys: per cluster in the order given, its days in order.
     pub etl_objects: Vec<String>,
+    /// The asset ETL object keys, in the same order.
+    pub asset_objects: Vec<String>,
 }
 
 /// Runs `clusters`' cost models against `workspace`, a bounded number at a time; the first
@@ -41,11 +43,13 @@ pub async fn ship(
             let mut keys = Vec::with_capacity(days.len());
             for day in days {
                 let model = model.clone();
-                let set = tokio::task::spawn_blocking(move || model.compute(day))
+                let computed = tokio::task::spawn_blocking(move || model.compute_day(day))
                     .await
                     .context("cost model task")?
                     .with_context(|| format!("cluster {cluster}: cost model for {day:?}"))?;
-                keys.push(store.put_set(&cluster, &set).await?);
+                let allocations = store.put_set(&cluster, &computed.allocations).await?;
+                let assets = store.put_assets(&cluster, &computed.assets).await?;
+                keys.push((allocations, assets));
             }
             anyhow::Ok((i, keys))
         });
@@ -55,5 +59,6 @@ pub async fn ship(
         let (i, keys) = done.context("cost model task")??;
         etl_objects[i] = keys;
     }
-    Ok(Shipped { etl_objects: etl_objects.into_iter().flatten().collect() })
+    let (etl_objects, asset_objects) = etl_objects.into_iter().flatten().unzip();
+    Ok(Shipped { etl_objects, asset_objects })
 }

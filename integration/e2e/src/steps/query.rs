@@ -1,16 +1,21 @@
-//! Step "query": what a user reads at the end of the path: the combined day aggregated by
-//! namespace and by cluster, and every record name's series through the proxy.
+//! Step "query": what a user reads at the end of the path: the combined days aggregated by
+//! namespace and by cluster (CPU and RAM rows, and complete costs with idle and the assets),
+//! the check that allocated + idle = node cost per cluster, and every record name's series
+//! through the proxy.
 
 use std::collections::BTreeMap;
 
-use ampfed_allocation::{aggregate, round, AllocationSet, Property, Row};
+use ampfed_allocation::{
+    aggregate, check_balance, query as cost_query, round, Aggregate, AllocationSet, AssetSet, Balance,
+    ClusterAssetTotals, Property, QueryOptions, Row,
+};
 use ampfed_federation::store::COMBINED;
 use ampfed_federation::Store;
 use ampfed_prom::Client;
 use anyhow::{Context, Result};
 
 use crate::env::Env;
-use crate::outcome::RecordedSeries;
+use crate::outcome::{CostRow, RecordedSeries};
 use crate::sim;
 
 /// What the queries returned.
@@ -22,7 +27,18 @@ pub struct Answers {
     pub rule_series: BTreeMap<String, Vec<RecordedSeries>>,
     /// The combined allocation set, as stored in S3.
     pub combined: AllocationSet,
+    /// Complete costs by cluster (each cluster's idle apart) and by namespace (one `__idle__`),
+    /// Kubecost's defaults otherwise (tenancy costs shared).
+    pub cost_by_cluster: Vec<CostRow>,
+    pub cost_by_namespace: Vec<CostRow>,
+    /// The combined assets' totals per cluster, over the window.
+    pub assets_by_cluster: BTreeMap<String, ClusterAssetTotals>,
+    /// Allocated + idle against node cost, per cluster, over the window.
+    pub balances: Vec<Balance>,
 }
+
+/// How far allocated + idle may be off the node cost (0.1 %).
+pub const BALANCE_TOLERANCE: f64 = 0.001;
 
 /// Reads the combined days (as one set over the whole window) and the series of `records`
 /// from `workspace`.
@@ -34,9 +50,12 @@ pub async fn query(
 ) -> Result<Answers> {
     let store = env.store();
     let mut days = Vec::new();
+    let mut assets = Vec::new();
     for day in settings.days() {
         days.push(store.get_set(&Store::allocation_key(COMBINED, day)).await?);
+        assets.push(store.get_assets(&Store::asset_key(COMBINED, day)).await?);
     }
+    let costs = complete_costs(&days, &assets)?;
     let combined = over_the_window(days, settings.window());
     let by_namespace = aggregate(&combined, &[Property::Namespace]).iter().map(|r| r.rounded(5)).collect();
     let by_cluster = aggregate(&combined, &[Property::Cluster]).iter().map(|r| r.rounded(5)).collect();
@@ -46,7 +65,87 @@ pub async fn query(
     let rule_series = tokio::task::spawn_blocking(move || recorded_series(&reader, &records, last))
         .await
         .context("rule series task")??;
-    Ok(Answers { by_namespace, by_cluster, rule_series, combined })
+    Ok(Answers {
+        by_namespace,
+        by_cluster,
+        rule_series,
+        combined,
+        cost_by_cluster: costs.by_cluster,
+        cost_by_namespace: costs.by_namespace,
+        assets_by_cluster: costs.assets,
+        balances: costs.balances,
+    })
+}
+
+/// The complete costs of the window, from each day's combined allocations and assets.
+struct Costs {
+    by_cluster: Vec<CostRow>,
+    by_namespace: Vec<CostRow>,
+    assets: BTreeMap<String, ClusterAssetTotals>,
+    balances: Vec<Balance>,
+}
+
+/// Queries each day with its assets (idle per cluster, Kubecost's defaults), checks each
+/// day's balance, and accumulates the days.
+fn complete_costs(days: &[AllocationSet], assets: &[AssetSet]) -> Result<Costs> {
+    let by = |aggregate: Vec<Aggregate>, split_idle: bool| QueryOptions {
+        aggregate,
+        split_idle,
+        ..QueryOptions::default()
+    };
+    let (mut clusters, mut namespaces, mut balances) =
+        (Vec::new(), Vec::new(), BTreeMap::<String, Balance>::new());
+    for (set, day_assets) in days.iter().zip(assets) {
+        let rows = cost_query(set, Some(day_assets), &by(vec![Aggregate::Cluster], true))
+            .with_context(|| format!("query {:?} by cluster", set.window))?;
+        let balanced = check_balance(&rows, day_assets, BALANCE_TOLERANCE)
+            .with_context(|| format!("day {:?}: allocated + idle must equal node cost", set.window))?;
+        for b in balanced {
+            let sum = balances
+                .entry(b.cluster.clone())
+                .or_insert_with(|| Balance { cluster: b.cluster.clone(), ..Balance::default() });
+            sum.allocated += b.allocated;
+            sum.idle += b.idle;
+            sum.node_cost += b.node_cost;
+        }
+        clusters.push(AllocationSet::new(set.clusters.clone(), set.window, rows));
+        let rows = cost_query(set, Some(day_assets), &by(vec![Aggregate::Namespace], false))
+            .with_context(|| format!("query {:?} by namespace", set.window))?;
+        namespaces.push(AllocationSet::new(set.clusters.clone(), set.window, rows));
+    }
+    let rows = |sets: &[AllocationSet]| -> Vec<CostRow> {
+        AllocationSet::accumulate(sets)
+            .map(|s| s.allocations.iter().map(CostRow::from).collect())
+            .unwrap_or_default()
+    };
+    let totals = AssetSet::accumulate(assets).map(|a| a.cluster_totals()).unwrap_or_default();
+    let assets = totals
+        .into_iter()
+        .map(|(cluster, t)| {
+            let r = |x: f64| round(x, 5);
+            let rounded = ClusterAssetTotals {
+                node_cpu_cost: r(t.node_cpu_cost),
+                node_ram_cost: r(t.node_ram_cost),
+                node_gpu_cost: r(t.node_gpu_cost),
+                node_cost: r(t.node_cost),
+                disk_cost: r(t.disk_cost),
+                load_balancer_cost: r(t.load_balancer_cost),
+                cluster_management_cost: r(t.cluster_management_cost),
+                total_cost: r(t.total_cost),
+            };
+            (cluster, rounded)
+        })
+        .collect();
+    let balances = balances
+        .into_values()
+        .map(|b| Balance {
+            allocated: round(b.allocated, 5),
+            idle: round(b.idle, 5),
+            node_cost: round(b.node_cost, 5),
+            ..b
+        })
+        .collect();
+    Ok(Costs { by_cluster: rows(&clusters), by_namespace: rows(&namespaces), assets, balances })
 }
 
 /// The daily sets as one set over `window`: every day's allocations, sorted by name (a day
