@@ -5,7 +5,9 @@
 //! Per case (clusters × batch shape × senders) the same snappy bodies are built once, before
 //! anything is timed, and sent twice: the direct leg and the signed leg, each into a fresh
 //! Prometheus of its own (the same flags, an empty head), so neither leg finds series or
-//! chunks the other created. The signed leg gets a fresh mock and proxy too.
+//! chunks the other created. The signed leg gets a fresh mock and proxy too. `--labelled` adds
+//! a leg of the bodies the mock forwards (tenant label spliced in) straight into Prometheus: the
+//! label's own cost there, apart from the proxy's and the mock's.
 //!
 //! Series are shaped like the simulator's (`integration/clustersim`): 180 per cluster, node
 //! and container metrics with Kubernetes labels and a `cluster_id` label, one sample a minute
@@ -234,6 +236,8 @@ fn value(series: &Series, step: usize) -> f64 {
 /// One request's body and how many samples it carries.
 struct Body {
     bytes: Vec<u8>,
+    /// With `--labelled`: the body the mock forwards for `bytes` (else empty).
+    labelled: Vec<u8>,
     samples: usize,
 }
 
@@ -246,7 +250,7 @@ struct Batches {
     bytes: usize,
 }
 
-fn batches(clusters: usize, steps: usize, shape: Shape) -> Batches {
+fn batches(clusters: usize, steps: usize, shape: Shape, labelled: bool) -> Batches {
     let all: Vec<Series> = (0..clusters).flat_map(cluster).collect();
     let (per_group, per_request) = shape.request();
     let groups: Vec<Vec<Body>> = all
@@ -269,7 +273,9 @@ fn batches(clusters: usize, steps: usize, shape: Shape) -> Batches {
                         })
                         .collect();
                     let request = WriteRequest { timeseries };
-                    Body { bytes: remote_write::encode(&request), samples: request.sample_count() }
+                    let bytes = remote_write::encode(&request);
+                    let labelled = if labelled { with_tenant(&bytes) } else { Vec::new() };
+                    Body { bytes, labelled, samples: request.sample_count() }
                 })
                 .collect()
         })
@@ -282,6 +288,22 @@ fn batches(clusters: usize, steps: usize, shape: Shape) -> Batches {
         bytes: flat().map(|b| b.bytes.len()).sum(),
         groups,
     }
+}
+
+/// `body` as the mock forwards it: the tenant label (a workspace id's length) in every series.
+fn with_tenant(body: &[u8]) -> Vec<u8> {
+    let raw = remote_write::decompress(body).expect("a body the bench encoded");
+    let series = remote_write::scan_series(&raw).expect("labels and samples only");
+    let workspace = "ws-00000000-0000-4000-8000-000000000000";
+    remote_write::encode_with_label(&series, TENANT_LABEL, workspace).expect("a body under 4 GiB")
+}
+
+/// Where a leg's requests go (`Labelled`: straight into Prometheus, the bodies the mock forwards).
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    Direct,
+    Labelled,
+    Signed,
 }
 
 /// Hands out requests: a group's next one only once its previous one is done.
@@ -465,7 +487,7 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 /// Sends every request of `batches` to `url` from `senders` threads.
-fn send_all(url: &str, batches: &Batches, senders: usize) -> Result<Duration, String> {
+fn send_all(url: &str, batches: &Batches, senders: usize, route: Route) -> Result<Duration, String> {
     let scheduler = Scheduler::new(batches);
     let started = Instant::now();
     let deadline = started + LEG_LIMIT;
@@ -474,12 +496,13 @@ fn send_all(url: &str, batches: &Batches, senders: usize) -> Result<Duration, St
             scope.spawn(|| {
                 let agent = ureq::AgentBuilder::new().timeout(REQUEST_LIMIT).build();
                 while let Some((g, k)) = scheduler.take(deadline) {
+                    let Body { bytes, labelled, .. } = &batches.groups[g][k];
                     let result = agent
                         .post(url)
                         .set("Content-Type", "application/x-protobuf")
                         .set("Content-Encoding", "snappy")
                         .set("X-Prometheus-Remote-Write-Version", "0.1.0")
-                        .send_bytes(&batches.groups[g][k].bytes);
+                        .send_bytes(if route == Route::Labelled { labelled } else { bytes });
                     match result {
                         Ok(_) => scheduler.done(g),
                         Err(ureq::Error::Status(status, answer)) => {
@@ -501,14 +524,13 @@ fn send_all(url: &str, batches: &Batches, senders: usize) -> Result<Duration, St
     }
 }
 
-/// One leg into a fresh Prometheus: straight to it (`signed == false`) or through a fresh
-/// proxy and mock.
+/// One leg into a fresh Prometheus: straight to it or through a fresh proxy and mock.
 fn leg(
     runtime: &tokio::runtime::Runtime,
     batches: &Batches,
     steps: usize,
     senders: usize,
-    signed: bool,
+    route: Route,
 ) -> Result<Leg, String> {
     let mut scenario = ampfed_env::Scenario::new(false).map_err(|e| format!("scenario: {e}"))?;
     let prometheus = ampfed_env::prometheus::start(&mut scenario, &Default::default())
@@ -516,7 +538,7 @@ fn leg(
         .url;
     let prometheus_pid = scenario.pid("prometheus").ok_or("Prometheus has no pid")?.to_string();
     let mut stack = None;
-    let url = if signed {
+    let url = if route == Route::Signed {
         let mock = runtime.block_on(AwsMock::start(AwsMockOptions {
             region: REGION.into(),
             backend_url: prometheus.clone(),
@@ -552,7 +574,7 @@ fn leg(
     let reset = reset_own_peak();
     let (harness_cpu, prometheus_cpu) = (cpu_seconds("self"), cpu_seconds(&prometheus_pid));
     let busy = busy_seconds();
-    let elapsed = send_all(&url, batches, senders)?;
+    let elapsed = send_all(&url, batches, senders, route)?;
     let harness_cpu = cpu_seconds("self") - harness_cpu;
     let prometheus_cpu = cpu_seconds(&prometheus_pid) - prometheus_cpu;
     let leg = Leg {
@@ -571,7 +593,7 @@ fn leg(
     if out_of_order != 0 {
         return Err(format!("Prometheus appended {out_of_order} samples out of order"));
     }
-    if signed {
+    if route != Route::Direct {
         let tagged = tagged_series(&prometheus, steps)?;
         if tagged != batches.series as u64 {
             return Err(format!("{tagged} series carry the tenant label, {} were sent", batches.series));
@@ -583,11 +605,12 @@ fn leg(
 }
 
 /// What to run: `--only CLUSTERS/SHAPE/SENDERS` (repeatable; e.g. `10/e2e/4`, `1000/1000x60/1`)
-/// and `--signed-only` (no direct legs, no ratio: for profiling the signed path).
+/// and `--signed-only` (no direct legs, no ratio: for profiling the signed path); `--labelled`.
 #[derive(Default)]
 struct Args {
     only: Vec<String>,
     signed_only: bool,
+    labelled: bool,
 }
 
 impl Args {
@@ -598,11 +621,12 @@ impl Args {
             match arg.as_str() {
                 "--only" => args.only.extend(given.next()),
                 "--signed-only" => args.signed_only = true,
+                "--labelled" => args.labelled = true,
                 // `cargo bench` passes `--bench`.
                 "--bench" => {}
                 other => {
                     eprintln!(
-                        "unknown argument {other:?}; expected --only CLUSTERS/SHAPE/SENDERS or --signed-only"
+                        "unknown argument {other:?}; expected --only CLUSTERS/SHAPE/SENDERS, --signed-only or --labelled"
                     );
                     std::process::exit(2);
                 }
@@ -654,11 +678,11 @@ fn main() {
             if !SENDERS.iter().any(|&senders| args.wants(clusters, shape, senders)) {
                 continue;
             }
-            let batches = batches(clusters, steps, shape);
+            let batches = batches(clusters, steps, shape, args.labelled && !args.signed_only);
             for senders in SENDERS.into_iter().filter(|&senders| args.wants(clusters, shape, senders)) {
                 let what = format!("{clusters} clusters, {} shape, {senders} senders", shape.name());
                 if args.signed_only {
-                    match leg(&runtime, &batches, steps, senders, true) {
+                    match leg(&runtime, &batches, steps, senders, Route::Signed) {
                         Ok(signed) => println!(
                             "{what}: signed {:.2} M samples/s {}",
                             signed.samples_per_second / 1e6,
@@ -669,10 +693,14 @@ fn main() {
                     continue;
                 }
                 let mut rounds: Vec<(Leg, Leg)> = Vec::new();
+                let mut labelled_rounds = Vec::new();
                 let mut error = None;
                 for _ in 0..ROUNDS {
-                    let pair = leg(&runtime, &batches, steps, senders, false)
-                        .and_then(|direct| Ok((direct, leg(&runtime, &batches, steps, senders, true)?)));
+                    let run = |route| leg(&runtime, &batches, steps, senders, route);
+                    let pair = run(Route::Direct).and_then(|direct| {
+                        labelled_rounds.extend(args.labelled.then(|| run(Route::Labelled)).transpose()?);
+                        Ok((direct, run(Route::Signed)?))
+                    });
                     match pair {
                         Ok(pair) => rounds.push(pair),
                         Err(e) => {
@@ -718,6 +746,16 @@ fn main() {
                     signed_harness_peak,
                     prometheus_peak,
                 );
+                let labelled = (!labelled_rounds.is_empty()).then(|| fastest(labelled_rounds.iter()));
+                if let Some(l) = labelled {
+                    println!(
+                        "{what}: labelled {:.2} M/s, labelled/direct {:.2}, signed/labelled {:.2}; cpu (P) d/l/s {:.1}/{:.1}/{:.1}",
+                        l.samples_per_second / 1e6,
+                        l.samples_per_second / direct.samples_per_second,
+                        signed.samples_per_second / l.samples_per_second,
+                        direct.prometheus_cpu, l.prometheus_cpu, signed.prometheus_cpu,
+                    );
+                }
                 cases.push(json!({
                     "clusters": clusters,
                     "series": batches.series,
@@ -729,6 +767,7 @@ fn main() {
                     "body_bytes": batches.bytes,
                     "direct": direct.json(),
                     "signed": signed.json(),
+                    "labelled": labelled.map(Leg::json),
                     "rounds": rounds.iter().map(|(d, s)| json!({ "direct": d.json(), "signed": s.json() })).collect::<Vec<_>>(),
                     "harness_peak_mib_signed": round(signed_harness_peak, 1),
                     "prometheus_peak_mib": round(prometheus_peak, 1),

@@ -147,7 +147,7 @@ impl DataPlane {
         answer
     }
 
-    /// Sends a tagged write (snappy-framed protobuf) to the backend's remote write receiver.
+    /// Sends a tagged write (protobuf in a snappy block) to the backend's remote write receiver.
     fn store(&self, body: &[u8]) -> Reply {
         let url = format!("{}/api/v1/write", self.amp.backend_url);
         let result = self

@@ -49,17 +49,24 @@ pub(super) struct Checked {
 
 /// Checks a remote write as [`validate_write`] does and tags it for `workspace`. A write of
 /// labels and float samples only (what Prometheus and the simulator send) is checked and
-/// tagged in place in the decompressed body, nothing decoded; anything else is decoded whole.
-/// Either way the backend's body is one snappy literal (`encode_full_stored`).
+/// tagged in place in the decompressed body, nothing decoded, and snappy-compressed again for
+/// the backend (`encode_with_label`: Prometheus then decompresses what the sender sent, not a
+/// literal five times larger); anything else (rare) is decoded whole and forwarded as one
+/// snappy literal (`encode_full_stored`).
 pub(super) fn check_and_tag(body: &[u8], workspace: &str) -> Result<Checked, String> {
     let raw = remote_write::decompress(body).map_err(|e| e.to_string())?;
     if let Some(series) = remote_write::scan_series(&raw) {
         for (i, ts) in series.iter().enumerate() {
             check_labels(i, &ts.labels)?;
         }
+        let forward = if series.is_empty() {
+            None
+        } else {
+            let tagged = remote_write::encode_with_label(&series, TENANT_LABEL, workspace);
+            Some(tagged.map_err(|e| e.to_string())?)
+        };
         return Ok(Checked {
-            forward: (!series.is_empty())
-                .then(|| remote_write::encode_with_label(&series, TENANT_LABEL, workspace)),
+            forward,
             samples: series.iter().map(|s| s.samples).sum(),
             exemplars: 0,
             metadata: Vec::new(),
