@@ -23,7 +23,8 @@ impl flags::Bench {
             }
         };
         let cargo = crate::cargo();
-        cmd!(sh, "{cargo} bench -q -p {package} --bench {bench}")
+        let args = &self.args;
+        cmd!(sh, "{cargo} bench -q -p {package} --bench {bench} -- {args...}")
             .run()
             .with_context(|| format!("benchmark {bench} of {package} failed"))?;
         Ok(())

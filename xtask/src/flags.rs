@@ -84,6 +84,9 @@ pub(crate) struct Bench {
     /// What to measure.
     #[arg(value_enum)]
     pub(crate) component: Component,
+    /// Passed to the benchmark binary, e.g. `cargo xtask bench ingest -- --labelled`.
+    #[arg(last = true)]
+    pub(crate) args: Vec<String>,
 }
 
 /// `cargo xtask kind up|down`: the clusters are the fixtures, or `--clusters N` stamped from them.
