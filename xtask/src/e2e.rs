@@ -12,7 +12,11 @@ impl flags::E2e {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let asks_for_help = self.args.iter().any(|a| a == "--help" || a == "-h");
         if !asks_for_help {
-            setup::ensure_installed(sh)?;
+            if let Err(e) = setup::ensure_installed(sh) {
+                // Exit code 3: the environment could not be set up.
+                eprintln!("error: {e:#}");
+                return Err(crate::ChildExit(3).into());
+            }
         }
         let cargo = crate::cargo();
         // `--release` is the build's wherever it stands before a `--`; everything else (and
@@ -27,10 +31,24 @@ impl flags::E2e {
             .map(|(_, a)| a.clone())
             .collect();
         let release = (self.release || builds).then_some("--release");
-        cmd!(sh, "{cargo} run -q {release...} -p ampfed-e2e --bin ampfed-e2e -- {args...}")
+        // The build shows cargo's own progress; the scenario's last line is the cause and the
+        // fix, and its exit code (0 pass, 1 check, 2 bad input, 3 environment) is ours.
+        cmd!(sh, "{cargo} build {release...} -p ampfed-e2e --bin ampfed-e2e")
             .quiet()
             .run()
-            .context("the end-to-end run failed (its output above names the step and the cause)")?;
-        Ok(())
+            .context("building the scenario failed (cargo's errors above)")?;
+        let status = std::process::Command::new(&cargo)
+            .current_dir(sh.current_dir())
+            .args(["run", "-q"])
+            .args(release)
+            .args(["-p", "ampfed-e2e", "--bin", "ampfed-e2e", "--"])
+            .args(&args)
+            .status()
+            .context("start the scenario")?;
+        match status.code() {
+            Some(0) => Ok(()),
+            Some(code) => Err(crate::ChildExit(u8::try_from(code).unwrap_or(1)).into()),
+            None => Err(crate::ChildExit(130).into()),
+        }
     }
 }

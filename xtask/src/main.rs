@@ -23,12 +23,28 @@ fn main() -> std::process::ExitCode {
     // task's own output already says which step failed.
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A scenario that printed its own cause: pass its exit code on, add nothing.
+        Err(e) if e.downcast_ref::<ChildExit>().is_some() => {
+            std::process::ExitCode::from(e.downcast_ref::<ChildExit>().map_or(1, |c| c.0))
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
 }
+
+/// A child task that ended with this exit code after printing its own error.
+#[derive(Debug)]
+pub(crate) struct ChildExit(pub(crate) u8);
+
+impl std::fmt::Display for ChildExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exited with code {}", self.0)
+    }
+}
+
+impl std::error::Error for ChildExit {}
 
 fn run() -> anyhow::Result<()> {
     let flags = flags::Xtask::parse();

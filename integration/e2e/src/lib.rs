@@ -8,13 +8,16 @@
 //! [`snapshots::compare`] or [`snapshots::check`].
 
 pub mod env;
+pub mod failure;
 pub mod outcome;
 pub mod path;
 pub mod progress;
+pub mod report;
 pub mod sim;
 pub mod snapshots;
 pub mod steps;
 
 pub use env::{EnvConfig, Fault};
+pub use failure::{classify, Failure};
 pub use outcome::{Outcome, RecordedSeries, Summary};
 pub use path::{run, Options};

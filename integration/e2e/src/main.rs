@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use ampfed_clustersim::LabelStyle;
 use ampfed_e2e::env::TEARDOWN_LIMIT;
-use ampfed_e2e::{path, sim, snapshots, Fault, Options, Outcome};
+use ampfed_e2e::report::{self, Report, SnapshotResult};
+use ampfed_e2e::{path, sim, snapshots, Failure, Fault, Options, Outcome};
 use clap::Parser;
 
 /// Runs the AMP → rules → ETL → S3 → federation → query path on this machine.
@@ -21,7 +22,11 @@ cargo xtask e2e --fault throttle         # a fifth of writes get 429/503; must p
 cargo xtask e2e --clusters 100           # 100 clusters stamped from the fixtures; no snapshots\n  \
 cargo xtask e2e --days 3 --epoch 2026-02-27   # three UTC days across a month end; no snapshots\n  \
 cargo xtask e2e --cluster-label cluster --label-style legacy   # no snapshots\n  \
-cargo xtask e2e --keep                   # keep logs and Prometheus data, print where"
+cargo xtask e2e --keep                   # keep logs and Prometheus data, print where\n  \
+cargo xtask e2e --json --junit target/e2e.xml   # for CI\n\n\
+Exit codes: 0 passed; 1 a check failed (samples lost, clusters missing, idle off the node cost, \
+snapshots differ); 2 bad input or usage (fixtures, rules, flags; nothing started); 3 the \
+environment failed (a service did not start or answer); 130 interrupted."
 )]
 struct Args {
     /// Inject a fault: the signing faults must fail at the proxy's first signed call; the
@@ -52,6 +57,13 @@ struct Args {
     /// modern (container, pod), legacy (container_name, pod_name) or both.
     #[arg(long, value_name = "STYLE")]
     label_style: Option<LabelStyle>,
+    /// Print the result as JSON on stdout (steps, timings, counts, snapshots, the failure and
+    /// its kind); the human output stays on stderr.
+    #[arg(long)]
+    json: bool,
+    /// Write a JUnit XML report (a test case per step and per snapshot) to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -106,18 +118,20 @@ fn main() -> ExitCode {
     // The path's future has been dropped here: its environment is stopping on the blocking
     // pool, which the shutdown waits for.
     runtime.shutdown_timeout(TEARDOWN_LIMIT);
-    match result {
+    let total = started.elapsed().as_secs_f64();
+    let (report, code) = match result {
         None => {
             eprintln!("interrupted: all services stopped");
-            ExitCode::from(130)
+            return ExitCode::from(130);
         }
         Some(Err(e)) => {
-            eprintln!("\nerror: {}", ampfed_common::errors::report(e.as_ref()));
-            ExitCode::FAILURE
+            let report = Report::failed(&e, total);
+            eprintln!("\nerror: {}", report::redact(&ampfed_common::errors::report(e.as_ref())));
+            (report, None)
         }
         Some(Ok(outcome)) if !compare_snapshots => {
-            print_summary(&outcome, Snapshots::NotCompared, started.elapsed().as_secs_f64());
-            ExitCode::SUCCESS
+            print_summary(&outcome, Snapshots::NotCompared, total);
+            (Report::passed(&outcome, SnapshotResult::NotCompared, total), None)
         }
         Some(Ok(outcome)) => {
             // insta prints each difference itself; keep its panics from adding backtraces.
@@ -125,18 +139,36 @@ fn main() -> ExitCode {
             std::panic::set_hook(Box::new(|_| {}));
             let compared = snapshots::compare(&outcome);
             std::panic::set_hook(default_hook);
-            let ok = compared.is_ok();
-            let snapshots = if ok { Snapshots::Match } else { Snapshots::Differ };
-            print_summary(&outcome, snapshots, started.elapsed().as_secs_f64());
-            if ok {
-                ExitCode::SUCCESS
-            } else {
-                let differ = compared.err().unwrap_or_default().join(", ");
-                eprintln!("\nerror: snapshots differ: {differ} (diffs above); review the integration/e2e/snapshots/*.snap.new files with `cargo insta review` (cargo install cargo-insta), or delete them to discard");
-                ExitCode::FAILURE
+            let state = if compared.is_ok() { Snapshots::Match } else { Snapshots::Differ };
+            print_summary(&outcome, state, total);
+            match compared {
+                Ok(()) => (Report::passed(&outcome, SnapshotResult::Match, total), None),
+                Err(differ) => {
+                    let names = differ.join(", ");
+                    let report = Report::passed(
+                        &outcome,
+                        SnapshotResult::Differ(differ.iter().map(|d| (*d).to_owned()).collect()),
+                        total,
+                    );
+                    let line = format!("snapshots differ: {names} (diffs above); review the integration/e2e/snapshots/*.snap.new files with `cargo insta review` (cargo install cargo-insta), or delete them to discard");
+                    (report, Some(line))
+                }
             }
         }
+    };
+    if args.json {
+        print!("{}", report.to_json());
     }
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, report.to_junit()) {
+            eprintln!("error: cannot write the JUnit report {}: {e}", path.display());
+            return ExitCode::from(Failure::Environment.exit_code());
+        }
+    }
+    if let Some(line) = code {
+        eprintln!("\nerror: {line}");
+    }
+    ExitCode::from(report.exit_code)
 }
 
 /// Ctrl-C (SIGINT), SIGTERM, or SIGHUP (the terminal closed): each stops the run the same way.

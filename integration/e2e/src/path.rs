@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::env::{Env, EnvConfig};
+use crate::failure::{Classify, Failure};
 use crate::outcome::{Outcome, Summary};
 use crate::progress::{Progress, StepName};
 use crate::steps::{cost_model, federation, query, remote_write, ruler, rules};
@@ -45,8 +46,9 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     // The fixtures are loaded and checked before anything starts: a broken one fails at once.
     let settings = &options.sim;
     let prepared = remote_write::prepare(&options.fixtures, options.clusters, settings)
-        .with_context(|| StepName::RemoteWrite.failed())?;
-    let env = Env::up(&options.env, &mut progress).await?;
+        .with_context(|| StepName::RemoteWrite.failed())
+        .classify(Failure::BadInput)?;
+    let env = Env::up(&options.env, &mut progress).await.classify(Failure::Environment)?;
     let rules_dir = options.fixtures.join("rules");
 
     let installed = progress

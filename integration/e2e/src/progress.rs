@@ -49,8 +49,19 @@ impl StepName {
     }
 
     /// The context of the step's errors.
-    pub fn failed(self) -> String {
-        format!("step '{self}' failed")
+    pub fn failed(self) -> StepFailed {
+        StepFailed(self)
+    }
+}
+
+/// The context a failed step adds to its error: "step 'X' failed"; reports find the step in
+/// an error chain by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepFailed(pub StepName);
+
+impl fmt::Display for StepFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step '{}' failed", self.0)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `federated/combined/`, and must find exactly the clusters that shipped.
 
 use ampfed_federation::{federate, FederationReport};
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::env::Env;
 
@@ -14,7 +14,8 @@ pub async fn combine(env: &Env, expected: &[String]) -> Result<FederationReport>
     let mut combined = report.clusters.clone();
     combined.sort();
     if combined != sorted {
-        bail!("combined clusters {:?}, expected {:?}", report.clusters, expected);
+        return Err(anyhow::anyhow!("combined clusters {:?}, expected {:?}", report.clusters, expected)
+            .context(crate::Failure::Check));
     }
     Ok(report)
 }

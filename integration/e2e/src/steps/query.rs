@@ -99,7 +99,8 @@ fn complete_costs(days: &[AllocationSet], assets: &[AssetSet]) -> Result<Costs> 
         let rows = cost_query(set, Some(day_assets), &by(vec![Aggregate::Cluster], true))
             .with_context(|| format!("query {:?} by cluster", set.window))?;
         let balanced = check_balance(&rows, day_assets, BALANCE_TOLERANCE)
-            .with_context(|| format!("day {:?}: allocated + idle must equal node cost", set.window))?;
+            .with_context(|| format!("day {:?}: allocated + idle must equal node cost", set.window))
+            .map_err(|e| e.context(crate::Failure::Check))?;
         for b in balanced {
             let sum = balances
                 .entry(b.cluster.clone())

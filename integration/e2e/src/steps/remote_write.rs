@@ -243,7 +243,8 @@ fn count_all(
         let more = mismatches.len().saturating_sub(10);
         mismatches.truncate(10);
         let tail = if more > 0 { format!("; and {more} more clusters") } else { String::new() };
-        bail!("stored samples differ from those generated: {}{tail}", mismatches.join("; "));
+        return Err(anyhow!("stored samples differ from those generated: {}{tail}", mismatches.join("; "))
+            .context(crate::Failure::Check));
     }
     Ok(stored_total)
 }

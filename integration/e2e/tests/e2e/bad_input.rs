@@ -24,6 +24,8 @@ fn a_broken_fixture_fails_before_the_environment_starts() {
     // Were the environment started first, this Prometheus would fail it.
     options.env.prometheus = Some(dir.path().join("no-such-prometheus"));
     let err = crate::runtime().block_on(path::run(&options)).expect_err("a broken fixture fails");
+    // Exit code 2: bad input, nothing started.
+    assert_eq!(ampfed_e2e::classify(&err), ampfed_e2e::Failure::BadInput);
     let text = crate::chain(&err);
     assert!(text.contains(&format!("cluster-b.yaml:{line}:5: `workloads[1].replicas`")), "{text}");
     assert!(text.contains("expected at least 1"), "{text}");

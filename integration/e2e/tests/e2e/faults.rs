@@ -1,11 +1,16 @@
 //! Injected faults fail at the proxy's first signed call, with AWS's error type and message.
 
-use ampfed_e2e::Fault;
+use ampfed_e2e::{classify, Failure, Fault};
 
 fn failure(fault: Fault) -> String {
     match crate::run(Some(fault)) {
         Ok(_) => panic!("the run with {fault:?} succeeded"),
-        Err(e) => crate::chain(&e),
+        Err(e) => {
+            // AMP refusing the signature is the environment's failure: exit code 3.
+            assert_eq!(classify(&e), Failure::Environment);
+            assert_eq!(classify(&e).exit_code(), 3);
+            crate::chain(&e)
+        }
     }
 }
 
