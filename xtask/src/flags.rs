@@ -24,6 +24,13 @@ pub(crate) enum Task {
     Bench(Bench),
     /// Create or delete kind clusters from the cluster fixtures (needs Docker; docs/kind.md).
     Kind(Kind),
+    /// Keep the environment up in the foreground (Prometheus, LocalStack S3, STS and AMP mocks,
+    /// SigV4 proxy, a workspace, the bucket) and print the AWS SDKs' exports; Ctrl-C stops it.
+    Up(Up),
+    /// Stop the environment `cargo xtask up` keeps, and check that nothing of it is left.
+    Down(Down),
+    /// Tell whether `cargo xtask up` runs, and its endpoints (`--json`, `--exports`).
+    Status(Status),
 }
 
 /// A component that has a fuzz target or a benchmark.
@@ -124,4 +131,41 @@ pub(crate) enum KindAction {
     Up,
     /// `kind delete cluster`, per cluster.
     Down,
+}
+
+/// `cargo xtask up [--release] [ARGS…]`: the flags are the `ampfed-up up` binary's, passed on
+/// as they are (`cargo xtask up --help` prints them).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Up {
+    /// Build optimised.
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// `ampfed-up up`'s flags (`--state-dir`, `--credentials`, `--keep`, …).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask down [ARGS…]`: `ampfed-up down`'s flags (`cargo xtask down --help`).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Down {
+    /// Build optimised (as the `up` was, to spare a build).
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// `ampfed-up down`'s flags (`--state-dir`, `--timeout`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask status [ARGS…]`: `ampfed-up status`'s flags (`cargo xtask status --help`).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Status {
+    /// Build optimised (as the `up` was, to spare a build).
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// `ampfed-up status`'s flags (`--json`, `--exports`, `--wait SECS`, `--state-dir`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
 }

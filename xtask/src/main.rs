@@ -11,6 +11,7 @@ mod setup;
 mod test;
 #[cfg(test)]
 mod tidy;
+mod up;
 
 use std::path::PathBuf;
 
@@ -57,6 +58,9 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Fuzz(cmd) => cmd.run(&sh),
         flags::Task::Bench(cmd) => cmd.run(&sh),
         flags::Task::Kind(cmd) => cmd.run(&sh),
+        flags::Task::Up(cmd) => cmd.run(&sh),
+        flags::Task::Down(cmd) => cmd.run(&sh),
+        flags::Task::Status(cmd) => cmd.run(&sh),
     }
 }
 

@@ -17,5 +17,7 @@ pub(crate) fn ensure_installed(sh: &Shell) -> anyhow::Result<()> {
     let venv = ampfed_common::paths::localstack_venv();
     cmd!(sh, "bash scripts/install-localstack.sh {venv}").run().context("install the LocalStack venv")?;
     cmd!(sh, "bash scripts/install-kube-validate.sh").run().context("install kubernetes-validate")?;
+    // The AWS CLI v1 venv: the `cargo xtask up` tests run it against the exports.
+    cmd!(sh, "bash scripts/install-awscli.sh").run().context("install the AWS CLI venv")?;
     Ok(())
 }

@@ -80,6 +80,8 @@ pub struct Env {
     mock: Option<AwsMock>,
     admin: WebIdentity,
     s3: LocalStackEndpoint,
+    /// The Prometheus backend behind the AMP mock.
+    backend: PrometheusEndpoint,
     /// The processes and their directory; `None` once stopped.
     processes: Option<Scenario>,
 }
@@ -89,6 +91,8 @@ impl Env {
     /// with password-less credentials (step "aws mock+proxy"). What was started before a
     /// failure is stopped again.
     pub async fn up(config: &EnvConfig, progress: &mut Progress) -> Result<Env> {
+        // A kept-up environment (`cargo xtask up`) holds the cache directory: fail fast.
+        crate::up::state::refuse_while_an_up_runs()?;
         let processes = progress
             .step(
                 StepName::Environment,
@@ -109,7 +113,7 @@ impl Env {
                 },
             )
             .await?;
-        Ok(Env { proxy, mock: Some(mock), admin, s3, processes: guard.0.take() })
+        Ok(Env { proxy, mock: Some(mock), admin, s3, backend: prometheus, processes: guard.0.take() })
     }
 
     /// Stops every service in reverse order of start and waits until they are gone.
@@ -138,6 +142,26 @@ impl Env {
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
             .build();
         aws_sdk_amp::Client::new(&config)
+    }
+
+    /// The signing proxy's URL (`http://127.0.0.1:<port>`).
+    pub fn proxy_url(&self) -> String {
+        self.proxy.url()
+    }
+
+    /// LocalStack S3's URL.
+    pub fn s3_url(&self) -> &str {
+        &self.s3.url
+    }
+
+    /// The Prometheus backend's URL (unsigned, behind the AMP mock).
+    pub fn backend_url(&self) -> &str {
+        &self.backend.url
+    }
+
+    /// The scenario directory of the processes (logs, Prometheus data); `None` once stopped.
+    pub fn scenario_dir(&self) -> Option<&Path> {
+        self.processes.as_ref().map(Scenario::dir)
     }
 
     /// The central ETL bucket on LocalStack.

@@ -16,6 +16,7 @@ pub mod report;
 pub mod sim;
 pub mod snapshots;
 pub mod steps;
+pub mod up;
 
 pub use env::{EnvConfig, Fault};
 pub use failure::{classify, Failure};

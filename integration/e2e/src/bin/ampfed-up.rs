@@ -1,0 +1,250 @@
+//! `ampfed-up up|down|status`: keeps the environment of the path up in the foreground, stops
+//! it from another shell, and tells whether it runs and where. `cargo xtask up`, `down` and
+//! `status` install what is missing and run this binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ampfed_e2e::env::TEARDOWN_LIMIT;
+use ampfed_e2e::up::{self, exports, CredentialStyle, Files, Served, Status, Stopped, UpOptions};
+use ampfed_e2e::EnvConfig;
+use clap::{Parser, Subcommand};
+
+/// Exit code of `status` when no `up` is running (or it is still starting).
+const NOT_RUNNING: u8 = 3;
+
+/// Keeps the path's environment up: Prometheus, LocalStack S3, the STS and AMP mocks and the
+/// SigV4 proxy, with an AMP workspace, the ETL bucket and credentials for any AWS SDK.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ampfed-up",
+    bin_name = "cargo xtask",
+    after_help = "Run through `cargo xtask up`, `cargo xtask down` and `cargo xtask status`."
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct StateDir {
+    /// Where the lock, the state (up.json) and the endpoints (endpoints.json) live; one `up`
+    /// at a time per directory [default: the cache directory, target/ampfed-cache or
+    /// $AMPFED_CACHE_DIR]
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+impl StateDir {
+    fn files(&self) -> Files {
+        self.state_dir.clone().map(Files::new).unwrap_or_else(Files::in_cache_dir)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Bring the environment up and keep it running in the foreground until Ctrl-C, SIGTERM or
+    /// `cargo xtask down`; print its endpoints and the shell exports for the AWS SDKs.
+    #[command(after_help = "\
+Writes <state dir>/endpoints.json (mode 0600: AMP, STS, S3, proxy and Prometheus URLs, region, \
+workspace id, bucket, long-lived keys and a web identity) and prints, on stdout, shell comments \
+and exports that any AWS SDK or the AWS CLI reads as they are: AWS_ENDPOINT_URL_AMP, \
+AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_S3, AWS_REGION (and AWS_DEFAULT_REGION), and \
+AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY or, with --credentials web-identity, AWS_ROLE_ARN + \
+AWS_WEB_IDENTITY_TOKEN_FILE. The credentials stay valid as long as it runs. A second `up` on \
+the same state directory, or a `cargo xtask e2e` on the same cache directory, fails at once; \
+the state a killed `up` left is cleaned by the next one.
+
+Examples:
+  cargo xtask up                                   # runs until Ctrl-C
+  cargo xtask up --credentials web-identity        # exports a role and a token file instead of keys
+  cargo xtask up > up.env &                        # in the background; stdout is shell text
+  cargo xtask status --wait 300 && . up.env        # ...then, once it runs
+  aws amp list-workspaces; aws s3 ls               # with the exports, as against AWS
+  cargo xtask down")]
+    Up {
+        #[command(flatten)]
+        dir: StateDir,
+        /// The credentials the printed exports hand out; the endpoints file holds both.
+        #[arg(long, value_enum, default_value_t = CredentialStyle::Keys)]
+        credentials: CredentialStyle,
+        /// The Prometheus binary (default: `prometheus` on PATH).
+        #[arg(long, value_name = "PATH")]
+        prometheus: Option<PathBuf>,
+        /// Keep the scenario directory (service logs, Prometheus data) after it stops.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Stop the running `up` (SIGTERM, then SIGKILL after --timeout) and check that nothing of
+    /// it is left: no process it started, no port of its services open.
+    #[command(after_help = "\
+Also cleans the state an `up` that was killed left. Exits 0 once nothing is left, whether an \
+`up` ran or not.
+
+Examples:
+  cargo xtask down
+  cargo xtask down --timeout 120
+  cargo xtask down --state-dir /tmp/ampfed-up-2")]
+    Down {
+        #[command(flatten)]
+        dir: StateDir,
+        /// Seconds the `up` gets to stop after SIGTERM before it is killed.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Tell whether an `up` runs, and its endpoints. Exits 0 when it runs and is ready, 3 when
+    /// not (or still starting).
+    #[command(after_help = "\
+Examples:
+  cargo xtask status
+  eval \"$(cargo xtask status --exports)\"           # this shell now talks to the mocks
+  cargo xtask status --json | jq -r .endpoints.workspace_id
+  cargo xtask status --wait 300                     # until a starting `up` is ready (CI)")]
+    Status {
+        #[command(flatten)]
+        dir: StateDir,
+        /// Print the status, state and endpoints as JSON.
+        #[arg(long, conflicts_with = "exports")]
+        json: bool,
+        /// Print only the shell exports (nothing when no `up` runs), for `eval`.
+        #[arg(long)]
+        exports: bool,
+        /// The credentials the exports hand out.
+        #[arg(long, value_enum, default_value_t = CredentialStyle::Keys)]
+        credentials: CredentialStyle,
+        /// Wait at most SECS for an `up` to be running and ready.
+        #[arg(long, value_name = "SECS")]
+        wait: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AMPFED_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let result = match Args::parse().command {
+        Command::Up { dir, credentials, prometheus, keep } => {
+            let env = EnvConfig { prometheus, keep, ..EnvConfig::from_env() };
+            let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            run_up(UpOptions { files: dir.files(), env, show_progress, credentials })
+        }
+        Command::Down { dir, timeout } => run_down(&dir.files(), Duration::from_secs(timeout)),
+        Command::Status { dir, json, exports, credentials, wait } => {
+            run_status(&dir.files(), json, exports, credentials, wait.map(Duration::from_secs))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", ampfed_common::errors::report(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_up(options: UpOptions) -> anyhow::Result<ExitCode> {
+    // Before any thread starts: every process this `up` starts inherits it, which is how
+    // `down` tells that none is left.
+    let run_id = up::new_run_id();
+    std::env::set_var(up::state::RUN_ID_VAR, &run_id);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let files = options.files.clone();
+    let served = runtime.block_on(async {
+        // Listening before anything is claimed: a SIGTERM from `down` always finds the handler.
+        let mut stop = Box::pin(interrupted()?);
+        let mut claim = up::claim(&files, &run_id)?;
+        if let Some(stale) = &claim.stale {
+            eprintln!(
+                "ampfed up: cleaned the state of an up that no longer runs (pid {}, since {})",
+                stale.pid, stale.started_at
+            );
+        }
+        eprintln!("ampfed up: starting the environment (state in {})", files.dir().display());
+        let served = up::serve(&options, &mut claim, &mut stop).await;
+        anyhow::Ok((claim, served))
+    });
+    // What had started when a signal came during start-up is stopping on the blocking pool.
+    runtime.shutdown_timeout(TEARDOWN_LIMIT);
+    let (claim, served) = served?;
+    drop(claim);
+    match served? {
+        Served::InterruptedWhileStarting => {
+            eprintln!("ampfed up: interrupted while starting; all services stopped")
+        }
+        Served::Stopped => eprintln!("ampfed up: stopped; all services stopped"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_down(files: &Files, timeout: Duration) -> anyhow::Result<ExitCode> {
+    let message = match up::down(files, timeout)? {
+        Stopped::NothingRan => format!("no up was running on {}", files.dir().display()),
+        Stopped::Stopped { pid } => format!("stopped up (pid {pid}); nothing of it is left"),
+        Stopped::Killed { pid } => {
+            format!("killed up (pid {pid}), which did not stop in time; nothing of it is left")
+        }
+        Stopped::StaleCleaned { pid } => {
+            format!("up (pid {pid}) was no longer running; cleaned its state, nothing of it is left")
+        }
+    };
+    eprintln!("{message}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_status(
+    files: &Files,
+    json: bool,
+    exports_only: bool,
+    credentials: CredentialStyle,
+    wait: Option<Duration>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(timeout) = wait {
+        up::wait_running(files, timeout)?;
+    }
+    let status = up::status(files)?;
+    let running = matches!(status, Status::Running(..));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&up::status_json(files, &status))?);
+    } else {
+        match &status {
+            Status::Running(state, endpoints) => {
+                if exports_only {
+                    print!("{}", exports::shell(endpoints, credentials));
+                } else {
+                    print!("{}", up::describe(endpoints, state, credentials, ""));
+                    print!("{}", exports::shell(endpoints, credentials));
+                }
+            }
+            Status::Starting(state) => {
+                eprintln!("up (pid {}, since {}) is starting; no endpoints yet", state.pid, state.started_at)
+            }
+            Status::NotRunning { stale: Some(state) } => eprintln!(
+                "not running: the state in {} is stale (up pid {} no longer runs); `cargo xtask down` cleans it",
+                files.dir().display(),
+                state.pid
+            ),
+            Status::NotRunning { stale: None } => eprintln!("not running (no up on {})", files.dir().display()),
+        }
+    }
+    Ok(if running { ExitCode::SUCCESS } else { ExitCode::from(NOT_RUNNING) })
+}
+
+/// The first Ctrl-C (SIGINT), SIGTERM (`cargo xtask down`) or SIGHUP (the terminal closed).
+fn interrupted() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
+        }
+    })
+}
