@@ -5,3 +5,5 @@ LOCALSTACK_PINS="localstack-core[runtime]==4.9.2 cbor2==5.6.5 pyOpenSSL==24.2.1 
 # Prometheus comes from Debian's archive (2.42 on Debian 12); any 2.39+ has the settings we use.
 PROMETHEUS_MIN_MAJOR_MINOR="2.39"
 KUBE_VALIDATE_PINS="kubernetes-validate==1.37.0 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 attrs==26.1.0 PyYAML==6.0.4 packaging==26.4 importlib_resources==7.1.0 typing_extensions==4.16.0"
+# The supply-chain gate (scripts/cargo-deny.sh, deny.toml).
+CARGO_DENY_VERSION="${CARGO_DENY_VERSION:-0.20.2}"
