@@ -24,6 +24,8 @@ pub(crate) enum Task {
     Bench(Bench),
     /// Create or delete kind clusters from the cluster fixtures (needs Docker; docs/kind.md).
     Kind(Kind),
+    /// Ask the allocation or assets API about a running `up`'s combined ETL.
+    Query(Query),
     /// Keep the environment up in the foreground (Prometheus, LocalStack S3, STS and AMP mocks,
     /// SigV4 proxy, a workspace, the bucket) and print the AWS SDKs' exports; Ctrl-C stops it.
     Up(Up),
@@ -94,6 +96,26 @@ pub(crate) struct Bench {
     /// Passed to the benchmark binary, e.g. `cargo xtask bench ingest -- --labelled`.
     #[arg(last = true)]
     pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask query TARGET`: Kubecost's allocation or assets API over a running `up`'s bucket.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+cargo xtask query '/model/allocation?window=2026-01-01T00:00:00Z,2026-01-02T00:00:00Z&aggregate=namespace'\n  \
+cargo xtask query '/model/allocation?window=yesterday&aggregate=cluster&shareIdle=true' --now 2026-01-02T00:00:00Z\n  \
+cargo xtask query '/model/assets?window=7d&aggregate=type' --now 2026-01-08T00:00:00Z --json")]
+pub(crate) struct Query {
+    /// The request target: `/model/allocation?…` or `/model/assets?…` (docs/allocation-api.md).
+    pub(crate) target: String,
+    /// Print Kubecost's JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// "Now" for relative windows (today, 7d, lastweek): RFC 3339 or unix seconds.
+    #[arg(long)]
+    pub(crate) now: Option<String>,
+    /// The directory of the running `up` (default: the cache directory).
+    #[arg(long)]
+    pub(crate) state_dir: Option<std::path::PathBuf>,
 }
 
 /// `cargo xtask kind up|down`: the clusters are the fixtures, or `--clusters N` stamped from them.

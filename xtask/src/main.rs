@@ -7,6 +7,7 @@ mod e2e;
 mod flags;
 mod fuzz;
 mod kind;
+mod query;
 mod setup;
 mod test;
 #[cfg(test)]
@@ -58,6 +59,7 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Fuzz(cmd) => cmd.run(&sh),
         flags::Task::Bench(cmd) => cmd.run(&sh),
         flags::Task::Kind(cmd) => cmd.run(&sh),
+        flags::Task::Query(cmd) => cmd.run(&sh),
         flags::Task::Up(cmd) => cmd.run(&sh),
         flags::Task::Down(cmd) => cmd.run(&sh),
         flags::Task::Status(cmd) => cmd.run(&sh),

@@ -54,6 +54,30 @@ pub enum CostModelError {
     Window { cluster: String, start: i64, end: i64 },
     #[error("cluster {cluster}: {source}")]
     Daily { cluster: String, source: WindowError },
+    #[error("cluster id {cluster:?} cannot be shipped to the federated bucket: {reason}")]
+    ClusterId { cluster: String, reason: String },
+}
+
+/// Ok when `id` can name the cluster's folder in the federated bucket
+/// (`federated/<id>/etl/…`): the same rules as `ampfed_federation::check_cluster_id` (this
+/// crate does not depend on federation; a federation test checks that both agree). Refused:
+/// the layout's own names `combined` and `quarantine` in any ASCII case, empty ids, ids over
+/// 253 bytes, `/` or `\`, `.` and `..`, control characters, surrounding white space.
+pub fn check_cluster_id(id: &str) -> Result<(), CostModelError> {
+    let reason = if id.is_empty() {
+        "it is empty".to_owned()
+    } else if id.len() > 253 {
+        format!("it is {} bytes long (at most 253)", id.len())
+    } else if let Some(r) = ["combined", "quarantine"].into_iter().find(|r| r.eq_ignore_ascii_case(id)) {
+        format!("`{r}` is reserved by the federated bucket layout; set another clusterName")
+    } else if id.contains(['/', '\\']) {
+        "it contains a path separator (`/` or `\\`)".to_owned()
+    } else if id == "." || id == ".." || id.chars().any(char::is_control) || id.trim() != id {
+        "it is `.`/`..`, or has control characters or surrounding white space".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(CostModelError::ClusterId { cluster: id.to_owned(), reason })
 }
 
 /// One cluster's detailed result for a window: its allocations and its assets.
@@ -106,6 +130,7 @@ impl CostModel {
     }
 
     fn check(&self, window: Window) -> Result<(), CostModelError> {
+        check_cluster_id(&self.cluster)?;
         if window.end <= window.start {
             return Err(CostModelError::Window {
                 cluster: self.cluster.clone(),

@@ -1,70 +1,934 @@
-//! The federator: reads every cluster's sets, merges those of the same window, and writes the
-//! result to `federated/combined/`. Running it twice gives the same objects.
+//! The federator: reads every cluster's daily sets, merges those of the same window, and writes
+//! the result to `federated/combined/`. The combined objects are a function of the input
+//! objects alone (sorted, no time, no federator id), so any number of runs, in any
+//! interleaving, converge on the same bytes.
+//!
+//! A run ([`federate_with`]) takes the lease (`crate::lease`), then works in passes. Each pass
+//! lists `federated/` once (keys and ETags), reads the manifest (`crate::manifest`), and plans:
+//! a window whose inputs and outputs are listed with the ETags the manifest recorded is
+//! skipped; any other window is recombined (its inputs read and checked, `crate::trust`), and
+//! a window left with no inputs has its combined objects removed. Outputs are written with
+//! `If-Match` on the ETag listed (`If-None-Match: *` when there was none) and skipped when
+//! S3 already holds the same bytes; the manifest likewise, every
+//! [`Options::checkpoint_every`] windows and at the end of the pass. A lost condition
+//! (another federator wrote first) ends the pass early. The run ends with a pass that finds
+//! nothing to do, which is what makes it safe: whoever writes last also checks last.
+//!
+//! Distrusted objects are copied to `quarantine/<key>` with a reason object next to them,
+//! recorded in the manifest by ETag (so an unchanged one is not read again) and reported;
+//! the original stays in place (see `docs/federation.md`), and the other objects go on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use crate::store::{Store, COMBINED};
-use crate::FederationError;
 use ampfed_allocation::{AllocationSet, AssetSet, Window};
+use ampfed_common::wait::Cancel;
+use serde::Serialize;
+
+use crate::format::{self, Decoded};
+use crate::layout::{self, classify, Classified, Kind, MANIFEST_KEY};
+use crate::lease::{Lease, LeaseConfig, Taken};
+use crate::manifest::{Input, Manifest, Misfiled, WindowEntry};
+use crate::retry::Retry;
+use crate::store::{md5_etag, Condition, Fetched, Listed, Put, Store};
+use crate::trust::{self, Distrust};
+use crate::{FederationError, S3Failure};
+
+/// Whether a run recombines only what changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Windows whose inputs and outputs match the manifest are skipped.
+    #[default]
+    Incremental,
+    /// Every window with inputs is recombined (then checked like an incremental run).
+    Full,
+}
+
+/// How a run goes.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The clusters to combine (Kubecost's `federatedETL.federator.clusters`); all when `None`.
+    pub only: Option<Vec<String>>,
+    pub mode: Mode,
+    /// Take the lease before working (the default). Off, federators at once still end right
+    /// (conditional writes), only with duplicate work.
+    pub lease: bool,
+    /// The lease holder id: stable across restarts of one federator, unique among federators.
+    pub holder: String,
+    pub lease_ttl: Duration,
+    /// How long to wait for a lease another federator holds.
+    pub lease_wait: Duration,
+    /// How long one S3 call may keep failing transiently (after the SDK's own retries).
+    pub retry_for: Duration,
+    /// The most passes a run makes before it gives up ([`FederationError::NotConverged`]).
+    pub max_passes: usize,
+    /// Windows combined between two writes of the manifest.
+    pub checkpoint_every: usize,
+    /// Set to stop the run at its next pause.
+    pub cancel: Option<Cancel>,
+}
+
+/// A holder id unique to this process: `$HOSTNAME` (the pod name) or `federator`, the
+/// process id and the start time.
+pub fn default_holder() -> String {
+    let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "federator".into());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{host}-{}-{nanos:x}", std::process::id())
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            only: None,
+            mode: Mode::Incremental,
+            lease: true,
+            holder: default_holder(),
+            lease_ttl: Duration::from_secs(120),
+            lease_wait: Duration::from_secs(300),
+            retry_for: Duration::from_secs(60),
+            max_passes: 8,
+            checkpoint_every: 32,
+            cancel: None,
+        }
+    }
+}
+
+/// What a window looks like after the run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowReport {
+    pub window: Window,
+    /// The clusters whose allocation set was combined.
+    pub clusters: Vec<String>,
+    /// Clusters with an input in some window but no trusted allocation set in this one.
+    pub missing: Vec<String>,
+    /// Clusters with an asset input in some window but no trusted asset set in this one.
+    pub missing_assets: Vec<String>,
+    /// Inputs of this window that were quarantined.
+    pub quarantined: Vec<String>,
+}
+
+/// A distrusted object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuarantineRecord {
+    pub key: String,
+    pub etag: String,
+    /// The rule broken (`crate::trust`), `misfiled`, or `unreadable`.
+    pub code: String,
+    pub message: String,
+    /// Where its copy is (`None` when it could not be read).
+    pub copy: Option<String>,
+}
+
+/// Two writers claiming one cluster id: objects of `cluster` naming different sources, or an
+/// object rewritten by another source than the one recorded for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceConflict {
+    pub cluster: String,
+    /// By source: the keys it wrote.
+    pub claims: BTreeMap<String, Vec<String>>,
+}
+
+/// How the run held the lease.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The run took no lease ([`Options::lease`] off).
+    #[default]
+    Unused,
+    /// None was held, or it was released.
+    Acquired,
+    /// This holder's own, left behind by a run that did not end.
+    Resumed,
+    /// Another holder's, left unrenewed for its TTL.
+    TakenOver { from: String },
+}
 
 /// What a federation run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FederationReport {
     pub clusters: Vec<String>,
+    /// Input objects read (allocation and asset sets).
     pub objects_read: usize,
-    /// The combined allocation sets written, one per window.
+    /// The combined allocation sets of the windows recombined (written, or left as they were
+    /// when S3 already held the same bytes), in window order.
     pub objects_written: Vec<String>,
-    /// The combined asset sets written, one per window with assets.
+    /// The combined asset sets of the windows recombined, in window order.
     pub asset_objects_written: Vec<String>,
+    /// Allocations in the combined sets of the windows recombined.
     pub allocations: usize,
+    /// Every window with inputs, after the run.
+    pub windows: Vec<WindowReport>,
+    pub recombined: Vec<Window>,
+    /// Windows left as they were (inputs and outputs as the manifest recorded).
+    pub skipped: Vec<Window>,
+    /// Windows whose inputs are gone: their combined objects were removed.
+    pub removed: Vec<Window>,
+    /// Every input currently quarantined.
+    pub quarantined: Vec<QuarantineRecord>,
+    /// The keys quarantined by this run.
+    pub newly_quarantined: Vec<String>,
+    pub conflicts: Vec<SourceConflict>,
+    pub passes: usize,
+    /// S3 calls that failed transiently and were asked again (beyond the SDK's retries).
+    pub retries: usize,
+    /// The stored manifest was unreadable (or of another version) and was rebuilt.
+    pub manifest_rebuilt: bool,
+    pub lease: LeaseOutcome,
 }
 
-/// Combines the clusters in `only` (all clusters when `None`).
+/// Combines the clusters in `only` (all clusters when `None`): every window, recombined
+/// ([`Mode::Full`]), so that two runs on the same bucket give the same report.
 pub async fn federate(store: &Store, only: Option<&[String]>) -> Result<FederationReport, FederationError> {
-    let mut clusters = store.clusters().await?;
-    if let Some(only) = only {
-        clusters.retain(|c| only.contains(c));
-    }
-    let mut report = FederationReport { clusters: clusters.clone(), ..FederationReport::default() };
-    let mut by_window: BTreeMap<Window, Vec<AllocationSet>> = BTreeMap::new();
-    for cluster in &clusters {
-        for key in store.allocation_keys(cluster).await? {
-            let set = store.get_set(&key).await?;
-            report.objects_read += 1;
-            by_window.entry(set.window).or_default().push(set);
+    let options = Options { only: only.map(<[String]>::to_vec), mode: Mode::Full, ..Options::default() };
+    federate_with(store, &options).await
+}
+
+/// One run of the federator as `options` say (incremental by default).
+pub async fn federate_with(store: &Store, options: &Options) -> Result<FederationReport, FederationError> {
+    let retry = Retry { deadline: options.retry_for, cancel: options.cancel.clone() };
+    let retried = AtomicUsize::new(0);
+    let mut lease = match options.lease {
+        true => {
+            let config = LeaseConfig {
+                holder: options.holder.clone(),
+                ttl: options.lease_ttl,
+                wait: options.lease_wait,
+            };
+            Some(Lease::acquire(store, &config, &retry, &retried).await?)
+        }
+        false => None,
+    };
+    let outcome = match &lease {
+        None => LeaseOutcome::Unused,
+        Some(l) => match &l.taken {
+            Taken::Fresh => LeaseOutcome::Acquired,
+            Taken::Resumed => LeaseOutcome::Resumed,
+            Taken::TakenOver { from } => LeaseOutcome::TakenOver { from: from.clone() },
+        },
+    };
+    let mut run = Run::new(store, options, retry, &retried, lease.as_mut());
+    let result = run.passes().await;
+    let retry = run.retry.clone();
+    drop(run);
+    if let Some(held) = lease {
+        if !matches!(result, Err(FederationError::LeaseLost { .. })) {
+            held.release(store, &retry, &retried).await;
         }
     }
-    for (window, sets) in by_window {
-        let mut names = BTreeMap::new();
-        let mut members = Vec::new();
-        let mut allocations = Vec::new();
-        for set in sets {
-            members.extend(set.clusters);
-            for a in set.allocations {
-                if names.insert(a.name.clone(), ()).is_some() {
-                    return Err(FederationError::Duplicate { window: window.file_stem(), name: a.name });
+    let mut report = result?;
+    report.lease = outcome;
+    report.retries = retried.load(Ordering::Relaxed);
+    tracing::info!(
+        clusters = report.clusters.len(),
+        recombined = report.recombined.len(),
+        skipped = report.skipped.len(),
+        quarantined = report.quarantined.len(),
+        passes = report.passes,
+        "federated"
+    );
+    Ok(report)
+}
+
+/// An input as listed: whose, which kind, which version.
+#[derive(Clone, Debug)]
+struct Listing {
+    cluster: String,
+    kind: Kind,
+    etag: String,
+}
+
+/// One listing of `federated/`, classified.
+#[derive(Debug, Default)]
+struct Snapshot {
+    clusters: BTreeSet<String>,
+    inputs: BTreeMap<Window, BTreeMap<String, Listing>>,
+    outputs: BTreeMap<Window, BTreeMap<String, String>>,
+    misfiled: BTreeMap<String, (String, String)>,
+    manifest_etag: Option<String>,
+}
+
+impl Snapshot {
+    fn new(listed: Vec<Listed>, only: Option<&[String]>) -> Snapshot {
+        let in_scope = |folder: &str| only.is_none_or(|only| only.iter().any(|c| c == folder));
+        let mut s = Snapshot::default();
+        for Listed { key, etag, .. } in listed {
+            match classify(&key) {
+                Classified::Input { cluster, kind, window } if in_scope(&cluster) => {
+                    s.clusters.insert(cluster.clone());
+                    s.inputs.entry(window).or_default().insert(key, Listing { cluster, kind, etag });
                 }
-                allocations.push(a);
+                Classified::Output { window, .. } => {
+                    s.outputs.entry(window).or_default().insert(key, etag);
+                }
+                Classified::Manifest => s.manifest_etag = Some(etag),
+                Classified::Misfiled { folder, reason } if in_scope(&folder) => {
+                    if layout::check_cluster_id(&folder).is_ok() {
+                        s.clusters.insert(folder);
+                    }
+                    s.misfiled.insert(key, (etag, reason));
+                }
+                Classified::Ignored { folder: Some(folder) } if in_scope(&folder) => {
+                    s.clusters.insert(folder);
+                }
+                _ => {}
             }
         }
-        report.allocations += allocations.len();
-        let combined = AllocationSet::new(members, window, allocations);
-        report.objects_written.push(store.put_set(COMBINED, &combined).await?);
+        s
     }
-    let mut assets_by_window: BTreeMap<Window, Vec<AssetSet>> = BTreeMap::new();
-    for cluster in &report.clusters {
-        for key in store.asset_keys(cluster).await? {
-            let assets = store.get_assets(&key).await?;
-            report.objects_read += 1;
-            assets_by_window.entry(assets.window).or_default().push(assets);
+
+    /// The windows to work on, with what to do, and whether it is all up to date.
+    fn plan(&self, manifest: &Manifest, recombine_all: bool) -> BTreeMap<Window, Action> {
+        let no_outputs = BTreeMap::new();
+        let mut plan = BTreeMap::new();
+        for (window, inputs) in &self.inputs {
+            let outputs = self.outputs.get(window).unwrap_or(&no_outputs);
+            let clean = manifest.windows.get(&window.file_stem()).is_some_and(|entry| {
+                entry.inputs.len() == inputs.len()
+                    && inputs.iter().all(|(k, l)| entry.inputs.get(k).is_some_and(|i| i.etag == l.etag))
+                    && entry.outputs == *outputs
+            });
+            if recombine_all || !clean {
+                plan.insert(*window, Action::Recombine);
+            }
+        }
+        for window in self.outputs.keys() {
+            if !self.inputs.contains_key(window) {
+                plan.insert(*window, Action::Remove);
+            }
+        }
+        plan
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Recombine,
+    Remove,
+}
+
+/// How a pass ended.
+enum PassEnd {
+    /// Nothing to do: the bucket is as the manifest says.
+    Settled,
+    /// Work done; another pass checks it.
+    Worked,
+    /// Another federator wrote first; the next pass looks again.
+    Conflict(String),
+}
+
+/// A window combined: its manifest entry and what the report says of it.
+struct Combined {
+    entry: WindowEntry,
+    allocations_key: Option<String>,
+    assets_key: Option<String>,
+    allocations: usize,
+}
+
+/// What the reason object of a quarantined key says.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReasonObject<'a> {
+    key: &'a str,
+    etag: &'a str,
+    code: &'a str,
+    message: &'a str,
+    copy: Option<String>,
+}
+
+/// One run's state across its passes.
+struct Run<'a> {
+    store: &'a Store,
+    options: &'a Options,
+    retry: Retry,
+    retried: &'a AtomicUsize,
+    lease: Option<&'a mut Lease>,
+    objects_read: usize,
+    /// By window: the last recombination's outputs and allocation count.
+    recombined: BTreeMap<Window, (Option<String>, Option<String>, usize)>,
+    removed: BTreeSet<Window>,
+    newly_quarantined: BTreeSet<String>,
+    /// (cluster, key, source before, source now) of inputs rewritten by another source.
+    takeovers: Vec<(String, String, String, String)>,
+    manifest_rebuilt: bool,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        store: &'a Store,
+        options: &'a Options,
+        retry: Retry,
+        retried: &'a AtomicUsize,
+        lease: Option<&'a mut Lease>,
+    ) -> Run<'a> {
+        Run {
+            store,
+            options,
+            retry,
+            retried,
+            lease,
+            objects_read: 0,
+            recombined: BTreeMap::new(),
+            removed: BTreeSet::new(),
+            newly_quarantined: BTreeSet::new(),
+            takeovers: Vec::new(),
+            manifest_rebuilt: false,
         }
     }
-    for sets in assets_by_window.into_values() {
-        // Every set of the map's entry has its window, so they combine.
-        if let Some(combined) = AssetSet::combine(&sets) {
-            report.asset_objects_written.push(store.put_assets(COMBINED, &combined).await?);
+
+    async fn passes(&mut self) -> Result<FederationReport, FederationError> {
+        let mut last = String::from("no pass ran");
+        for pass in 1..=self.options.max_passes.max(1) {
+            let recombine_all = pass == 1 && self.options.mode == Mode::Full;
+            let (end, snapshot, manifest) = self.pass(recombine_all).await?;
+            match end {
+                PassEnd::Settled => return Ok(self.report(pass, &snapshot, &manifest)),
+                PassEnd::Worked => last = format!("pass {pass} still had work"),
+                PassEnd::Conflict(why) => {
+                    tracing::info!(pass, why, "another writer got there first; looking again");
+                    last = why;
+                }
+            }
+        }
+        Err(FederationError::NotConverged { passes: self.options.max_passes.max(1), last })
+    }
+
+    async fn keep_lease(&mut self) -> Result<(), FederationError> {
+        match self.lease.as_deref_mut() {
+            Some(lease) => lease.keep(self.store, &self.retry, self.retried).await,
+            None => Ok(()),
         }
     }
-    tracing::info!(clusters = report.clusters.len(), objects = report.objects_written.len(), "federated");
-    Ok(report)
+
+    /// Lists, plans and works once; the snapshot and the manifest as they stand at its end.
+    async fn pass(&mut self, recombine_all: bool) -> Result<(PassEnd, Snapshot, Manifest), FederationError> {
+        let store = self.store;
+        let listed = self
+            .retry
+            .call("ListObjectsV2 federated/", self.retried, || store.list(layout::FEDERATED_PREFIX))
+            .await?;
+        let snapshot = Snapshot::new(listed, self.options.only.as_deref());
+        let (stored, mut manifest_etag, unusable) = self.read_manifest(&snapshot).await?;
+        let plan = snapshot.plan(&stored, recombine_all);
+
+        let mut next = stored.clone();
+        // Windows with neither inputs nor outputs any more, and misfiled keys that are gone.
+        next.windows.retain(|stem, entry| {
+            let w = entry.window();
+            w.file_stem() == *stem && (snapshot.inputs.contains_key(&w) || snapshot.outputs.contains_key(&w))
+        });
+        next.misfiled.retain(|key, _| snapshot.misfiled.contains_key(key));
+        for (key, (etag, reason)) in &snapshot.misfiled {
+            if next.misfiled.get(key).is_some_and(|m| m.etag == *etag) {
+                continue;
+            }
+            self.keep_lease().await?;
+            let recorded = self.quarantine_misfiled(key, reason).await?;
+            match recorded {
+                Some(m) => next.misfiled.insert(key.clone(), m),
+                None => next.misfiled.remove(key),
+            };
+        }
+
+        let mut since_checkpoint = 0;
+        let mut end = PassEnd::Worked;
+        for (window, action) in &plan {
+            self.keep_lease().await?;
+            let stem = window.file_stem();
+            match action {
+                Action::Recombine => match self.recombine(*window, &snapshot, &stored).await? {
+                    Ok(combined) => {
+                        self.recombined.insert(
+                            *window,
+                            (combined.allocations_key, combined.assets_key, combined.allocations),
+                        );
+                        self.removed.remove(window);
+                        if combined.entry.inputs.is_empty() {
+                            next.windows.remove(&stem);
+                        } else {
+                            next.windows.insert(stem, combined.entry);
+                        }
+                    }
+                    Err(why) => {
+                        end = PassEnd::Conflict(why);
+                        break;
+                    }
+                },
+                Action::Remove => {
+                    let outputs = snapshot.outputs.get(window).cloned().unwrap_or_default();
+                    for key in outputs.keys() {
+                        self.delete(key).await?;
+                    }
+                    next.windows.remove(&stem);
+                    self.recombined.remove(window);
+                    self.removed.insert(*window);
+                }
+            }
+            since_checkpoint += 1;
+            if since_checkpoint >= self.options.checkpoint_every.max(1) {
+                since_checkpoint = 0;
+                match self.write_manifest(&next, &mut manifest_etag).await? {
+                    true => {}
+                    false => {
+                        end = PassEnd::Conflict("the manifest changed under this federator".into());
+                        break;
+                    }
+                }
+            }
+        }
+        let changed = next != stored || unusable;
+        if plan.is_empty() && !changed {
+            return Ok((PassEnd::Settled, snapshot, next));
+        }
+        self.keep_lease().await?;
+        if !self.write_manifest(&next, &mut manifest_etag).await? && matches!(end, PassEnd::Worked) {
+            end = PassEnd::Conflict("the manifest changed under this federator".into());
+        }
+        Ok((end, snapshot, next))
+    }
+
+    /// The stored manifest (an empty one when there is none or it cannot be used), its ETag,
+    /// and whether it was unusable (so that it is replaced even if nothing else changes).
+    async fn read_manifest(
+        &mut self,
+        snapshot: &Snapshot,
+    ) -> Result<(Manifest, Option<String>, bool), FederationError> {
+        if snapshot.manifest_etag.is_none() {
+            return Ok((Manifest::new(), None, false));
+        }
+        let store = self.store;
+        let fetched =
+            match self.retry.call("GetObject manifest", self.retried, || store.fetch(MANIFEST_KEY)).await {
+                Ok(fetched) => fetched,
+                // Listed, then gone: someone removed it; start afresh.
+                Err(e) if e.s3_failure() == Some(S3Failure::NotFound) => {
+                    return Ok((Manifest::new(), None, false))
+                }
+                Err(e) => return Err(e),
+            };
+        match Manifest::from_bytes(&fetched.bytes) {
+            Ok(manifest) => Ok((manifest, Some(fetched.etag), false)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the manifest is unusable; rebuilding it");
+                self.manifest_rebuilt = true;
+                Ok((Manifest::new(), Some(fetched.etag), true))
+            }
+        }
+    }
+
+    /// Writes the manifest unless S3 holds it already; false when another writer changed it.
+    async fn write_manifest(
+        &mut self,
+        manifest: &Manifest,
+        etag: &mut Option<String>,
+    ) -> Result<bool, FederationError> {
+        let bytes = manifest.to_bytes();
+        if etag.as_deref() == Some(md5_etag(&bytes).as_str()) {
+            return Ok(true);
+        }
+        let condition = match etag {
+            Some(e) => Condition::IfMatch(e.clone()),
+            None => Condition::IfAbsent,
+        };
+        let store = self.store;
+        let put = self
+            .retry
+            .call("PutObject manifest", self.retried, || {
+                store.put_if(MANIFEST_KEY, bytes.clone(), "application/json", &condition)
+            })
+            .await?;
+        match put {
+            Put::Written(new) => {
+                *etag = Some(new);
+                Ok(true)
+            }
+            Put::Lost => Ok(false),
+        }
+    }
+
+    async fn delete(&mut self, key: &str) -> Result<(), FederationError> {
+        let store = self.store;
+        match self.retry.call("DeleteObject", self.retried, || store.delete_object(key)).await {
+            Err(e) if e.s3_failure() != Some(S3Failure::NotFound) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads an input: `Ok(None)` when it is gone, `Err(Ok(distrust))` when S3 refuses it.
+    async fn read(&mut self, key: &str) -> Result<Result<Option<Fetched>, Distrust>, FederationError> {
+        let store = self.store;
+        match self.retry.call("GetObject", self.retried, || store.fetch(key)).await {
+            Ok(fetched) => {
+                self.objects_read += 1;
+                Ok(Ok(Some(fetched)))
+            }
+            Err(e) => match e.s3_failure() {
+                Some(S3Failure::NotFound) => Ok(Ok(None)),
+                Some(S3Failure::Refused | S3Failure::NotImplemented) => {
+                    Ok(Err(Distrust::new("unreadable", e.to_string())))
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Copies a distrusted object (when it could be read) to `quarantine/<key>` and writes
+    /// the reason next to it.
+    async fn quarantine(
+        &mut self,
+        key: &str,
+        fetched: Option<&Fetched>,
+        etag: &str,
+        reason: &Distrust,
+    ) -> Result<(), FederationError> {
+        let store = self.store;
+        let copy = match fetched {
+            Some(f) => {
+                let to = layout::quarantine_key(key);
+                self.retry
+                    .call("PutObject (quarantine copy)", self.retried, || {
+                        store.put_object(&to, f.bytes.clone(), "application/octet-stream", &Condition::Always)
+                    })
+                    .await?;
+                Some(to)
+            }
+            None => None,
+        };
+        let object = ReasonObject { key, etag, code: &reason.code, message: &reason.message, copy };
+        let mut bytes = serde_json::to_vec_pretty(&object)
+            .unwrap_or_else(|e| unreachable!("plain structs serialise: {e}"));
+        bytes.push(b'\n');
+        let to = layout::quarantine_reason_key(key);
+        self.retry
+            .call("PutObject (quarantine reason)", self.retried, || {
+                store.put_object(&to, bytes.clone(), "application/json", &Condition::Always)
+            })
+            .await?;
+        tracing::warn!(key, code = %reason.code, message = %reason.message, "quarantined");
+        self.newly_quarantined.insert(key.to_owned());
+        Ok(())
+    }
+
+    async fn quarantine_misfiled(
+        &mut self,
+        key: &str,
+        reason: &str,
+    ) -> Result<Option<Misfiled>, FederationError> {
+        let reason = Distrust::new("misfiled", reason);
+        let (fetched, reason) = match self.read(key).await? {
+            Ok(Some(fetched)) => (Some(fetched), reason),
+            Ok(None) => return Ok(None),
+            Err(unreadable) => {
+                (None, Distrust::new("misfiled", format!("{}; {}", reason.message, unreadable.message)))
+            }
+        };
+        let etag = fetched.as_ref().map(|f| f.etag.clone()).unwrap_or_default();
+        self.quarantine(key, fetched.as_ref(), &etag, &reason).await?;
+        Ok(Some(Misfiled { etag, reason }))
+    }
+
+    /// Reads, checks and combines one window's inputs and writes its outputs; the inner error
+    /// says why the write was lost to another federator.
+    async fn recombine(
+        &mut self,
+        window: Window,
+        snapshot: &Snapshot,
+        stored: &Manifest,
+    ) -> Result<Result<Combined, String>, FederationError> {
+        let no_inputs = BTreeMap::new();
+        let inputs = snapshot.inputs.get(&window).unwrap_or(&no_inputs);
+        let before = stored.windows.get(&window.file_stem());
+        let mut entry = WindowEntry { start: window.start, end: window.end, ..WindowEntry::default() };
+        let mut sets: Vec<AllocationSet> = Vec::new();
+        let mut asset_sets: Vec<AssetSet> = Vec::new();
+        for (key, listing) in inputs {
+            let known = before.and_then(|b| b.inputs.get(key));
+            if let Some(known) = known.filter(|k| k.etag == listing.etag && k.quarantined.is_some()) {
+                entry.inputs.insert(key.clone(), known.clone());
+                continue;
+            }
+            let fetched = match self.read(key).await? {
+                Ok(Some(fetched)) => fetched,
+                Ok(None) => continue,
+                Err(unreadable) => {
+                    self.quarantine(key, None, &listing.etag, &unreadable).await?;
+                    entry.inputs.insert(
+                        key.clone(),
+                        Input { etag: listing.etag.clone(), source: None, quarantined: Some(unreadable) },
+                    );
+                    continue;
+                }
+            };
+            let (source, verdict) = match listing.kind {
+                Kind::Allocations => match format::decode_set(key, &fetched.bytes) {
+                    Ok(Decoded { set, source }) => {
+                        let verdict =
+                            trust::check_set(&listing.cluster, window, &set).map(|()| sets.push(set));
+                        (source, verdict)
+                    }
+                    Err(e) => (None, Err(trust::undecodable(&e))),
+                },
+                Kind::Assets => match format::decode_asset_set(key, &fetched.bytes) {
+                    Ok(Decoded { set, source }) => {
+                        let verdict = trust::check_asset_set(&listing.cluster, window, &set)
+                            .map(|()| asset_sets.push(set));
+                        (source, verdict)
+                    }
+                    Err(e) => (None, Err(trust::undecodable(&e))),
+                },
+            };
+            if let (Some(was), Some(now)) = (known.and_then(|k| k.source.as_ref()), source.as_ref()) {
+                if was != now {
+                    self.takeovers.push((listing.cluster.clone(), key.clone(), was.clone(), now.clone()));
+                }
+            }
+            let quarantined = verdict.err();
+            if let Some(reason) = &quarantined {
+                self.quarantine(key, Some(&fetched), &fetched.etag, reason).await?;
+            }
+            entry.inputs.insert(key.clone(), Input { etag: fetched.etag, source, quarantined });
+        }
+
+        let listed_outputs = snapshot.outputs.get(&window);
+        let listed = |key: &str| listed_outputs.and_then(|o| o.get(key)).cloned();
+        let mut allocations = 0;
+        let allocations_bytes = (!sets.is_empty()).then(|| {
+            let mut members = Vec::new();
+            let mut all = Vec::new();
+            for set in sets {
+                members.extend(set.clusters);
+                all.extend(set.allocations);
+            }
+            allocations = all.len();
+            format::to_bytes(&AllocationSet::new(members, window, all))
+        });
+        let assets_bytes = AssetSet::combine(&asset_sets).map(|combined| format::assets_to_bytes(&combined));
+        let mut keys = [None, None];
+        for (i, (kind, bytes)) in
+            [(Kind::Allocations, allocations_bytes), (Kind::Assets, assets_bytes)].into_iter().enumerate()
+        {
+            let key = layout::key(layout::COMBINED, kind, window);
+            let current = listed(&key);
+            match bytes {
+                Some(bytes) => match self.write_output(&key, bytes, current).await? {
+                    Some(etag) => {
+                        entry.outputs.insert(key.clone(), etag);
+                        keys[i] = Some(key);
+                    }
+                    None => return Ok(Err(format!("{key} was written by another federator"))),
+                },
+                None if current.is_some() => self.delete(&key).await?,
+                None => {}
+            }
+        }
+        let [allocations_key, assets_key] = keys;
+        Ok(Ok(Combined { entry, allocations_key, assets_key, allocations }))
+    }
+
+    /// Writes a combined object unless S3 holds those bytes already; its ETag, or `None` when
+    /// another federator changed it since the listing.
+    async fn write_output(
+        &mut self,
+        key: &str,
+        bytes: Vec<u8>,
+        listed: Option<String>,
+    ) -> Result<Option<String>, FederationError> {
+        if listed.as_deref() == Some(md5_etag(&bytes).as_str()) {
+            return Ok(listed);
+        }
+        let condition = match listed {
+            Some(etag) => Condition::IfMatch(etag),
+            None => Condition::IfAbsent,
+        };
+        let store = self.store;
+        let put = self
+            .retry
+            .call("PutObject (combined)", self.retried, || {
+                store.put_if(key, bytes.clone(), format::CONTENT_TYPE, &condition)
+            })
+            .await?;
+        Ok(match put {
+            Put::Written(etag) => Some(etag),
+            Put::Lost => None,
+        })
+    }
+
+    fn report(&self, passes: usize, snapshot: &Snapshot, manifest: &Manifest) -> FederationReport {
+        let mut report = FederationReport {
+            clusters: snapshot.clusters.iter().cloned().collect(),
+            objects_read: self.objects_read,
+            passes,
+            manifest_rebuilt: self.manifest_rebuilt,
+            newly_quarantined: self.newly_quarantined.iter().cloned().collect(),
+            removed: self.removed.iter().copied().collect(),
+            ..FederationReport::default()
+        };
+        for (window, (allocations_key, assets_key, allocations)) in &self.recombined {
+            report.recombined.push(*window);
+            report.objects_written.extend(allocations_key.clone());
+            report.asset_objects_written.extend(assets_key.clone());
+            report.allocations += allocations;
+        }
+        // Who has an input anywhere, and who a trusted set in each window.
+        let mut seen: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
+        let mut present: BTreeMap<(Window, Kind), BTreeSet<String>> = BTreeMap::new();
+        let mut claims: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+        for entry in manifest.windows.values() {
+            for (key, input) in &entry.inputs {
+                let Classified::Input { cluster, kind, .. } = classify(key) else { continue };
+                seen.entry(kind).or_default().insert(cluster.clone());
+                if input.quarantined.is_none() {
+                    present.entry((entry.window(), kind)).or_default().insert(cluster.clone());
+                    if let Some(source) = &input.source {
+                        claims
+                            .entry(cluster)
+                            .or_default()
+                            .entry(source.clone())
+                            .or_default()
+                            .insert(key.clone());
+                    }
+                }
+            }
+        }
+        for (cluster, key, was, _) in &self.takeovers {
+            claims.entry(cluster.clone()).or_default().entry(was.clone()).or_default().insert(key.clone());
+        }
+        let none = BTreeSet::new();
+        for entry in manifest.windows.values() {
+            let window = entry.window();
+            let missing = |kind: Kind| -> Vec<String> {
+                let here = present.get(&(window, kind)).unwrap_or(&none);
+                seen.get(&kind).unwrap_or(&none).difference(here).cloned().collect()
+            };
+            let quarantined: Vec<String> = entry
+                .inputs
+                .iter()
+                .filter(|(_, i)| i.quarantined.is_some())
+                .map(|(k, _)| k.clone())
+                .collect();
+            for (key, input) in &entry.inputs {
+                if let Some(reason) = &input.quarantined {
+                    report.quarantined.push(QuarantineRecord {
+                        key: key.clone(),
+                        etag: input.etag.clone(),
+                        code: reason.code.clone(),
+                        message: reason.message.clone(),
+                        copy: (reason.code != "unreadable").then(|| layout::quarantine_key(key)),
+                    });
+                }
+            }
+            report.windows.push(WindowReport {
+                window,
+                clusters: present
+                    .get(&(window, Kind::Allocations))
+                    .unwrap_or(&none)
+                    .iter()
+                    .cloned()
+                    .collect(),
+                missing: missing(Kind::Allocations),
+                missing_assets: missing(Kind::Assets),
+                quarantined,
+            });
+            if !self.recombined.contains_key(&window) {
+                report.skipped.push(window);
+            }
+        }
+        for (key, m) in &manifest.misfiled {
+            report.quarantined.push(QuarantineRecord {
+                key: key.clone(),
+                etag: m.etag.clone(),
+                code: m.reason.code.clone(),
+                message: m.reason.message.clone(),
+                copy: (!m.etag.is_empty()).then(|| layout::quarantine_key(key)),
+            });
+        }
+        report.windows.sort_by_key(|w| w.window);
+        report.skipped.sort();
+        report.quarantined.sort_by(|a, b| a.key.cmp(&b.key));
+        for (cluster, by_source) in claims {
+            if by_source.len() > 1 {
+                report.conflicts.push(SourceConflict {
+                    cluster,
+                    claims: by_source.into_iter().map(|(s, keys)| (s, keys.into_iter().collect())).collect(),
+                });
+            }
+        }
+        for conflict in &report.conflicts {
+            tracing::warn!(cluster = %conflict.cluster, sources = ?conflict.claims.keys().collect::<Vec<_>>(), "two sources claim one cluster id");
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(key: &str, etag: &str) -> Listed {
+        Listed { key: key.into(), etag: etag.into(), size: 1 }
+    }
+
+    const W0: Window = Window { start: 0, end: 86_400 };
+    const W1: Window = Window { start: 86_400, end: 172_800 };
+
+    #[test]
+    fn the_plan_recombines_exactly_the_windows_that_changed() {
+        let a0 = layout::key("a", Kind::Allocations, W0);
+        let a1 = layout::key("a", Kind::Allocations, W1);
+        let c0 = layout::key(layout::COMBINED, Kind::Allocations, W0);
+        let c1 = layout::key(layout::COMBINED, Kind::Allocations, W1);
+        let snapshot = |a1_etag: &str| {
+            Snapshot::new(
+                vec![
+                    listed(&a0, "\"x0\""),
+                    listed(&a1, a1_etag),
+                    listed(&c0, "\"o0\""),
+                    listed(&c1, "\"o1\""),
+                ],
+                None,
+            )
+        };
+        let mut manifest = Manifest::new();
+        for (w, input, etag, output, out_etag) in
+            [(W0, &a0, "\"x0\"", &c0, "\"o0\""), (W1, &a1, "\"x1\"", &c1, "\"o1\"")]
+        {
+            let mut entry = WindowEntry { start: w.start, end: w.end, ..WindowEntry::default() };
+            entry.inputs.insert(input.clone(), Input { etag: etag.into(), ..Input::default() });
+            entry.outputs.insert(output.clone(), out_etag.into());
+            manifest.windows.insert(w.file_stem(), entry);
+        }
+        assert!(snapshot("\"x1\"").plan(&manifest, false).is_empty());
+        assert_eq!(
+            snapshot("\"x1-rewritten\"").plan(&manifest, false),
+            BTreeMap::from([(W1, Action::Recombine)])
+        );
+        assert_eq!(snapshot("\"x1\"").plan(&manifest, true).len(), 2);
+        // An output changed behind the manifest's back is recombined too.
+        let changed =
+            Snapshot::new(vec![listed(&a0, "\"x0\""), listed(&a1, "\"x1\""), listed(&c0, "\"o0\"")], None);
+        assert_eq!(changed.plan(&manifest, false), BTreeMap::from([(W1, Action::Recombine)]));
+        // A window whose inputs are gone has its outputs removed.
+        let gone =
+            Snapshot::new(vec![listed(&a0, "\"x0\""), listed(&c0, "\"o0\""), listed(&c1, "\"o1\"")], None);
+        assert_eq!(gone.plan(&manifest, false), BTreeMap::from([(W1, Action::Remove)]));
+    }
+
+    #[test]
+    fn the_snapshot_sorts_keys_into_inputs_outputs_and_misfiled_within_scope() {
+        let s = Snapshot::new(
+            vec![
+                listed(&layout::key("a", Kind::Allocations, W0), "\"1\""),
+                listed(&layout::key("b", Kind::Assets, W0), "\"2\""),
+                listed("federated/b/etl/allocations/1d/junk.json", "\"3\""),
+                listed("federated/c/etl/bingen/allocations/1d/0-86400", "\"4\""),
+                listed(layout::MANIFEST_KEY, "\"m\""),
+                listed(layout::LEASE_KEY, "\"l\""),
+            ],
+            Some(&["a".to_owned(), "b".to_owned()]),
+        );
+        assert_eq!(s.clusters.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(s.inputs[&W0].len(), 2);
+        assert_eq!(s.misfiled.keys().collect::<Vec<_>>(), ["federated/b/etl/allocations/1d/junk.json"]);
+        assert_eq!(s.manifest_etag.as_deref(), Some("\"m\""));
+    }
 }

@@ -1,23 +1,39 @@
 //! The central bucket, laid out after Kubecost's federated layout (which stores bingen objects
 //! under `…/etl/bingen/allocations/1d/<start>-<end>`; ampfed writes JSON, see
-//! `docs/amp-setup.md`): `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.json`
-//! per cluster and `federated/combined/etl/{allocations,assets}/1d/<start>-<end>.json` after
-//! federation. Only UTC days are filed under `1d/`.
+//! `docs/amp-setup.md` and [`crate::layout`]):
+//! `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.json` per cluster and
+//! `federated/combined/etl/{allocations,assets}/1d/<start>-<end>.json` after federation. Only
+//! UTC days are filed under `1d/`, and only cluster ids that [`check_cluster_id`] accepts.
+//!
+//! Besides the typed sets, the store offers the raw operations the federator is built from:
+//! a listing with ETags, a read that returns the ETag of what it read, and writes that are
+//! conditional (`If-None-Match: *`, `If-Match: <etag>`). Every S3 failure is classified
+//! ([`S3Failure`]) so that callers know whether to retry, re-read or give up.
+
+use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::RequestChecksumCalculation;
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use md5::Digest as _;
 
-use crate::FederationError;
+use crate::layout::{self, check_cluster_id, Kind};
+use crate::{FederationError, S3Failure};
 use ampfed_allocation::{AllocationSet, AssetSet, Window};
 
-/// The prefix every cluster writes under.
-pub const FEDERATED_PREFIX: &str = "federated/";
-/// The combined cluster id.
-pub const COMBINED: &str = "combined";
+pub use crate::layout::{COMBINED, FEDERATED_PREFIX};
+
+/// Time to connect to S3 before an attempt fails (and is retried).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time one attempt of an S3 call may take, answer included.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time one S3 call may take, retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How to reach the bucket.
 #[derive(Clone, Debug)]
@@ -35,23 +51,101 @@ pub struct Store {
     client: aws_sdk_s3::Client,
     bucket: String,
     region: String,
+    source: Option<String>,
 }
 
-/// The S3 error code and message when S3 answered, the whole error chain otherwise.
-fn s3_error<E: std::error::Error + ProvideErrorMetadata>(
-    operation: &'static str,
-    target: &str,
-    e: E,
-) -> FederationError {
+/// One object of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    /// As S3 gives it, quoted.
+    pub etag: String,
+    pub size: i64,
+}
+
+/// One object as read: its bytes and the ETag of that version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub etag: String,
+}
+
+/// The condition of a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Write whatever is there.
+    Always,
+    /// `If-None-Match: *`: only if there is no object at the key.
+    IfAbsent,
+    /// `If-Match: <etag>`: only if the object at the key is that version.
+    IfMatch(String),
+}
+
+/// What a conditional write ended with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Put {
+    /// The bytes are at the key, with this ETag: written now, or found there already (a
+    /// retried write whose first attempt was applied but whose answer was lost).
+    Written(String),
+    /// The condition did not hold and the key holds other bytes: someone else wrote.
+    Lost,
+}
+
+/// S3's ETag of a single-part upload of `bytes`, as the embedded server, LocalStack and S3
+/// (without SSE-KMS) give it: the quoted MD5 hex.
+pub fn md5_etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(md5::Md5::digest(bytes)))
+}
+
+/// Whether `etag` looks like the MD5 of the body (32 hex digits, not a multipart `-N` ETag),
+/// so that a body read can be checked against it.
+pub fn is_md5_etag(etag: &str) -> bool {
+    let bare = etag.trim_matches('"');
+    bare.len() == 32 && bare.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The S3 error code and message when S3 answered, the whole error chain otherwise, and the
+/// class of the failure.
+fn s3_error<E>(operation: &'static str, target: &str, e: SdkError<E, HttpResponse>) -> FederationError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let failure = match &e {
+        SdkError::ConstructionFailure(_) => S3Failure::Local,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            S3Failure::Transient
+        }
+        SdkError::ServiceError(_) => match (status, e.code()) {
+            (Some(412), _) | (Some(409), Some("ConditionalRequestConflict")) => S3Failure::Precondition,
+            (Some(404), _) => S3Failure::NotFound,
+            (Some(501), _) => S3Failure::NotImplemented,
+            (Some(408 | 429 | 500 | 502 | 503 | 504), _) => S3Failure::Transient,
+            (_, Some("RequestTimeout" | "SlowDown" | "InternalError")) => S3Failure::Transient,
+            _ => S3Failure::Refused,
+        },
+        _ => S3Failure::Local,
+    };
     let message = match (e.code(), e.message()) {
         (Some(code), message) => format!("{code}: {}", message.unwrap_or("(no message)")),
         _ => ampfed_aws::error_text(&e),
     };
-    FederationError::S3 { operation, target: target.to_owned(), message }
+    FederationError::S3 { operation, target: target.to_owned(), message, failure }
 }
 
 impl Store {
+    /// A store with the default time limits ([`CONNECT_TIMEOUT`], [`ATTEMPT_TIMEOUT`],
+    /// [`OPERATION_TIMEOUT`]) and the SDK's standard retries.
     pub fn new(config: &StoreConfig) -> Store {
+        Store::with_s3_config(config, |builder| builder)
+    }
+
+    /// A store whose S3 client configuration `adjust` changes last (retries, time-outs,
+    /// interceptors): what tests and tools that need another client use.
+    pub fn with_s3_config(
+        config: &StoreConfig,
+        adjust: impl FnOnce(aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder,
+    ) -> Store {
         let region = config.region.clone();
         let sdk = ampfed_aws::sdk_config(&config.endpoint, &config.region)
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
@@ -61,16 +155,44 @@ impl Store {
                 None,
                 "ampfed-store",
             )))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build(),
+            )
             .build();
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .build();
-        Store { client: aws_sdk_s3::Client::from_conf(s3), bucket: config.bucket.clone(), region }
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
+        Store {
+            client: aws_sdk_s3::Client::from_conf(adjust(s3).build()),
+            bucket: config.bucket.clone(),
+            region,
+            source: None,
+        }
+    }
+
+    /// The same store, naming `source` as the writer of every set it puts (the cost model's
+    /// stable id; see [`crate::format`]).
+    pub fn with_source(mut self, source: impl Into<String>) -> Store {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The writer id put into every set, if any.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
     }
 
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// The S3 client, for what the store does not offer.
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
     }
 
     /// Creates the bucket unless it exists.
@@ -93,62 +215,128 @@ impl Store {
 
     /// The key of a cluster's (or `combined`) daily allocation set.
     pub fn allocation_key(cluster: &str, window: Window) -> String {
-        format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/{}.json", window.file_stem())
+        layout::key(cluster, Kind::Allocations, window)
     }
 
     /// The key of a cluster's (or `combined`) daily asset set.
     pub fn asset_key(cluster: &str, window: Window) -> String {
-        format!("{FEDERATED_PREFIX}{cluster}/etl/assets/1d/{}.json", window.file_stem())
+        layout::key(cluster, Kind::Assets, window)
     }
 
-    /// Writes a daily set under `cluster`'s prefix and returns its key; a window that is not
-    /// one UTC day is refused, never filed under `1d/`.
+    /// Checks what a cost model may file: a cluster id the layout cannot mistake, one UTC day.
+    fn check_filing(cluster: &str, key: &str, window: Window) -> Result<(), FederationError> {
+        check_cluster_id(cluster)?;
+        window
+            .check_utc_day()
+            .map_err(|e| FederationError::Window { key: key.to_owned(), message: e.to_string() })
+    }
+
+    /// Writes a daily set under `cluster`'s prefix and returns its key; a cluster id that
+    /// [`check_cluster_id`] refuses (`combined`, `quarantine`, anything with `/`) and a window
+    /// that is not one UTC day are refused, never filed.
     pub async fn put_set(&self, cluster: &str, set: &AllocationSet) -> Result<String, FederationError> {
         let key = Store::allocation_key(cluster, set.window);
-        set.window
-            .check_utc_day()
-            .map_err(|e| FederationError::Window { key: key.clone(), message: e.to_string() })?;
-        self.put(&key, crate::format::to_bytes(set)).await?;
+        Store::check_filing(cluster, &key, set.window)?;
+        let bytes = crate::format::encode_set(set, self.source());
+        self.put_object(&key, bytes, crate::format::CONTENT_TYPE, &Condition::Always).await?;
         Ok(key)
     }
 
-    /// Writes a daily asset set under `cluster`'s prefix and returns its key (UTC days only).
+    /// Writes a daily asset set under `cluster`'s prefix and returns its key (same checks as
+    /// [`Store::put_set`]).
     pub async fn put_assets(&self, cluster: &str, assets: &AssetSet) -> Result<String, FederationError> {
         let key = Store::asset_key(cluster, assets.window);
-        assets
-            .window
-            .check_utc_day()
-            .map_err(|e| FederationError::Window { key: key.clone(), message: e.to_string() })?;
-        self.put(&key, crate::format::assets_to_bytes(assets)).await?;
+        Store::check_filing(cluster, &key, assets.window)?;
+        let bytes = crate::format::encode_asset_set(assets, self.source());
+        self.put_object(&key, bytes, crate::format::CONTENT_TYPE, &Condition::Always).await?;
         Ok(key)
     }
 
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), FederationError> {
-        self.client
+    /// Writes `bytes` at `key` under `condition`; the new ETag. A lost condition is an
+    /// [`S3Failure::Precondition`] (412) or, for `If-Match` on a missing key, an
+    /// [`S3Failure::NotFound`] (404).
+    pub async fn put_object(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        condition: &Condition,
+    ) -> Result<String, FederationError> {
+        let expected = md5_etag(&bytes);
+        let mut put = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .content_type("application/json")
-            .body(ByteStream::from(bytes))
+            .content_type(content_type)
+            .body(ByteStream::from(bytes));
+        put = match condition {
+            Condition::Always => put,
+            Condition::IfAbsent => put.if_none_match("*"),
+            Condition::IfMatch(etag) => put.if_match(etag),
+        };
+        let out = put.send().await.map_err(|e| s3_error("PutObject", key, e))?;
+        // An answer without an ETag (some S3-compatible stores): S3's own rule for the body.
+        Ok(out.e_tag().map(str::to_owned).unwrap_or(expected))
+    }
+
+    /// Writes `bytes` at `key` under `condition`, and when the condition does not hold, reads
+    /// the key: if it already holds exactly `bytes`, the write counts as done ([`Put::Written`]
+    /// with that ETag), else it was lost ([`Put::Lost`]). So a write retried after its answer
+    /// was lost is not mistaken for someone else's.
+    pub async fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        condition: &Condition,
+    ) -> Result<Put, FederationError> {
+        let lost = match self.put_object(key, bytes.clone(), content_type, condition).await {
+            Ok(etag) => return Ok(Put::Written(etag)),
+            Err(e) if *condition != Condition::Always => match e.s3_failure() {
+                Some(S3Failure::Precondition | S3Failure::NotFound) => e,
+                _ => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        match self.fetch(key).await {
+            Ok(current) if current.bytes == bytes => Ok(Put::Written(current.etag)),
+            Ok(_) => Ok(Put::Lost),
+            Err(e) if e.s3_failure() == Some(S3Failure::NotFound) => {
+                tracing::debug!(key, error = %lost, "conditional write lost; the key is gone");
+                Ok(Put::Lost)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes `key` (no condition: LocalStack refuses conditional deletes with 501).
+    pub async fn delete_object(&self, key: &str) -> Result<(), FederationError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
             .send()
             .await
-            .map_err(|e| s3_error("PutObject", key, e))?;
+            .map_err(|e| s3_error("DeleteObject", key, e))?;
         Ok(())
     }
 
     /// Reads one asset set.
     pub async fn get_assets(&self, key: &str) -> Result<AssetSet, FederationError> {
-        let bytes = self.get(key).await?;
-        crate::format::assets_from_bytes(key, &bytes)
+        let fetched = self.fetch(key).await?;
+        crate::format::assets_from_bytes(key, &fetched.bytes)
     }
 
     /// Reads one set.
     pub async fn get_set(&self, key: &str) -> Result<AllocationSet, FederationError> {
-        let bytes = self.get(key).await?;
-        crate::format::from_bytes(key, &bytes)
+        let fetched = self.fetch(key).await?;
+        crate::format::from_bytes(key, &fetched.bytes)
     }
 
-    async fn get(&self, key: &str) -> Result<Vec<u8>, FederationError> {
+    /// Reads one object whole, with the ETag of the version read. When that ETag is an MD5,
+    /// the body is checked against it: a mismatch (a body damaged on the way) is transient.
+    pub async fn fetch(&self, key: &str) -> Result<Fetched, FederationError> {
         let out = self
             .client
             .get_object()
@@ -157,6 +345,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| s3_error("GetObject", key, e))?;
+        let etag = out.e_tag().map(str::to_owned);
         let bytes = out
             .body
             .collect()
@@ -165,12 +354,43 @@ impl Store {
                 operation: "GetObject body",
                 target: key.to_owned(),
                 message: ampfed_aws::error_text(&e),
+                failure: S3Failure::Transient,
             })?
-            .into_bytes();
-        Ok(bytes.to_vec())
+            .into_bytes()
+            .to_vec();
+        let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
+        if is_md5_etag(&etag) && md5_etag(&bytes) != etag {
+            return Err(FederationError::S3 {
+                operation: "GetObject body",
+                target: key.to_owned(),
+                message: format!("the body read ({} bytes) does not match its ETag {etag}", bytes.len()),
+                failure: S3Failure::Transient,
+            });
+        }
+        Ok(Fetched { bytes, etag })
     }
 
-    /// The cluster ids with a folder under `federated/`, without `combined`, sorted.
+    /// Every object under `prefix`, with its ETag, in key order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, FederationError> {
+        let mut listed = Vec::new();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
+            listed.extend(page.contents().iter().filter_map(|o| {
+                Some(Listed {
+                    key: o.key()?.to_owned(),
+                    etag: o.e_tag().unwrap_or_default().to_owned(),
+                    size: o.size().unwrap_or_default(),
+                })
+            }));
+        }
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listed)
+    }
+
+    /// The cluster ids with a folder under `federated/`, sorted: neither `combined` nor any
+    /// other folder name [`check_cluster_id`] refuses.
     pub async fn clusters(&self) -> Result<Vec<String>, FederationError> {
         let mut clusters = Vec::new();
         let mut pages = self
@@ -186,7 +406,7 @@ impl Store {
             for p in page.common_prefixes() {
                 if let Some(name) = p.prefix().and_then(|p| p.strip_prefix(FEDERATED_PREFIX)) {
                     let name = name.trim_end_matches('/');
-                    if name != COMBINED && !name.is_empty() {
+                    if check_cluster_id(name).is_ok() {
                         clusters.push(name.to_owned());
                     }
                 }
@@ -207,14 +427,20 @@ impl Store {
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, FederationError> {
-        let mut keys = Vec::new();
-        let mut pages =
-            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
-        }
-        keys.sort();
-        Ok(keys)
+        Ok(self.list(prefix).await?.into_iter().map(|l| l.key).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_etags_are_recognised() {
+        let etag = md5_etag(b"hello");
+        assert_eq!(etag, "\"5d41402abc4b2a76b9719d911017c592\"");
+        assert!(is_md5_etag(&etag));
+        assert!(!is_md5_etag("\"5d41402abc4b2a76b9719d911017c592-2\""));
+        assert!(!is_md5_etag(""));
     }
 }

@@ -1,0 +1,157 @@
+//! `ampfed-api`: serves Kubecost's `/model/allocation` and `/model/assets` from a bucket's
+//! combined ETL (`federated/combined/…`), on a loopback address only; or, with `--query`,
+//! answers one request target and prints it as a table (or JSON) and exits.
+//!
+//! It prints `listening on http://127.0.0.1:<port>` on stdout once ready and stops on Ctrl-C
+//! or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ampfed_api::{render_table, Api, ApiConfig, ApiServer, Limits, StoreSource};
+use ampfed_federation::{Store, StoreConfig};
+use anyhow::{bail, Result};
+use clap::Parser;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Serve LocalStack's bucket, with \"now\" at the end of the simulated days:
+  ampfed-api --endpoint http://127.0.0.1:4566 --bucket ampfed-central --now 2026-01-08T00:00:00Z
+
+  # Then, from another shell (encode + as %2B in filters):
+  curl 'http://127.0.0.1:9090/model/allocation?window=7d&aggregate=namespace&accumulate=true'
+  curl 'http://127.0.0.1:9090/model/allocation?window=lastweek&aggregate=cluster,label:team&step=1d&idle=false'
+  curl 'http://127.0.0.1:9090/model/allocation?window=yesterday&aggregate=namespace&filter=cluster:%22cluster-a%22%2Bnamespace!:%22kube-system%22'
+  curl 'http://127.0.0.1:9090/model/assets?window=7d&aggregate=type&accumulate=true'
+
+  # One query, printed as a table (add --json for Kubecost's JSON):
+  ampfed-api --endpoint http://127.0.0.1:4566 --bucket ampfed-central --now 2026-01-08T00:00:00Z \\
+    --query '/model/allocation?window=7d&aggregate=namespace&accumulate=true'
+
+Credentials: --access-key-id/--secret-access-key, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+else LocalStack's \"test\".";
+
+/// Kubecost's allocation and assets API over the central bucket's combined ETL.
+#[derive(Debug, Parser)]
+#[command(name = "ampfed-api", version, after_help = EXAMPLES)]
+struct Flags {
+    /// The S3 endpoint (http://…).
+    #[arg(long)]
+    endpoint: String,
+    /// The bucket holding federated/combined/….
+    #[arg(long)]
+    bucket: String,
+    /// The bucket's region.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Where to listen: a loopback address only (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: SocketAddr,
+    /// "Now" for relative windows (today, 7d, lastweek, …): RFC 3339 (2026-01-08T00:00:00Z)
+    /// or unix seconds; the system clock when absent.
+    #[arg(long)]
+    now: Option<String>,
+    /// Answer this request target (/model/allocation?…), print it and exit.
+    #[arg(long, value_name = "TARGET")]
+    query: Option<String>,
+    /// With --query: print Kubecost's JSON instead of a table.
+    #[arg(long, requires = "query")]
+    json: bool,
+    /// The access key id; AWS_ACCESS_KEY_ID, else "test" (LocalStack's), when absent.
+    #[arg(long)]
+    access_key_id: Option<String>,
+    /// The secret access key; AWS_SECRET_ACCESS_KEY, else "test", when absent.
+    #[arg(long)]
+    secret_access_key: Option<String>,
+    /// The longest window served, in days.
+    #[arg(long, default_value_t = Limits::default().max_window_days)]
+    max_window_days: i64,
+    /// Seconds one query may take (504 after it).
+    #[arg(long, default_value_t = ApiConfig::default().request_timeout.as_secs())]
+    request_timeout_secs: u64,
+}
+
+/// `--now`: unix seconds or an RFC 3339 time.
+fn parse_now(s: &str) -> Result<i64> {
+    if let Ok(secs) = s.parse::<i64>() {
+        return Ok(secs);
+    }
+    match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(t) => Ok(t.timestamp()),
+        Err(_) => bail!("--now {s:?} is neither unix seconds nor an RFC 3339 time like 2026-01-08T00:00:00Z"),
+    }
+}
+
+fn credential(flag: Option<String>, env: &str) -> String {
+    flag.or_else(|| std::env::var(env).ok()).unwrap_or_else(|| "test".to_owned())
+}
+
+async fn stopped() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let flags = Flags::parse();
+    let now = flags.now.as_deref().map(parse_now).transpose()?;
+    let store = Store::new(&StoreConfig {
+        endpoint: flags.endpoint.clone(),
+        region: flags.region.clone(),
+        bucket: flags.bucket.clone(),
+        access_key_id: credential(flags.access_key_id.clone(), "AWS_ACCESS_KEY_ID"),
+        secret_access_key: credential(flags.secret_access_key.clone(), "AWS_SECRET_ACCESS_KEY"),
+    });
+    let config = ApiConfig {
+        listen: flags.listen,
+        now,
+        limits: Limits { max_window_days: flags.max_window_days, ..Limits::default() },
+        request_timeout: Duration::from_secs(flags.request_timeout_secs),
+        ..ApiConfig::default()
+    };
+    config.check()?;
+    let api = Arc::new(Api::new(Arc::new(StoreSource::new(store)), config));
+
+    if let Some(target) = &flags.query {
+        let reply = api.get(target).await;
+        if flags.json {
+            println!("{}", reply.to_json_pretty());
+        } else {
+            print!("{}", render_table(&reply));
+        }
+        if reply.code != 200 {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+
+    let mut server = ApiServer::start(api).await?;
+    println!("listening on {}", server.url());
+    stopped().await;
+    server.stop();
+    Ok(())
+}

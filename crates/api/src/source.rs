@@ -1,0 +1,157 @@
+//! Where the API reads the ETL from, one UTC day at a time: the [`EtlSource`] trait, an
+//! in-memory [`MemorySource`] for tests and tools, and the [`StoreSource`] over the central
+//! bucket's combined objects (`federated/combined/etl/{allocations,assets}/1d/…`).
+//!
+//! The engine asks for one day, computes it and drops it before it asks for the next, so a
+//! query holds one day's rows at a time: the source is asked per day, never for a window.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use ampfed_allocation::{AllocationSet, AssetSet, Window};
+use ampfed_federation::store::COMBINED;
+use ampfed_federation::{FederationError, S3Failure, Store};
+
+use crate::error::SourceError;
+
+/// A boxed future, so that sources can be used as `dyn EtlSource`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The daily allocation and asset sets the API answers from.
+pub trait EtlSource: Send + Sync {
+    /// The allocation set of one UTC day, `None` when there is none.
+    fn allocation_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AllocationSet>, SourceError>>;
+    /// The asset set of one UTC day, `None` when there is none.
+    fn asset_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AssetSet>, SourceError>>;
+    /// Where the allocations of `day` live, for messages (an object key, or `memory`).
+    fn allocation_name(&self, day: Window) -> String;
+    /// Where the assets of `day` live, for messages.
+    fn asset_name(&self, day: Window) -> String;
+}
+
+/// Daily sets held in memory; sets added for the same day are combined (as the federator
+/// combines clusters).
+#[derive(Clone, Debug, Default)]
+pub struct MemorySource {
+    allocations: BTreeMap<Window, AllocationSet>,
+    assets: BTreeMap<Window, AssetSet>,
+}
+
+impl MemorySource {
+    pub fn new() -> MemorySource {
+        MemorySource::default()
+    }
+
+    /// Adds a set; one already held for its window is combined with it.
+    pub fn add_allocations(&mut self, set: AllocationSet) {
+        let merged = match self.allocations.remove(&set.window) {
+            Some(held) => {
+                let mut clusters = held.clusters;
+                clusters.extend(set.clusters);
+                let mut allocations = held.allocations;
+                allocations.extend(set.allocations);
+                AllocationSet::new(clusters, set.window, allocations)
+            }
+            None => set,
+        };
+        self.allocations.insert(merged.window, merged);
+    }
+
+    /// Adds an asset set; one already held for its window is combined with it.
+    pub fn add_assets(&mut self, set: AssetSet) {
+        let merged = match self.assets.remove(&set.window) {
+            Some(held) => AssetSet::combine(&[held, set.clone()]).unwrap_or(set),
+            None => set,
+        };
+        self.assets.insert(merged.window, merged);
+    }
+
+    /// How many allocation rows the source holds over all days.
+    pub fn allocation_rows(&self) -> usize {
+        self.allocations.values().map(|s| s.allocations.len()).sum()
+    }
+}
+
+impl EtlSource for MemorySource {
+    fn allocation_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AllocationSet>, SourceError>> {
+        let set = self.allocations.get(&day).cloned();
+        Box::pin(async move { Ok(set) })
+    }
+
+    fn asset_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AssetSet>, SourceError>> {
+        let set = self.assets.get(&day).cloned();
+        Box::pin(async move { Ok(set) })
+    }
+
+    fn allocation_name(&self, day: Window) -> String {
+        format!("memory allocations {}", day.file_stem())
+    }
+
+    fn asset_name(&self, day: Window) -> String {
+        format!("memory assets {}", day.file_stem())
+    }
+}
+
+/// The central bucket's combined daily objects, read through [`Store`].
+#[derive(Clone, Debug)]
+pub struct StoreSource {
+    store: Store,
+}
+
+/// Whether S3 said the object does not exist (a missing bucket stays an error).
+fn is_missing(e: &FederationError) -> bool {
+    matches!(e, FederationError::S3 { failure: S3Failure::NotFound, message, .. } if !message.starts_with("NoSuchBucket"))
+}
+
+fn checked<T>(key: String, day: Window, found: Window, set: T) -> Result<Option<T>, SourceError> {
+    if found == day {
+        Ok(Some(set))
+    } else {
+        Err(SourceError::WrongWindow { key, expected: day, found })
+    }
+}
+
+impl StoreSource {
+    pub fn new(store: Store) -> StoreSource {
+        StoreSource { store }
+    }
+}
+
+impl EtlSource for StoreSource {
+    fn allocation_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AllocationSet>, SourceError>> {
+        Box::pin(async move {
+            let key = Store::allocation_key(COMBINED, day);
+            match self.store.get_set(&key).await {
+                Ok(set) => {
+                    let found = set.window;
+                    checked(key, day, found, set)
+                }
+                Err(e) if is_missing(&e) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn asset_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AssetSet>, SourceError>> {
+        Box::pin(async move {
+            let key = Store::asset_key(COMBINED, day);
+            match self.store.get_assets(&key).await {
+                Ok(set) => {
+                    let found = set.window;
+                    checked(key, day, found, set)
+                }
+                Err(e) if is_missing(&e) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn allocation_name(&self, day: Window) -> String {
+        Store::allocation_key(COMBINED, day)
+    }
+
+    fn asset_name(&self, day: Window) -> String {
+        Store::asset_key(COMBINED, day)
+    }
+}

@@ -1,0 +1,251 @@
+//! Where everything lives in the central bucket, and what a key says about its object: the
+//! per-cluster inputs `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.json`,
+//! the combined outputs under `federated/combined/`, the federator's manifest and lease next
+//! to them, and copies of distrusted objects under `quarantine/<original key>`.
+//!
+//! A cluster id must be usable as one path segment that cannot be mistaken for the layout:
+//! [`check_cluster_id`] refuses the reserved names (`combined`, `quarantine`), `/`, and the
+//! rest listed there. A key is never trusted to be well formed: [`classify`] parses it and
+//! says why it is misfiled when it is.
+
+use ampfed_allocation::Window;
+
+use crate::FederationError;
+
+/// The prefix every cluster writes under.
+pub const FEDERATED_PREFIX: &str = "federated/";
+/// The combined cluster id (Kubecost's `federated/combined/`).
+pub const COMBINED: &str = "combined";
+/// The cluster id reserved for quarantined objects, which live at the bucket root under
+/// [`QUARANTINE_PREFIX`], outside `federated/`.
+pub const QUARANTINE: &str = "quarantine";
+/// Where copies of distrusted objects go: `quarantine/<original key>`, with the reason next
+/// to each as `quarantine/<original key>.reason.json`.
+pub const QUARANTINE_PREFIX: &str = "quarantine/";
+/// Ids no cluster may take, compared without regard to ASCII case.
+pub const RESERVED_CLUSTER_IDS: [&str; 2] = [COMBINED, QUARANTINE];
+/// The longest cluster id accepted, in bytes (a Kubernetes DNS subdomain's limit).
+pub const MAX_CLUSTER_ID_BYTES: usize = 253;
+/// The federator's record of what it combined (`crate::manifest`).
+pub const MANIFEST_KEY: &str = "federated/combined/etl/manifest.json";
+/// The federators' lease (`crate::lease`).
+pub const LEASE_KEY: &str = "federated/combined/etl/.lease";
+
+/// The two kinds of daily ETL object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Allocations,
+    Assets,
+}
+
+impl Kind {
+    /// The folder of this kind under `etl/`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Kind::Allocations => "allocations",
+            Kind::Assets => "assets",
+        }
+    }
+}
+
+/// The key of `cluster`'s (or `combined`'s) daily object of `kind` for `window`.
+pub fn key(cluster: &str, kind: Kind, window: Window) -> String {
+    format!("{FEDERATED_PREFIX}{cluster}/etl/{}/1d/{}.json", kind.dir(), window.file_stem())
+}
+
+/// Where the copy of a quarantined object goes.
+pub fn quarantine_key(key: &str) -> String {
+    format!("{QUARANTINE_PREFIX}{key}")
+}
+
+/// Where the reason a quarantined object was distrusted goes.
+pub fn quarantine_reason_key(key: &str) -> String {
+    format!("{QUARANTINE_PREFIX}{key}.reason.json")
+}
+
+/// Ok when `id` can name a cluster's folder: not empty, at most [`MAX_CLUSTER_ID_BYTES`], no
+/// `/` or `\`, no control characters, no leading or trailing white space, not `.` or `..`,
+/// and none of [`RESERVED_CLUSTER_IDS`] in any ASCII case (`Combined` would look like the
+/// combined folder to a reader that folds case).
+pub fn check_cluster_id(id: &str) -> Result<(), FederationError> {
+    let refuse = |reason: String| Err(FederationError::ClusterId { id: id.to_owned(), reason });
+    if id.is_empty() {
+        return refuse("it is empty".into());
+    }
+    if id.len() > MAX_CLUSTER_ID_BYTES {
+        return refuse(format!("it is {} bytes long (at most {MAX_CLUSTER_ID_BYTES})", id.len()));
+    }
+    if let Some(reserved) = RESERVED_CLUSTER_IDS.iter().find(|r| r.eq_ignore_ascii_case(id)) {
+        return refuse(format!(
+            "`{reserved}` is reserved by the bucket layout (federated/{COMBINED}/ holds the combined \
+             sets, {QUARANTINE_PREFIX} the distrusted objects); set another clusterName"
+        ));
+    }
+    if id.contains(['/', '\\']) {
+        return refuse("it contains a path separator (`/` or `\\`), which would nest folders".into());
+    }
+    if id == "." || id == ".." {
+        return refuse("`.` and `..` are path segments, not names".into());
+    }
+    if id.chars().any(char::is_control) {
+        return refuse("it contains control characters".into());
+    }
+    if id.trim() != id {
+        return refuse("it starts or ends with white space".into());
+    }
+    Ok(())
+}
+
+/// What a key under `federated/` is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Classified {
+    /// A cluster's daily object, well placed.
+    Input { cluster: String, kind: Kind, window: Window },
+    /// A combined daily set.
+    Output { kind: Kind, window: Window },
+    /// The federator's manifest.
+    Manifest,
+    /// The federators' lease.
+    Lease,
+    /// In a cluster's `etl/{allocations,assets}/1d/` folder (or in a folder whose name is no
+    /// cluster id) but not where a daily object can be: `reason` says why.
+    Misfiled { folder: String, reason: String },
+    /// Not an object ampfed writes or reads (Kubecost's `bingen/` or `1h/` files, other
+    /// tools' files); left alone. `folder` is the cluster folder, when there is one.
+    Ignored { folder: Option<String> },
+}
+
+/// Reads a `<start>-<end>.json` file name as one UTC day, in its canonical spelling only.
+fn day_of(file: &str) -> Result<Window, String> {
+    let Some(stem) = file.strip_suffix(".json") else {
+        return Err(format!("`{file}` is not named <start>-<end>.json"));
+    };
+    let Some((start, end)) = stem.split_once('-') else {
+        return Err(format!("`{file}` is not named <start>-<end>.json"));
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(start) || !digits(end) {
+        return Err(format!("`{file}` is not named <start>-<end>.json with unix seconds"));
+    }
+    let (Ok(start), Ok(end)) = (start.parse::<i64>(), end.parse::<i64>()) else {
+        return Err(format!("`{file}` holds numbers out of range"));
+    };
+    let window = Window { start, end };
+    if window.file_stem() != stem {
+        return Err(format!("`{file}` is not spelled as {}.json", window.file_stem()));
+    }
+    window.check_utc_day().map_err(|e| format!("`{file}`: {e}"))?;
+    Ok(window)
+}
+
+/// Classifies `key`; keys outside `federated/` are [`Classified::Ignored`].
+pub fn classify(key: &str) -> Classified {
+    let Some(rest) = key.strip_prefix(FEDERATED_PREFIX) else {
+        return Classified::Ignored { folder: None };
+    };
+    let Some((folder, tail)) = rest.split_once('/') else {
+        return Classified::Ignored { folder: None };
+    };
+    let ours = [Kind::Allocations, Kind::Assets]
+        .into_iter()
+        .find_map(|kind| tail.strip_prefix(&format!("etl/{}/1d/", kind.dir())).map(|file| (kind, file)));
+    if folder == COMBINED {
+        return match (tail, ours) {
+            ("etl/manifest.json", _) => Classified::Manifest,
+            ("etl/.lease", _) => Classified::Lease,
+            (_, Some((kind, file))) => match day_of(file) {
+                Ok(window) => Classified::Output { kind, window },
+                Err(_) => Classified::Ignored { folder: Some(folder.to_owned()) },
+            },
+            _ => Classified::Ignored { folder: Some(folder.to_owned()) },
+        };
+    }
+    let refused = check_cluster_id(folder).err();
+    let Some((kind, file)) = ours else {
+        return match refused {
+            // Another tool's file under a folder that is no cluster: not ours to judge.
+            Some(_) => Classified::Ignored { folder: None },
+            None => Classified::Ignored { folder: Some(folder.to_owned()) },
+        };
+    };
+    if let Some(e) = refused {
+        return Classified::Misfiled { folder: folder.to_owned(), reason: e.to_string() };
+    }
+    if file.contains('/') {
+        return Classified::Misfiled {
+            folder: folder.to_owned(),
+            reason: format!("`{file}` is nested below the 1d/ folder"),
+        };
+    }
+    match day_of(file) {
+        Ok(window) => Classified::Input { cluster: folder.to_owned(), kind, window },
+        Err(reason) => Classified::Misfiled { folder: folder.to_owned(), reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Window = Window { start: 86_400, end: 172_800 };
+
+    #[test]
+    fn reserved_and_malformed_ids_are_refused_with_their_reason() {
+        for ok in ["cluster-a", "cluster-b-001", "prod.eu-west-1", "c_1", "Ünïcode"] {
+            assert!(check_cluster_id(ok).is_ok(), "{ok}");
+        }
+        let refused = |id: &str| check_cluster_id(id).unwrap_err().to_string();
+        assert!(refused("combined").contains("`combined` is reserved"), "{}", refused("combined"));
+        assert!(refused("Combined").contains("reserved"));
+        assert!(refused("quarantine").contains("`quarantine` is reserved"));
+        assert!(refused("a/b").contains("path separator"));
+        assert!(refused("a\\b").contains("path separator"));
+        assert!(refused("").contains("empty"));
+        assert!(refused("..").contains("path segments"));
+        assert!(refused("a\u{7}").contains("control"));
+        assert!(refused(" a").contains("white space"));
+        assert!(refused(&"x".repeat(254)).contains("254 bytes"));
+        assert!(refused("combined").starts_with("cluster id \"combined\" is refused"));
+    }
+
+    #[test]
+    fn keys_classify_back_to_what_they_were_built_from() {
+        let k = key("cluster-a", Kind::Assets, DAY);
+        assert_eq!(k, "federated/cluster-a/etl/assets/1d/86400-172800.json");
+        assert_eq!(
+            classify(&k),
+            Classified::Input { cluster: "cluster-a".into(), kind: Kind::Assets, window: DAY }
+        );
+        assert_eq!(
+            classify(&key(COMBINED, Kind::Allocations, DAY)),
+            Classified::Output { kind: Kind::Allocations, window: DAY }
+        );
+        assert_eq!(classify(MANIFEST_KEY), Classified::Manifest);
+        assert_eq!(classify(LEASE_KEY), Classified::Lease);
+        assert_eq!(quarantine_key(&k), "quarantine/federated/cluster-a/etl/assets/1d/86400-172800.json");
+    }
+
+    #[test]
+    fn misfiled_keys_say_why_and_foreign_files_are_left_alone() {
+        let misfiled = |k: &str| match classify(k) {
+            Classified::Misfiled { reason, .. } => reason,
+            other => panic!("{k}: {other:?}"),
+        };
+        assert!(misfiled("federated/a/etl/allocations/1d/garbage.json").contains("<start>-<end>.json"));
+        assert!(misfiled("federated/a/etl/allocations/1d/0086400-172800.json").contains("spelled"));
+        assert!(misfiled("federated/a/etl/allocations/1d/3600-90000.json").contains("not one UTC day"));
+        assert!(misfiled("federated/a/etl/allocations/1d/x/86400-172800.json").contains("nested"));
+        assert!(misfiled("federated/quarantine/etl/allocations/1d/86400-172800.json").contains("reserved"));
+        assert!(misfiled("federated/Combined/etl/assets/1d/86400-172800.json").contains("reserved"));
+        assert_eq!(
+            classify("federated/a/etl/bingen/allocations/1d/86400-172800"),
+            Classified::Ignored { folder: Some("a".into()) }
+        );
+        assert_eq!(
+            classify("federated/a/etl/allocations/1h/86400-90000.json"),
+            Classified::Ignored { folder: Some("a".into()) }
+        );
+        assert_eq!(classify("other/x"), Classified::Ignored { folder: None });
+        assert_eq!(classify("federated/readme"), Classified::Ignored { folder: None });
+    }
+}

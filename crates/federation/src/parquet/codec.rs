@@ -1,0 +1,364 @@
+//! The codec's entry points: [`encode_allocations`] and [`encode_assets`] write a set as one
+//! sealed Parquet object; [`decode_any`] reads any ETL object, Parquet or the first format's
+//! JSON, told apart by their first bytes; [`decode_allocations`] and [`decode_assets`] want
+//! one kind. Every decoder checks the object against [`Limits`] and its checksum before
+//! parsing, and against its key when the key is one of the layout's ([`EtlKey`]).
+
+use ampfed_allocation::{Allocation, AllocationSet, AssetSet, Window};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::Field;
+use std::sync::Arc;
+
+use super::allocations;
+use super::assets::{self, AnyAsset};
+use super::columns::{self, Row};
+use super::container::{self, Header, Limits, Opened, SCHEMA_VERSION};
+use super::error::{library, ErrorKind, ParquetError};
+use super::keys::{Encoding, EtlKey, Kind};
+use crate::format::{DecodeError, Decoded};
+
+/// A decoded ETL object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EtlSet {
+    Allocations(AllocationSet),
+    Assets(AssetSet),
+}
+
+impl EtlSet {
+    pub fn kind(&self) -> Kind {
+        match self {
+            EtlSet::Allocations(_) => Kind::Allocations,
+            EtlSet::Assets(_) => Kind::Assets,
+        }
+    }
+
+    pub fn window(&self) -> Window {
+        match self {
+            EtlSet::Allocations(s) => s.window,
+            EtlSet::Assets(s) => s.window,
+        }
+    }
+}
+
+/// A decoded object: the set, who wrote it, and how it was stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EtlObject {
+    pub set: EtlSet,
+    /// The writer's id (`ampfed.source`, or the JSON's `source`), when the object names one.
+    pub source: Option<String>,
+    pub encoding: Encoding,
+    /// The Parquet schema version, or the JSON format version (1).
+    pub version: u32,
+}
+
+/// The two columns every table starts with: the set's window, on every row.
+const WINDOW_COLUMNS: [&str; 2] = ["window_start", "window_end"];
+/// The assets table's third column.
+const TYPE_COLUMN: &str = "type";
+
+/// How an object being written is named in errors.
+fn new_object(kind: Kind, window: Window) -> String {
+    format!("(new {kind} object {})", window.file_stem())
+}
+
+fn window_columns(window: Window, rows: usize) -> Vec<(Field, ArrayRef)> {
+    [(WINDOW_COLUMNS[0], window.start), (WINDOW_COLUMNS[1], window.end)]
+        .into_iter()
+        .map(|(name, v)| {
+            let array: ArrayRef = Arc::new(Int64Array::from_value(v, rows));
+            (Field::new(name, array.data_type().clone(), false), array)
+        })
+        .collect()
+}
+
+/// The leaf positions of `names` among `columns`.
+fn sorting(columns: &[(Field, ArrayRef)], names: &[&str]) -> Result<Vec<i32>, ErrorKind> {
+    let fields: Vec<Field> = columns.iter().map(|(f, _)| f.clone()).collect();
+    names
+        .iter()
+        .map(|n| {
+            columns::leaf_index(&fields, n)
+                .ok_or_else(|| ErrorKind::Schema { detail: format!("no sort column `{n}`") })
+        })
+        .collect()
+}
+
+fn checked_window(window: Window) -> Result<(), ErrorKind> {
+    if window.end <= window.start {
+        return Err(ErrorKind::Metadata {
+            entry: "ampfed.window_end",
+            detail: format!("window {}-{} ends before it starts", window.start, window.end),
+        });
+    }
+    Ok(())
+}
+
+/// The Parquet object of an allocation set, naming `source` as its writer when given: rows
+/// sorted by name, the same bytes for the same set. Refuses a non-finite number, a window
+/// that ends before it starts, and a set over the default [`Limits`] (what readers would
+/// refuse).
+pub fn encode_allocations(set: &AllocationSet, source: Option<&str>) -> Result<Vec<u8>, ParquetError> {
+    let fail = |kind| ParquetError::new(&new_object(Kind::Allocations, set.window), kind);
+    checked_window(set.window).map_err(fail)?;
+    let mut rows: Vec<&Allocation> = set.allocations.iter().collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut columns = window_columns(set.window, rows.len());
+    columns.extend(columns::encode_rows(&allocations::columns(), &rows).map_err(fail)?);
+    let sorted_by = sorting(&columns, &["name"]).map_err(fail)?;
+    let header = header(Kind::Allocations, set.window, &set.clusters, source);
+    container::write(&header, columns, &sorted_by, &Limits::default()).map_err(fail)
+}
+
+/// The Parquet object of an asset set, naming `source` when given: one table, rows sorted by
+/// type, cluster and name.
+pub fn encode_assets(set: &AssetSet, source: Option<&str>) -> Result<Vec<u8>, ParquetError> {
+    let fail = |kind| ParquetError::new(&new_object(Kind::Assets, set.window), kind);
+    checked_window(set.window).map_err(fail)?;
+    let owned = assets::rows(set);
+    let rows: Vec<&AnyAsset> = owned.iter().collect();
+    let mut columns = window_columns(set.window, rows.len());
+    let types: ArrayRef = Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.type_name())));
+    columns.push((Field::new(TYPE_COLUMN, types.data_type().clone(), false), types));
+    columns.extend(columns::encode_rows(&assets::columns(), &rows).map_err(fail)?);
+    let sorted_by = sorting(&columns, &[TYPE_COLUMN, "cluster", "name"]).map_err(fail)?;
+    let header = header(Kind::Assets, set.window, &set.clusters, source);
+    container::write(&header, columns, &sorted_by, &Limits::default()).map_err(fail)
+}
+
+fn header(kind: Kind, window: Window, clusters: &[String], source: Option<&str>) -> Header {
+    let mut clusters = clusters.to_vec();
+    clusters.sort();
+    clusters.dedup();
+    Header { version: SCHEMA_VERSION, kind, window, clusters, source: source.map(str::to_owned) }
+}
+
+/// Reads any ETL object with the default [`Limits`]; see [`decode_any_with`].
+pub fn decode_any(key: &str, bytes: &[u8]) -> Result<EtlObject, ParquetError> {
+    decode_any_with(key, bytes, &Limits::default())
+}
+
+/// Reads any ETL object: Parquet (`PAR1`) of schema version 1 or 2, or a JSON allocation or
+/// asset set of the first format (`{`, `crate::format` version 1), which is read as it is
+/// (migrated on read: it holds the same fields, absent ones default). When `key` is one of
+/// the layout's, its kind, window and suffix must match the content.
+pub fn decode_any_with(key: &str, bytes: &[u8], limits: &Limits) -> Result<EtlObject, ParquetError> {
+    let fail = |kind| ParquetError::new(key, kind);
+    if bytes.len() as u64 > limits.max_object_bytes {
+        return Err(fail(ErrorKind::TooLarge { bytes: bytes.len() as u64, limit: limits.max_object_bytes }));
+    }
+    let object = if bytes.starts_with(b"PAR1") {
+        decode_parquet(bytes, limits).map_err(fail)?
+    } else if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        let object = decode_json(key, bytes).map_err(fail)?;
+        let rows = match &object.set {
+            EtlSet::Allocations(s) => s.allocations.len(),
+            EtlSet::Assets(s) => {
+                s.nodes.len() + s.disks.len() + s.load_balancers.len() + s.cluster_management.len()
+            }
+        };
+        if rows as u64 > limits.max_rows {
+            return Err(fail(ErrorKind::TooManyRows { rows: rows as u64, limit: limits.max_rows }));
+        }
+        object
+    } else {
+        let start: String =
+            bytes.iter().take(8).map(|b| std::ascii::escape_default(*b).to_string()).collect();
+        return Err(fail(ErrorKind::UnknownFormat { start: format!("b\"{start}\"") }));
+    };
+    let set = &object.set;
+    if let Some(k) = EtlKey::parse(key) {
+        let detail = if k.kind != set.kind() {
+            Some(format!("the key is under {}/, the object holds {}", k.kind, set.kind()))
+        } else if k.window != set.window() {
+            Some(format!(
+                "the key names window {}, the object holds {}",
+                k.window.file_stem(),
+                set.window().file_stem()
+            ))
+        } else if k.encoding != object.encoding {
+            Some(format!("the key ends in {}, the object is {:?}", k.encoding.suffix(), object.encoding))
+        } else {
+            None
+        };
+        if let Some(detail) = detail {
+            return Err(fail(ErrorKind::KeyMismatch { detail }));
+        }
+    }
+    Ok(object)
+}
+
+/// Reads an allocations object (Parquet, or the first format's JSON).
+pub fn decode_allocations(key: &str, bytes: &[u8]) -> Result<Decoded<AllocationSet>, ParquetError> {
+    let object = decode_any(key, bytes)?;
+    match object.set {
+        EtlSet::Allocations(set) => Ok(Decoded { set, source: object.source }),
+        EtlSet::Assets(_) => Err(ParquetError::new(
+            key,
+            ErrorKind::WrongKind { expected: Kind::Allocations, found: Kind::Assets },
+        )),
+    }
+}
+
+/// Reads an assets object (Parquet, or the first format's JSON).
+pub fn decode_assets(key: &str, bytes: &[u8]) -> Result<Decoded<AssetSet>, ParquetError> {
+    let object = decode_any(key, bytes)?;
+    match object.set {
+        EtlSet::Assets(set) => Ok(Decoded { set, source: object.source }),
+        EtlSet::Allocations(_) => Err(ParquetError::new(
+            key,
+            ErrorKind::WrongKind { expected: Kind::Assets, found: Kind::Allocations },
+        )),
+    }
+}
+
+/// A format 1 JSON object: an asset object has a top-level `assets`, an allocation set
+/// `allocations`; `crate::format` reads each (and refuses other format versions).
+fn decode_json(key: &str, bytes: &[u8]) -> Result<EtlObject, ErrorKind> {
+    /// Whether the object has `assets`, skipping its value.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        assets: Option<serde::de::IgnoredAny>,
+    }
+    let json = |e: DecodeError| ErrorKind::Json { detail: e.message() };
+    let probe: Probe =
+        serde_json::from_slice(bytes).map_err(|e| ErrorKind::Json { detail: e.to_string() })?;
+    let (set, source) = match probe.assets {
+        Some(_) => {
+            let d = crate::format::decode_asset_set(key, bytes).map_err(json)?;
+            (EtlSet::Assets(d.set), d.source)
+        }
+        None => {
+            let d = crate::format::decode_set(key, bytes).map_err(json)?;
+            (EtlSet::Allocations(d.set), d.source)
+        }
+    };
+    Ok(EtlObject { set, source, encoding: Encoding::Json, version: crate::format::FORMAT_VERSION })
+}
+
+fn decode_parquet(bytes: &[u8], limits: &Limits) -> Result<EtlObject, ErrorKind> {
+    let opened = container::open(bytes, limits)?;
+    let (version, source) = (opened.header.version, opened.header.source.clone());
+    let set = match opened.header.kind {
+        Kind::Allocations => {
+            let columns = allocations::columns();
+            columns::check_names(&columns, &WINDOW_COLUMNS, opened.header.version, &opened.schema)?;
+            let blank = |b: &RecordBatch, _| Ok(vec![Allocation::default(); b.num_rows()]);
+            let (header, rows) = read_rows(opened, &columns, blank)?;
+            EtlSet::Allocations(AllocationSet::new(header.clusters, header.window, rows))
+        }
+        Kind::Assets => {
+            let columns = assets::columns();
+            let mut fixed = WINDOW_COLUMNS.to_vec();
+            fixed.push(TYPE_COLUMN);
+            columns::check_names(&columns, &fixed, opened.header.version, &opened.schema)?;
+            let (header, rows) = read_rows(opened, &columns, typed_rows)?;
+            EtlSet::Assets(assets::into_set(header.clusters, header.window, rows))
+        }
+    };
+    Ok(EtlObject { set, source, encoding: Encoding::Parquet, version })
+}
+
+/// Reads every batch into rows: each batch's window columns are checked against the header,
+/// its rows made blank by `blank`, then filled in by `columns`.
+fn read_rows<T: Row>(
+    opened: Opened,
+    columns: &[columns::Column<T>],
+    blank: impl Fn(&RecordBatch, usize) -> Result<Vec<T>, ErrorKind>,
+) -> Result<(Header, Vec<T>), ErrorKind> {
+    let Opened { header, rows: declared, batches, .. } = opened;
+    // Grown as the batches come, not reserved from the footer's word.
+    let mut out: Vec<T> = Vec::new();
+    for batch in batches {
+        let batch = batch.map_err(library)?;
+        let first = out.len();
+        if first + batch.num_rows() > declared {
+            return Err(ErrorKind::Parquet {
+                detail: format!("more rows than the {declared} the footer declares"),
+            });
+        }
+        check_window(&batch, header.window, first)?;
+        let mut rows = blank(&batch, first)?;
+        columns::decode_rows(columns, header.version, &batch, &mut rows, first)?;
+        out.extend(rows);
+    }
+    if out.len() != declared {
+        return Err(ErrorKind::Parquet {
+            detail: format!("{} rows, but the footer declares {declared}", out.len()),
+        });
+    }
+    Ok((header, out))
+}
+
+/// Blank assets of each row's `type`.
+fn typed_rows(batch: &RecordBatch, first: usize) -> Result<Vec<AnyAsset>, ErrorKind> {
+    let missing =
+        || ErrorKind::Schema { detail: format!("column `{TYPE_COLUMN}` is missing or not a string") };
+    let types = batch
+        .column_by_name(TYPE_COLUMN)
+        .and_then(|a| a.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(missing)?;
+    (0..types.len())
+        .map(|i| {
+            let name = if types.is_valid(i) { types.value(i) } else { "(null)" };
+            AnyAsset::of_type(name).ok_or_else(|| ErrorKind::Value {
+                row: first + i,
+                name: name.to_owned(),
+                column: TYPE_COLUMN,
+                detail: format!("not an asset type (one of {})", assets::TYPES.join(", ")),
+            })
+        })
+        .collect()
+}
+
+fn check_window(batch: &RecordBatch, window: Window, first: usize) -> Result<(), ErrorKind> {
+    for (name, expected) in [(WINDOW_COLUMNS[0], window.start), (WINDOW_COLUMNS[1], window.end)] {
+        let column =
+            batch.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<Int64Array>()).ok_or_else(
+                || ErrorKind::Schema { detail: format!("column `{name}` is missing or not a bigint") },
+            )?;
+        if let Some(i) = (0..column.len()).find(|&i| column.is_null(i) || column.value(i) != expected) {
+            return Err(ErrorKind::Value {
+                row: first + i,
+                name: "window".to_owned(),
+                column: name,
+                detail: format!("differs from the object's window {}", window.file_stem()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One column of a table, as documented in `docs/etl-format.md`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnInfo {
+    pub name: &'static str,
+    /// As Athena's DDL writes it: `string`, `bigint`, `double`, `boolean`, `array<string>`,
+    /// `map<…>`.
+    pub type_name: &'static str,
+    /// The schema version that added it.
+    pub since: u32,
+    /// Null on rows that have no such field (assets of other types).
+    pub nullable: bool,
+}
+
+/// The columns of `kind`'s table in the current schema version, in file order.
+pub fn schema(kind: Kind) -> Vec<ColumnInfo> {
+    fn info<T: Row>(c: &columns::Column<T>) -> ColumnInfo {
+        ColumnInfo { name: c.name, type_name: c.type_name(), since: c.since, nullable: c.nullable }
+    }
+    let first = match kind {
+        Kind::Allocations => 1,
+        Kind::Assets => container::ASSETS_SINCE,
+    };
+    let fixed = |name| ColumnInfo { name, type_name: "bigint", since: first, nullable: false };
+    let mut out = vec![fixed(WINDOW_COLUMNS[0]), fixed(WINDOW_COLUMNS[1])];
+    match kind {
+        Kind::Allocations => out.extend(allocations::columns().iter().map(info)),
+        Kind::Assets => {
+            out.push(ColumnInfo { name: TYPE_COLUMN, type_name: "string", since: first, nullable: false });
+            out.extend(assets::columns().iter().map(info));
+        }
+    }
+    out
+}

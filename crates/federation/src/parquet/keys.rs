@@ -1,0 +1,219 @@
+//! Where ETL objects live, after Kubecost 1.x's federated ETL:
+//! `federated/<cluster>/etl/{allocations,assets}/{1d,1h}/<start>-<end>.parquet`, with
+//! `combined` as the cluster of the federator's output. An [`EtlKey`] builds and parses these
+//! keys; the [`Resolution`] is part of the key and of the window, never of the schema.
+
+use std::fmt;
+
+use ampfed_allocation::{Window, DAY_SECS};
+
+/// Seconds in an hour.
+const HOUR_SECS: i64 = 3_600;
+
+/// What an object holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Allocations,
+    Assets,
+}
+
+impl Kind {
+    /// The key segment and the `ampfed.kind` metadata value: `allocations`, `assets`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Allocations => "allocations",
+            Kind::Assets => "assets",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "allocations" => Some(Kind::Allocations),
+            "assets" => Some(Kind::Assets),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long an object's window is: one UTC day (`1d`) or one UTC hour (`1h`), as Kubecost's
+/// daily and hourly ETL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Resolution {
+    Day,
+    Hour,
+}
+
+impl Resolution {
+    /// The key segment: `1d`, `1h`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Day => "1d",
+            Resolution::Hour => "1h",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Resolution> {
+        match s {
+            "1d" => Some(Resolution::Day),
+            "1h" => Some(Resolution::Hour),
+            _ => None,
+        }
+    }
+
+    /// The resolution whose objects have this window: a UTC day (midnight to midnight) or a
+    /// UTC hour (on the hour, 3600 s); `None` for anything else.
+    pub fn of(window: Window) -> Option<Resolution> {
+        if window.check_utc_day().is_ok() {
+            Some(Resolution::Day)
+        } else if window.start.rem_euclid(HOUR_SECS) == 0 && window.duration_secs() == HOUR_SECS {
+            Some(Resolution::Hour)
+        } else {
+            None
+        }
+    }
+
+    /// The window's length in seconds.
+    pub fn secs(self) -> i64 {
+        match self {
+            Resolution::Day => DAY_SECS,
+            Resolution::Hour => HOUR_SECS,
+        }
+    }
+}
+
+/// How an object is encoded, by its key's suffix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Encoding {
+    /// `.parquet`: this codec.
+    Parquet,
+    /// `.json`: the first ETL format (`crate::format`, version 1), allocations only.
+    Json,
+}
+
+impl Encoding {
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Encoding::Parquet => ".parquet",
+            Encoding::Json => ".json",
+        }
+    }
+}
+
+/// The key of one ETL object.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EtlKey {
+    /// A cluster id, or `combined` for the federator's output.
+    pub cluster: String,
+    pub kind: Kind,
+    pub resolution: Resolution,
+    pub window: Window,
+    pub encoding: Encoding,
+}
+
+/// What every key starts with.
+const PREFIX: &str = "federated/";
+
+impl EtlKey {
+    /// The Parquet key of `cluster`'s `kind` object for `window`; `None` when the window is
+    /// neither a UTC day nor a UTC hour, or the cluster id is empty or holds a `/`.
+    pub fn parquet(cluster: &str, kind: Kind, window: Window) -> Option<EtlKey> {
+        if cluster.is_empty() || cluster.contains('/') {
+            return None;
+        }
+        Some(EtlKey {
+            cluster: cluster.to_owned(),
+            kind,
+            resolution: Resolution::of(window)?,
+            window,
+            encoding: Encoding::Parquet,
+        })
+    }
+
+    /// The folder holding `cluster`'s `kind` objects at `resolution`, ending in `/` (what to
+    /// list).
+    pub fn folder(cluster: &str, kind: Kind, resolution: Resolution) -> String {
+        format!("{PREFIX}{cluster}/etl/{}/{}/", kind.as_str(), resolution.as_str())
+    }
+
+    /// Reads a key of the layout (`.parquet` or `.json`); `None` for anything else, including
+    /// a window that is not of the folder's resolution.
+    pub fn parse(key: &str) -> Option<EtlKey> {
+        let rest = key.strip_prefix(PREFIX)?;
+        let mut parts = rest.split('/');
+        let (cluster, etl, kind, resolution, file) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || etl != "etl" || cluster.is_empty() {
+            return None;
+        }
+        let (stem, encoding) = if let Some(stem) = file.strip_suffix(Encoding::Parquet.suffix()) {
+            (stem, Encoding::Parquet)
+        } else {
+            (file.strip_suffix(Encoding::Json.suffix())?, Encoding::Json)
+        };
+        let (start, end) = stem.split_once('-')?;
+        let number = |s: &str| -> Option<i64> {
+            // Digits only: no sign, no `+`, no spaces, so that a key has one spelling.
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        };
+        let window = Window { start: number(start)?, end: number(end)? };
+        let resolution = Resolution::parse(resolution)?;
+        if Resolution::of(window) != Some(resolution) {
+            return None;
+        }
+        Some(EtlKey { cluster: cluster.to_owned(), kind: Kind::parse(kind)?, resolution, window, encoding })
+    }
+}
+
+impl fmt::Display for EtlKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}{}{}",
+            EtlKey::folder(&self.cluster, self.kind, self.resolution),
+            self.window.file_stem(),
+            self.encoding.suffix()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_carry_their_resolution() {
+        let day = Window { start: 1_690_761_600, end: 1_690_848_000 };
+        let key = EtlKey::parquet("c1", Kind::Allocations, day).unwrap();
+        assert_eq!(key.to_string(), "federated/c1/etl/allocations/1d/1690761600-1690848000.parquet");
+        assert_eq!(EtlKey::parse(&key.to_string()), Some(key));
+        let hour = Window { start: 1_690_761_600, end: 1_690_765_200 };
+        let key = EtlKey::parquet("combined", Kind::Assets, hour).unwrap();
+        assert_eq!(key.to_string(), "federated/combined/etl/assets/1h/1690761600-1690765200.parquet");
+        assert_eq!(EtlKey::parse(&key.to_string()), Some(key));
+        let json = EtlKey::parse("federated/c1/etl/allocations/1d/1690761600-1690848000.json").unwrap();
+        assert_eq!(json.encoding, Encoding::Json);
+    }
+
+    #[test]
+    fn other_keys_and_windows_are_not_of_the_layout() {
+        let odd = Window { start: 1_690_761_601, end: 1_690_848_001 };
+        assert_eq!(EtlKey::parquet("c1", Kind::Allocations, odd), None);
+        assert_eq!(EtlKey::parquet("a/b", Kind::Allocations, Window { start: 0, end: 86_400 }), None);
+        for key in [
+            "federated/c1/etl/allocations/1h/1690761600-1690848000.parquet",
+            "federated/c1/etl/allocations/1d/+1690761600-1690848000.parquet",
+            "federated/c1/etl/bingen/allocations/1d/1690761600-1690848000",
+            "federated/c1/etl/allocations/1d/1690761600-1690848000.csv",
+            "federated//etl/allocations/1d/0-86400.parquet",
+            "other/c1/etl/allocations/1d/0-86400.parquet",
+        ] {
+            assert_eq!(EtlKey::parse(key), None, "{key}");
+        }
+    }
+}

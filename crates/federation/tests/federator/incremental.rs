@@ -1,0 +1,154 @@
+//! Incremental federation: the manifest records every input and output ETag, an unchanged
+//! window is not read again, and a new, rewritten or deleted cluster object recombines exactly
+//! its window; the combined objects of a clean run are what the federator always wrote.
+
+use ampfed_allocation::{AllocationSet, AssetSet};
+use ampfed_federation::layout::MANIFEST_KEY;
+use ampfed_federation::manifest::Manifest;
+use ampfed_federation::store::Condition;
+use ampfed_federation::{federate, federate_with, format, LeaseOutcome, Store};
+
+use crate::support::{self, cluster_names, day, options, seed, server, set};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_run_writes_what_the_federator_always_wrote_and_a_second_run_reads_nothing() {
+    let s3 = server();
+    let store = support::store(s3.endpoint(), "incremental-clean");
+    seed(&store, 3, 3).await;
+
+    let first = federate_with(&store, &options("f1")).await.unwrap();
+    assert_eq!(first.clusters, cluster_names(3));
+    assert_eq!(first.recombined, [day(0), day(1), day(2)]);
+    assert!(first.skipped.is_empty() && first.quarantined.is_empty() && first.conflicts.is_empty());
+    assert_eq!(first.objects_read, 18, "3 clusters × 3 days × (allocations + assets)");
+    assert_eq!(first.allocations, 27);
+    assert_eq!(first.lease, LeaseOutcome::Acquired);
+    assert_eq!(first.passes, 2, "one pass that works, one that finds nothing left to do");
+    for w in &first.windows {
+        assert_eq!(w.clusters, cluster_names(3));
+        assert!(w.missing.is_empty() && w.missing_assets.is_empty());
+    }
+
+    // The combined objects are exactly the plain combination, as before the manifest existed.
+    for (d, key) in first.objects_written.iter().enumerate() {
+        let window = day(d as i64);
+        let expected = AllocationSet::new(
+            cluster_names(3),
+            window,
+            cluster_names(3).iter().flat_map(|c| set(c, window, 3).allocations).collect(),
+        );
+        assert_eq!(store.fetch(key).await.unwrap().bytes, format::to_bytes(&expected), "{key}");
+        let assets: Vec<AssetSet> = cluster_names(3).iter().map(|c| support::assets(c, window)).collect();
+        let expected = format::assets_to_bytes(&AssetSet::combine(&assets).unwrap());
+        assert_eq!(store.fetch(&first.asset_objects_written[d]).await.unwrap().bytes, expected);
+    }
+    let manifest = Manifest::from_bytes(&store.fetch(MANIFEST_KEY).await.unwrap().bytes).unwrap();
+    assert_eq!(manifest.windows.len(), 3);
+    assert!(manifest.windows.values().all(|w| w.inputs.len() == 6 && w.outputs.len() == 2));
+
+    let before = support::combined(&store).await;
+    let second = federate_with(&store, &options("f2")).await.unwrap();
+    assert!(second.recombined.is_empty(), "{second:?}");
+    assert_eq!(second.skipped, [day(0), day(1), day(2)]);
+    assert_eq!((second.objects_read, second.passes), (0, 1));
+    assert!(second.objects_written.is_empty());
+    assert_eq!(second.windows, first.windows, "the window reports come from the manifest");
+    assert_eq!(support::combined(&store).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_rewritten_and_deleted_objects_recombine_exactly_their_windows() {
+    let s3 = server();
+    let store = support::store(s3.endpoint(), "incremental-changes");
+    seed(&store, 3, 4).await;
+    federate_with(&store, &options("f")).await.unwrap();
+
+    // Rewritten: cluster-b's day 1 with one more pod.
+    store.put_set("cluster-b", &set("cluster-b", day(1), 4)).await.unwrap();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert_eq!(r.recombined, [day(1)]);
+    assert_eq!(r.skipped, [day(0), day(2), day(3)]);
+    assert_eq!(r.objects_read, 6, "day 1's six inputs, nothing else");
+    assert_eq!(r.allocations, 10);
+    let combined = store.get_set(&Store::allocation_key("combined", day(1))).await.unwrap();
+    assert_eq!(combined.allocations.len(), 10);
+
+    // Late: a fourth cluster ships day 2 only; the other days now miss it.
+    store.put_set("cluster-d", &set("cluster-d", day(2), 2)).await.unwrap();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert_eq!(r.recombined, [day(2)]);
+    assert_eq!(r.objects_read, 7);
+    let missing: Vec<Vec<String>> = r.windows.iter().map(|w| w.missing.clone()).collect();
+    assert_eq!(
+        missing,
+        [vec!["cluster-d".to_owned()], vec!["cluster-d".into()], vec![], vec!["cluster-d".into()]]
+    );
+    assert_eq!(r.windows[2].missing_assets, Vec::<String>::new(), "cluster-d never shipped assets");
+
+    // Deleted: cluster-a's day 0 allocations.
+    store.delete_object(&Store::allocation_key("cluster-a", day(0))).await.unwrap();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert_eq!(r.recombined, [day(0)]);
+    assert_eq!(r.windows[0].clusters, ["cluster-b", "cluster-c"]);
+    assert_eq!(r.windows[0].missing, ["cluster-a", "cluster-d"]);
+
+    // Every input of day 3 deleted: its combined objects go too.
+    for c in cluster_names(3) {
+        store.delete_object(&Store::allocation_key(&c, day(3))).await.unwrap();
+        store.delete_object(&Store::asset_key(&c, day(3))).await.unwrap();
+    }
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert_eq!((r.recombined.as_slice(), r.removed.as_slice()), (&[][..], &[day(3)][..]));
+    let left: Vec<String> = support::combined(&store).await.into_keys().collect();
+    assert!(!left.iter().any(|k| k.contains(&day(3).file_stem())), "{left:?}");
+
+    // A combined object changed behind the federator's back is put right.
+    let key = Store::allocation_key("combined", day(2));
+    let good = store.fetch(&key).await.unwrap().bytes;
+    store.put_object(&key, b"{}".to_vec(), "application/json", &Condition::Always).await.unwrap();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert_eq!(r.recombined, [day(2)]);
+    assert_eq!(store.fetch(&key).await.unwrap().bytes, good);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federate_recombines_everything_and_two_runs_report_the_same() {
+    let s3 = server();
+    let store = support::store(s3.endpoint(), "incremental-full");
+    seed(&store, 2, 2).await;
+    let first = federate(&store, None).await.unwrap();
+    let second = federate(&store, None).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.recombined, [day(0), day(1)]);
+    assert_eq!(first.objects_read, 8);
+    let only = ["cluster-b".to_owned()];
+    let only_b = federate(&store, Some(&only)).await.unwrap();
+    assert_eq!(only_b.clusters, ["cluster-b"]);
+    assert_eq!(store.get_set(&only_b.objects_written[0]).await.unwrap().clusters, ["cluster-b"]);
+    // Back to all clusters: incremental sees the scope changed and recombines both days.
+    let all = federate_with(&store, &options("f")).await.unwrap();
+    assert_eq!(all.recombined, [day(0), day(1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_manifest_is_rebuilt_to_the_same_bytes() {
+    let s3 = server();
+    let store = support::store(s3.endpoint(), "incremental-manifest");
+    seed(&store, 2, 2).await;
+    federate_with(&store, &options("f")).await.unwrap();
+    let clean = support::combined(&store).await;
+    store
+        .put_object(
+            MANIFEST_KEY,
+            b"{\"version\": 1, \"windo".to_vec(),
+            "application/json",
+            &Condition::Always,
+        )
+        .await
+        .unwrap();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert!(r.manifest_rebuilt);
+    assert_eq!(r.recombined, [day(0), day(1)]);
+    assert_eq!(r.objects_written.len(), 2);
+    assert_eq!(support::combined(&store).await, clean);
+}
