@@ -256,10 +256,13 @@ pub(crate) fn load_balancers(
         if hours <= 0.0 {
             continue;
         }
-        let resolution_hours = resolution as f64 / 3600.0;
-        lb.cost += price * hours * ((resolution_hours + hours) / hours);
+        // OpenCost adds the resolution the subquery misses at one end; ampfed keeps the load
+        // balancer inside its window (an asset of a day cannot run past it).
+        let end = lb.active_end.saturating_add(resolution).min(window.end);
+        let billed_hours = end.saturating_sub(lb.start) as f64 / 3600.0;
+        lb.cost += price * billed_hours;
         lb.price += price;
-        lb.end = lb.active_end.saturating_add(resolution);
+        lb.end = end;
         lb.ip = ip.to_owned();
     }
     out

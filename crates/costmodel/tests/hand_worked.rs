@@ -403,14 +403,15 @@ fn a_pvc_is_charged_to_its_pod_and_the_rest_is_unmounted() {
 #[test]
 fn load_balancers_go_to_the_services_pods() {
     let c = computed();
-    // 0.025 × (24 h + one 5-minute resolution, OpenCost's interpolation) = 0.025 × 289/12 =
-    // 0.6020833…, split over the web pod's two containers by overlap hours (equal): half each.
-    let lb = 0.025 * 289.0 / 12.0;
+    // 0.025 × 24 h = 0.6 (OpenCost's interpolation adds one 5-minute resolution, 289/12 h;
+    // ampfed keeps it inside the day), split over the web pod's two containers by overlap
+    // hours (equal): half each.
+    let lb = 0.025 * 24.0;
     close(get(&c.allocations, "c1/n1/shop/web-7d4f9-abc/nginx").load_balancer_cost, lb / 2.0);
     close(get(&c.allocations, "c1//shop/web-7d4f9-abc/log-shipper").load_balancer_cost, lb / 2.0);
-    // old-lb selects no running pod: 0.01 × 289/12 = 0.2408333… on the unmounted entry.
+    // old-lb selects no running pod: 0.01 × 24 = 0.24 on the unmounted entry.
     let unmounted = get(&c.allocations, "c1//__unmounted__/__unmounted__/__unmounted__");
-    close(unmounted.load_balancer_cost, 0.01 * 289.0 / 12.0);
+    close(unmounted.load_balancer_cost, 0.01 * 24.0);
     assert_eq!(unmounted.properties.services, ["old-lb"]);
     let assets: Vec<(&str, bool)> =
         c.assets.load_balancers.iter().map(|l| (l.name.as_str(), l.private)).collect();
@@ -468,9 +469,9 @@ fn idle_balances_and_the_bill_is_complete() {
     close(balance[0].idle, 3.8131092);
     close(balance[0].node_cost, 4.853256);
     // Everything the cluster paid for is in the answer: nodes 4.853256, disks 0.06575328 +
-    // 0.01643832, load balancers (0.025 + 0.01) × 289/12, management 0.10 × 24 = 2.4 (shared
+    // 0.01643832, load balancers (0.025 + 0.01) × 24, management 0.10 × 24 = 2.4 (shared
     // as tenancy cost by default).
-    let bill = 4.853256 + 0.06575328 + 0.01643832 + 0.035 * 289.0 / 12.0 + 2.4;
+    let bill = 4.853256 + 0.06575328 + 0.01643832 + 0.035 * 24.0 + 2.4;
     close(c.assets.total_cost(), bill);
     let answered: f64 = rows.iter().map(|r| r.total_cost).sum();
     close(answered, bill);

@@ -1,21 +1,37 @@
 //! Step "federation": the federator combines every cluster's ETL objects into
-//! `federated/combined/`, and must find exactly the clusters that shipped.
+//! `federated/combined/` (incremental, under its lease), and must find exactly the clusters
+//! that shipped, nothing quarantined, no two sources for one cluster, no cluster missing a
+//! window.
 
-use ampfed_federation::{federate, FederationReport};
+use ampfed_federation::{federate_with, FederationReport, Options};
 use anyhow::Result;
 
 use crate::env::Env;
 
-/// Federates the bucket; fails unless the combined clusters are `expected`.
+/// The e2e's federator: one stable holder id, so a re-run resumes its own lease.
+const HOLDER: &str = "ampfed-e2e";
+
+/// Federates the bucket; fails unless the combined clusters are `expected` and every object
+/// was trusted.
 pub async fn combine(env: &Env, expected: &[String]) -> Result<FederationReport> {
-    let report = federate(&env.store(), None).await?;
+    let options = Options { holder: HOLDER.to_owned(), ..Options::default() };
+    let report = federate_with(&env.store(), &options).await?;
     let mut sorted = expected.to_vec();
     sorted.sort();
     let mut combined = report.clusters.clone();
     combined.sort();
+    let check = |message: String| Err(anyhow::anyhow!(message).context(crate::Failure::Check));
     if combined != sorted {
-        return Err(anyhow::anyhow!("combined clusters {:?}, expected {:?}", report.clusters, expected)
-            .context(crate::Failure::Check));
+        return check(format!("combined clusters {:?}, expected {:?}", report.clusters, expected));
+    }
+    if !report.quarantined.is_empty() {
+        return check(format!("objects quarantined: {:?}", report.quarantined));
+    }
+    if !report.conflicts.is_empty() {
+        return check(format!("two sources claim one cluster: {:?}", report.conflicts));
+    }
+    if let Some(w) = report.windows.iter().find(|w| !w.missing.is_empty()) {
+        return check(format!("window {:?} misses clusters {:?}", w.window, w.missing));
     }
     Ok(report)
 }
