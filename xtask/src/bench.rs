@@ -15,6 +15,7 @@ impl flags::Bench {
             flags::Component::Sigv4 => ("ampfed-sigv4", "sigv4"),
             flags::Component::Proxy => ("ampfed-proxy", "proxy"),
             flags::Component::Ingest => ("ampfed-aws-mock", "ingest"),
+            flags::Component::Federation => ("ampfed-federation", "federation"),
             flags::Component::AmpRouting
             | flags::Component::AmpRemoteWrite
             | flags::Component::AmpRules

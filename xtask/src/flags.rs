@@ -45,6 +45,8 @@ pub(crate) enum Component {
     /// Remote-write ingest through the proxy and the AMP mock against straight into
     /// Prometheus (benchmark only).
     Ingest,
+    /// `ampfed-federation`: the federator over synthetic ETL in an embedded S3 (benchmark only).
+    Federation,
     /// The AMP mock's routing: signed requests of any method, path, query and body (fuzz only).
     AmpRouting,
     /// The AMP mock's remote write decoding and checks (fuzz only).

@@ -26,10 +26,11 @@ use ampfed_allocation::{AllocationSet, AssetSet, Window};
 use ampfed_common::wait::Cancel;
 use serde::Serialize;
 
-use crate::format::{self, Decoded};
+use crate::format::Decoded;
 use crate::layout::{self, classify, Classified, Kind, MANIFEST_KEY};
 use crate::lease::{Lease, LeaseConfig, Taken};
 use crate::manifest::{Input, Manifest, Misfiled, WindowEntry};
+use crate::parquet;
 use crate::retry::Retry;
 use crate::store::{md5_etag, Condition, Fetched, Listed, Put, Store};
 use crate::trust::{self, Distrust};
@@ -272,6 +273,19 @@ impl Snapshot {
                     s.clusters.insert(folder);
                 }
                 _ => {}
+            }
+        }
+        // A window's legacy `.json` input whose `.parquet` twin is listed too is the same set
+        // written before the store switched to Parquet: the `.parquet` object is the one (no
+        // false duplicate); the `.json` one is left alone.
+        for inputs in s.inputs.values_mut() {
+            let shadowed: Vec<String> = inputs
+                .keys()
+                .filter(|k| layout::parquet_sibling(k).is_some_and(|p| inputs.contains_key(&p)))
+                .cloned()
+                .collect();
+            for key in shadowed {
+                inputs.remove(&key);
             }
         }
         s
@@ -660,21 +674,21 @@ impl<'a> Run<'a> {
                 }
             };
             let (source, verdict) = match listing.kind {
-                Kind::Allocations => match format::decode_set(key, &fetched.bytes) {
+                Kind::Allocations => match parquet::decode_allocations(key, &fetched.bytes) {
                     Ok(Decoded { set, source }) => {
                         let verdict =
                             trust::check_set(&listing.cluster, window, &set).map(|()| sets.push(set));
                         (source, verdict)
                     }
-                    Err(e) => (None, Err(trust::undecodable(&e))),
+                    Err(e) => (None, Err(trust::unreadable(e))),
                 },
-                Kind::Assets => match format::decode_asset_set(key, &fetched.bytes) {
+                Kind::Assets => match parquet::decode_assets(key, &fetched.bytes) {
                     Ok(Decoded { set, source }) => {
                         let verdict = trust::check_asset_set(&listing.cluster, window, &set)
                             .map(|()| asset_sets.push(set));
                         (source, verdict)
                     }
-                    Err(e) => (None, Err(trust::undecodable(&e))),
+                    Err(e) => (None, Err(trust::unreadable(e))),
                 },
             };
             if let (Some(was), Some(now)) = (known.and_then(|k| k.source.as_ref()), source.as_ref()) {
@@ -700,9 +714,12 @@ impl<'a> Run<'a> {
                 all.extend(set.allocations);
             }
             allocations = all.len();
-            format::to_bytes(&AllocationSet::new(members, window, all))
+            parquet::encode_allocations(&AllocationSet::new(members, window, all), None)
         });
-        let assets_bytes = AssetSet::combine(&asset_sets).map(|combined| format::assets_to_bytes(&combined));
+        let allocations_bytes = allocations_bytes.transpose()?;
+        let assets_bytes = AssetSet::combine(&asset_sets)
+            .map(|combined| parquet::encode_assets(&combined, None))
+            .transpose()?;
         let mut keys = [None, None];
         for (i, (kind, bytes)) in
             [(Kind::Allocations, allocations_bytes), (Kind::Assets, assets_bytes)].into_iter().enumerate()
@@ -719,6 +736,13 @@ impl<'a> Run<'a> {
                 },
                 None if current.is_some() => self.delete(&key).await?,
                 None => {}
+            }
+        }
+        // Combined objects of the first format (`.json`) in this window are replaced by the
+        // Parquet ones just written.
+        for key in listed_outputs.into_iter().flat_map(|o| o.keys()) {
+            if key.ends_with(layout::JSON_SUFFIX) {
+                self.delete(key).await?;
             }
         }
         let [allocations_key, assets_key] = keys;
@@ -744,7 +768,7 @@ impl<'a> Run<'a> {
         let put = self
             .retry
             .call("PutObject (combined)", self.retried, || {
-                store.put_if(key, bytes.clone(), format::CONTENT_TYPE, &condition)
+                store.put_if(key, bytes.clone(), parquet::CONTENT_TYPE, &condition)
             })
             .await?;
         Ok(match put {

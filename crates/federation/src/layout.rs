@@ -1,5 +1,6 @@
 //! Where everything lives in the central bucket, and what a key says about its object: the
-//! per-cluster inputs `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.json`,
+//! per-cluster inputs `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.parquet`
+//! (and the first format's `.json`, still read),
 //! the combined outputs under `federated/combined/`, the federator's manifest and lease next
 //! to them, and copies of distrusted objects under `quarantine/<original key>`.
 //!
@@ -31,7 +32,12 @@ pub const MANIFEST_KEY: &str = "federated/combined/etl/manifest.json";
 /// The federators' lease (`crate::lease`).
 pub const LEASE_KEY: &str = "federated/combined/etl/.lease";
 
-/// The two kinds of daily ETL object.
+/// The suffix of what the store writes (`crate::parquet`).
+pub const PARQUET_SUFFIX: &str = ".parquet";
+/// The suffix of the first format's JSON objects (`crate::format`), read but no longer written.
+pub const JSON_SUFFIX: &str = ".json";
+
+/// The two kinds of ETL object (the one `Kind` of the crate; `crate::parquet` re-exports it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Allocations,
@@ -39,18 +45,49 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The folder of this kind under `etl/`.
-    pub fn dir(self) -> &'static str {
+    /// The folder of this kind under `etl/`, and the `ampfed.kind` metadata value:
+    /// `allocations`, `assets`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Allocations => "allocations",
             Kind::Assets => "assets",
         }
     }
+
+    /// The folder of this kind under `etl/` (the same as [`Kind::as_str`]).
+    pub fn dir(self) -> &'static str {
+        self.as_str()
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "allocations" => Some(Kind::Allocations),
+            "assets" => Some(Kind::Assets),
+            _ => None,
+        }
+    }
 }
 
-/// The key of `cluster`'s (or `combined`'s) daily object of `kind` for `window`.
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The key of `cluster`'s (or `combined`'s) daily object of `kind` for `window`: the Parquet
+/// object the store writes.
 pub fn key(cluster: &str, kind: Kind, window: Window) -> String {
-    format!("{FEDERATED_PREFIX}{cluster}/etl/{}/1d/{}.json", kind.dir(), window.file_stem())
+    format!("{FEDERATED_PREFIX}{cluster}/etl/{}/1d/{}{PARQUET_SUFFIX}", kind.dir(), window.file_stem())
+}
+
+/// The key the first format gave the same object (`.json`), which readers still accept.
+pub fn legacy_json_key(cluster: &str, kind: Kind, window: Window) -> String {
+    format!("{FEDERATED_PREFIX}{cluster}/etl/{}/1d/{}{JSON_SUFFIX}", kind.dir(), window.file_stem())
+}
+
+/// For a legacy `.json` key, the `.parquet` key of the same object; `None` for other keys.
+pub fn parquet_sibling(key: &str) -> Option<String> {
+    key.strip_suffix(JSON_SUFFIX).map(|stem| format!("{stem}{PARQUET_SUFFIX}"))
 }
 
 /// Where the copy of a quarantined object goes.
@@ -115,24 +152,29 @@ pub enum Classified {
     Ignored { folder: Option<String> },
 }
 
-/// Reads a `<start>-<end>.json` file name as one UTC day, in its canonical spelling only.
+/// Reads a `<start>-<end>.parquet` (or legacy `<start>-<end>.json`) file name as one UTC day,
+/// in its canonical spelling only.
 fn day_of(file: &str) -> Result<Window, String> {
-    let Some(stem) = file.strip_suffix(".json") else {
-        return Err(format!("`{file}` is not named <start>-<end>.json"));
+    let named = || format!("`{file}` is not named <start>-<end>.parquet (or .json)");
+    let Some((stem, suffix)) = [PARQUET_SUFFIX, JSON_SUFFIX]
+        .into_iter()
+        .find_map(|suffix| file.strip_suffix(suffix).map(|stem| (stem, suffix)))
+    else {
+        return Err(named());
     };
     let Some((start, end)) = stem.split_once('-') else {
-        return Err(format!("`{file}` is not named <start>-<end>.json"));
+        return Err(named());
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(start) || !digits(end) {
-        return Err(format!("`{file}` is not named <start>-<end>.json with unix seconds"));
+        return Err(format!("{} with unix seconds", named()));
     }
     let (Ok(start), Ok(end)) = (start.parse::<i64>(), end.parse::<i64>()) else {
         return Err(format!("`{file}` holds numbers out of range"));
     };
     let window = Window { start, end };
     if window.file_stem() != stem {
-        return Err(format!("`{file}` is not spelled as {}.json", window.file_stem()));
+        return Err(format!("`{file}` is not spelled as {}{suffix}", window.file_stem()));
     }
     window.check_utc_day().map_err(|e| format!("`{file}`: {e}"))?;
     Ok(window)
@@ -211,7 +253,15 @@ mod tests {
     #[test]
     fn keys_classify_back_to_what_they_were_built_from() {
         let k = key("cluster-a", Kind::Assets, DAY);
-        assert_eq!(k, "federated/cluster-a/etl/assets/1d/86400-172800.json");
+        assert_eq!(k, "federated/cluster-a/etl/assets/1d/86400-172800.parquet");
+        let legacy = legacy_json_key("cluster-a", Kind::Assets, DAY);
+        assert_eq!(legacy, "federated/cluster-a/etl/assets/1d/86400-172800.json");
+        assert_eq!(parquet_sibling(&legacy).as_deref(), Some(k.as_str()));
+        assert_eq!(parquet_sibling(&k), None);
+        assert_eq!(
+            classify(&legacy),
+            Classified::Input { cluster: "cluster-a".into(), kind: Kind::Assets, window: DAY }
+        );
         assert_eq!(
             classify(&k),
             Classified::Input { cluster: "cluster-a".into(), kind: Kind::Assets, window: DAY }
@@ -222,7 +272,7 @@ mod tests {
         );
         assert_eq!(classify(MANIFEST_KEY), Classified::Manifest);
         assert_eq!(classify(LEASE_KEY), Classified::Lease);
-        assert_eq!(quarantine_key(&k), "quarantine/federated/cluster-a/etl/assets/1d/86400-172800.json");
+        assert_eq!(quarantine_key(&k), "quarantine/federated/cluster-a/etl/assets/1d/86400-172800.parquet");
     }
 
     #[test]
@@ -231,7 +281,9 @@ mod tests {
             Classified::Misfiled { reason, .. } => reason,
             other => panic!("{k}: {other:?}"),
         };
-        assert!(misfiled("federated/a/etl/allocations/1d/garbage.json").contains("<start>-<end>.json"));
+        assert!(misfiled("federated/a/etl/allocations/1d/garbage.json").contains("<start>-<end>.parquet"));
+        assert!(misfiled("federated/a/etl/allocations/1d/86400-172800.csv").contains("<start>-<end>.parquet"));
+        assert!(misfiled("federated/a/etl/allocations/1d/0086400-172800.parquet").contains("spelled"));
         assert!(misfiled("federated/a/etl/allocations/1d/0086400-172800.json").contains("spelled"));
         assert!(misfiled("federated/a/etl/allocations/1d/3600-90000.json").contains("not one UTC day"));
         assert!(misfiled("federated/a/etl/allocations/1d/x/86400-172800.json").contains("nested"));

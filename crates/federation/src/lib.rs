@@ -1,4 +1,5 @@
-//! The federated ETL: what a cluster's cost model ships to the central bucket ([`format`]),
+//! The federated ETL: what a cluster's cost model ships to the central bucket ([`parquet`];
+//! the first format's JSON, [`format`], is still read),
 //! where it goes ([`layout`], [`store`]), and the [`federator`] that combines every cluster's
 //! objects into `federated/combined/`: incrementally (its [`manifest`]), trusting no object
 //! ([`trust`], quarantine), one at a time ([`lease`]) and safe under failure (conditional

@@ -33,3 +33,7 @@ pub use codec::{
 pub use container::{Limits, SCHEMA_VERSION};
 pub use error::{ErrorKind, ParquetError};
 pub use keys::{Encoding, EtlKey, Kind, Resolution};
+
+/// The `Content-Type` stored with every Parquet ETL object (the media type registered for
+/// Apache Parquet).
+pub const CONTENT_TYPE: &str = "application/vnd.apache.parquet";

@@ -1,9 +1,11 @@
 //! The central bucket, laid out after Kubecost's federated layout (which stores bingen objects
-//! under `…/etl/bingen/allocations/1d/<start>-<end>`; ampfed writes JSON, see
-//! `docs/amp-setup.md` and [`crate::layout`]):
-//! `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.json` per cluster and
-//! `federated/combined/etl/{allocations,assets}/1d/<start>-<end>.json` after federation. Only
-//! UTC days are filed under `1d/`, and only cluster ids that [`check_cluster_id`] accepts.
+//! under `…/etl/bingen/allocations/1d/<start>-<end>`; ampfed writes Parquet, see
+//! `docs/etl-format.md` and [`crate::layout`]):
+//! `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.parquet` per cluster and
+//! `federated/combined/etl/{allocations,assets}/1d/<start>-<end>.parquet` after federation.
+//! Only UTC days are filed under `1d/`, and only cluster ids that [`check_cluster_id`] accepts.
+//! Readers also accept the first format's `.json` objects (migrated on read,
+//! [`crate::parquet::decode_any`]); when a window has both, the `.parquet` object is the one.
 //!
 //! Besides the typed sets, the store offers the raw operations the federator is built from:
 //! a listing with ETags, a read that returns the ETag of what it read, and writes that are
@@ -237,8 +239,8 @@ impl Store {
     pub async fn put_set(&self, cluster: &str, set: &AllocationSet) -> Result<String, FederationError> {
         let key = Store::allocation_key(cluster, set.window);
         Store::check_filing(cluster, &key, set.window)?;
-        let bytes = crate::format::encode_set(set, self.source());
-        self.put_object(&key, bytes, crate::format::CONTENT_TYPE, &Condition::Always).await?;
+        let bytes = crate::parquet::encode_allocations(set, self.source())?;
+        self.put_object(&key, bytes, crate::parquet::CONTENT_TYPE, &Condition::Always).await?;
         Ok(key)
     }
 
@@ -247,8 +249,8 @@ impl Store {
     pub async fn put_assets(&self, cluster: &str, assets: &AssetSet) -> Result<String, FederationError> {
         let key = Store::asset_key(cluster, assets.window);
         Store::check_filing(cluster, &key, assets.window)?;
-        let bytes = crate::format::encode_asset_set(assets, self.source());
-        self.put_object(&key, bytes, crate::format::CONTENT_TYPE, &Condition::Always).await?;
+        let bytes = crate::parquet::encode_assets(assets, self.source())?;
+        self.put_object(&key, bytes, crate::parquet::CONTENT_TYPE, &Condition::Always).await?;
         Ok(key)
     }
 
@@ -322,16 +324,16 @@ impl Store {
         Ok(())
     }
 
-    /// Reads one asset set.
+    /// Reads one asset set: Parquet, or the first format's JSON.
     pub async fn get_assets(&self, key: &str) -> Result<AssetSet, FederationError> {
         let fetched = self.fetch(key).await?;
-        crate::format::assets_from_bytes(key, &fetched.bytes)
+        Ok(crate::parquet::decode_assets(key, &fetched.bytes)?.set)
     }
 
-    /// Reads one set.
+    /// Reads one set: Parquet, or the first format's JSON.
     pub async fn get_set(&self, key: &str) -> Result<AllocationSet, FederationError> {
         let fetched = self.fetch(key).await?;
-        crate::format::from_bytes(key, &fetched.bytes)
+        Ok(crate::parquet::decode_allocations(key, &fetched.bytes)?.set)
     }
 
     /// Reads one object whole, with the ETag of the version read. When that ETag is an MD5,
@@ -416,19 +418,28 @@ impl Store {
         Ok(clusters)
     }
 
-    /// The keys of a cluster's daily allocation sets, sorted.
+    /// The keys of a cluster's daily allocation sets, sorted; a legacy `.json` key whose
+    /// `.parquet` sibling exists is left out (one object per window).
     pub async fn allocation_keys(&self, cluster: &str) -> Result<Vec<String>, FederationError> {
         self.keys(&format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/")).await
     }
 
-    /// The keys of a cluster's daily asset sets, sorted.
+    /// The keys of a cluster's daily asset sets, sorted (as [`Store::allocation_keys`]).
     pub async fn asset_keys(&self, cluster: &str) -> Result<Vec<String>, FederationError> {
         self.keys(&format!("{FEDERATED_PREFIX}{cluster}/etl/assets/1d/")).await
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, FederationError> {
-        Ok(self.list(prefix).await?.into_iter().map(|l| l.key).collect())
+        Ok(prefer_parquet(self.list(prefix).await?.into_iter().map(|l| l.key).collect()))
     }
+}
+
+/// `keys` (sorted) without the legacy `.json` keys whose `.parquet` sibling is among them.
+pub fn prefer_parquet(keys: Vec<String>) -> Vec<String> {
+    let all: std::collections::BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+    let shadowed: Vec<bool> =
+        keys.iter().map(|k| layout::parquet_sibling(k).is_some_and(|p| all.contains(p.as_str()))).collect();
+    keys.into_iter().zip(shadowed).filter(|(_, s)| !s).map(|(k, _)| k).collect()
 }
 
 #[cfg(test)]
@@ -442,5 +453,26 @@ mod tests {
         assert!(is_md5_etag(&etag));
         assert!(!is_md5_etag("\"5d41402abc4b2a76b9719d911017c592-2\""));
         assert!(!is_md5_etag(""));
+    }
+
+    #[test]
+    fn parquet_keys_shadow_their_legacy_json_twins() {
+        let keys = [
+            "federated/a/etl/allocations/1d/0-86400.json",
+            "federated/a/etl/allocations/1d/0-86400.parquet",
+            "federated/a/etl/allocations/1d/86400-172800.json",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            prefer_parquet(keys),
+            [
+                "federated/a/etl/allocations/1d/0-86400.parquet",
+                "federated/a/etl/allocations/1d/86400-172800.json"
+            ]
+        );
+        let w = Window { start: 0, end: 86_400 };
+        assert_eq!(Store::allocation_key("a", w), "federated/a/etl/allocations/1d/0-86400.parquet");
+        assert_eq!(Store::asset_key("combined", w), "federated/combined/etl/assets/1d/0-86400.parquet");
     }
 }

@@ -2,8 +2,10 @@
 //! the object must agree. [`check_set`] and [`check_asset_set`] compare a decoded object with
 //! its key; [`Distrust`] names the rule broken, and the federator quarantines the object.
 //!
-//! The rules, for an object at `federated/<cluster>/etl/<kind>/1d/<start>-<end>.json`:
-//! - it decodes as this build's format version (`undecodable`, `unsupported-version`);
+//! The rules, for an object at `federated/<cluster>/etl/<kind>/1d/<start>-<end>.parquet` (or
+//! the first format's `.json`):
+//! - it decodes as a schema or format version this build reads (`undecodable`,
+//!   `unsupported-version`; [`unreadable`] sorts the codec's errors);
 //! - its `window` is the key's (`window-mismatch`) and its `clusters` are exactly `[<cluster>]`
 //!   (`cluster-mismatch`);
 //! - every allocation names `<cluster>` in its `properties.cluster` and its name starts with
@@ -18,6 +20,7 @@ use ampfed_allocation::{AllocationSet, AssetSet, Window};
 use serde::{Deserialize, Serialize};
 
 use crate::format::{DecodeError, DecodeReason};
+use crate::parquet::{ErrorKind, ParquetError};
 
 /// Why an object is not trusted: a stable code and a sentence.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -30,6 +33,23 @@ pub struct Distrust {
 impl Distrust {
     pub fn new(code: &str, message: impl Into<String>) -> Distrust {
         Distrust { code: code.to_owned(), message: message.into() }
+    }
+}
+
+/// What a failure of the Parquet codec (`crate::parquet::decode_*`) means for the object: a
+/// key naming another window than the object holds is a `window-mismatch`, as when the set
+/// decodes; a JSON object of another format version is `unsupported-version`, as a newer
+/// Parquet schema; the rest as [`undecodable`].
+pub fn unreadable(e: ParquetError) -> Distrust {
+    match &e.kind {
+        ErrorKind::KeyMismatch { detail } if detail.starts_with("the key names window") => {
+            Distrust::new("window-mismatch", detail.clone())
+        }
+        // A first-format JSON object of another format version (`format::DecodeError::message`).
+        ErrorKind::Json { detail } if detail.starts_with("format version ") => {
+            Distrust::new("unsupported-version", detail.clone())
+        }
+        _ => undecodable(&DecodeError::from(e)),
     }
 }
 

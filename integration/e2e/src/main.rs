@@ -139,7 +139,10 @@ fn main() -> ExitCode {
             std::panic::set_hook(Box::new(|_| {}));
             let compared = snapshots::compare(&outcome);
             std::panic::set_hook(default_hook);
-            let state = if compared.is_ok() { Snapshots::Match } else { Snapshots::Differ };
+            let state = match &compared {
+                Ok(()) => Snapshots::Match,
+                Err(differ) => Snapshots::Differ(differ.len()),
+            };
             print_summary(&outcome, state, total);
             match compared {
                 Ok(()) => (Report::passed(&outcome, SnapshotResult::Match, total), None),
@@ -203,7 +206,8 @@ async fn interrupted() {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Snapshots {
     Match,
-    Differ,
+    /// How many differ.
+    Differ(usize),
     /// `--clusters N`: the snapshots describe the fixtures, not stamped clusters.
     NotCompared,
 }
@@ -238,11 +242,10 @@ fn print_summary(outcome: &Outcome, snapshots_state: Snapshots, total: f64) {
         Snapshots::NotCompared => {
             eprintln!("  snapshots       not compared (they describe the fixtures' clusters on the default day and labels)")
         }
-        state => eprintln!(
-            "  snapshots       {} {}",
-            snapshots::NAMES.len(),
-            if state == Snapshots::Match { "match" } else { "DIFFER" }
-        ),
+        Snapshots::Match => eprintln!("  snapshots       {} match", snapshots::NAMES.len()),
+        Snapshots::Differ(n) => {
+            eprintln!("  snapshots       {n} of {} DIFFER", snapshots::NAMES.len())
+        }
     }
     eprintln!("  step times");
     let slowest = s.steps.iter().map(|(_, d)| *d).max().unwrap_or_default();

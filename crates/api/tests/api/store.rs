@@ -58,7 +58,7 @@ async fn the_store_source_reads_combined_days_and_reports_missing_ones() {
     assert_eq!(source.asset_day(day(5)).await.unwrap(), None);
     assert_eq!(
         source.allocation_name(day(0)),
-        "federated/combined/etl/allocations/1d/1767225600-1767312000.json"
+        "federated/combined/etl/allocations/1d/1767225600-1767312000.parquet"
     );
 
     let api = Api::new(Arc::new(source), ApiConfig { now: Some(NOW), ..ApiConfig::default() });

@@ -10,36 +10,9 @@ use ampfed_allocation::{Window, DAY_SECS};
 /// Seconds in an hour.
 const HOUR_SECS: i64 = 3_600;
 
-/// What an object holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Allocations,
-    Assets,
-}
-
-impl Kind {
-    /// The key segment and the `ampfed.kind` metadata value: `allocations`, `assets`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Allocations => "allocations",
-            Kind::Assets => "assets",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "allocations" => Some(Kind::Allocations),
-            "assets" => Some(Kind::Assets),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What an object holds: the layout's one [`Kind`] (`crate::layout`), whose `as_str` is the
+/// key segment and the `ampfed.kind` metadata value.
+pub use crate::layout::Kind;
 
 /// How long an object's window is: one UTC day (`1d`) or one UTC hour (`1h`), as Kubecost's
 /// daily and hourly ETL.

@@ -6,7 +6,7 @@ use ampfed_allocation::{AllocationSet, AssetSet};
 use ampfed_federation::layout::MANIFEST_KEY;
 use ampfed_federation::manifest::Manifest;
 use ampfed_federation::store::Condition;
-use ampfed_federation::{federate, federate_with, format, LeaseOutcome, Store};
+use ampfed_federation::{federate, federate_with, parquet, LeaseOutcome, Store};
 
 use crate::support::{self, cluster_names, day, options, seed, server, set};
 
@@ -37,9 +37,13 @@ async fn a_clean_run_writes_what_the_federator_always_wrote_and_a_second_run_rea
             window,
             cluster_names(3).iter().flat_map(|c| set(c, window, 3).allocations).collect(),
         );
-        assert_eq!(store.fetch(key).await.unwrap().bytes, format::to_bytes(&expected), "{key}");
+        assert_eq!(
+            store.fetch(key).await.unwrap().bytes,
+            parquet::encode_allocations(&expected, None).unwrap(),
+            "{key}"
+        );
         let assets: Vec<AssetSet> = cluster_names(3).iter().map(|c| support::assets(c, window)).collect();
-        let expected = format::assets_to_bytes(&AssetSet::combine(&assets).unwrap());
+        let expected = parquet::encode_assets(&AssetSet::combine(&assets).unwrap(), None).unwrap();
         assert_eq!(store.fetch(&first.asset_objects_written[d]).await.unwrap().bytes, expected);
     }
     let manifest = Manifest::from_bytes(&store.fetch(MANIFEST_KEY).await.unwrap().bytes).unwrap();
@@ -151,4 +155,63 @@ async fn an_unreadable_manifest_is_rebuilt_to_the_same_bytes() {
     assert_eq!(r.recombined, [day(0), day(1)]);
     assert_eq!(r.objects_written.len(), 2);
     assert_eq!(support::combined(&store).await, clean);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_json_objects_are_read_and_a_parquet_twin_wins_without_a_duplicate() {
+    use ampfed_federation::format;
+    use ampfed_federation::layout::{legacy_json_key, Kind};
+
+    let s3 = server();
+    let store = support::store(s3.endpoint(), "incremental-legacy");
+    seed(&store, 2, 2).await;
+    // Day 0: cluster-a's objects exist only as the first format's JSON (a bucket written
+    // before the switch), plus a stale JSON combined set the federator must replace.
+    for (kind, key) in [
+        (Kind::Allocations, Store::allocation_key("cluster-a", day(0))),
+        (Kind::Assets, Store::asset_key("cluster-a", day(0))),
+    ] {
+        store.delete_object(&key).await.unwrap();
+        let bytes = match kind {
+            Kind::Allocations => format::to_bytes(&set("cluster-a", day(0), 3)),
+            Kind::Assets => format::assets_to_bytes(&support::assets("cluster-a", day(0))),
+        };
+        let legacy = legacy_json_key("cluster-a", kind, day(0));
+        store.put_object(&legacy, bytes, format::CONTENT_TYPE, &Condition::Always).await.unwrap();
+    }
+    let stale = legacy_json_key("combined", Kind::Allocations, day(0));
+    store.put_object(&stale, b"{}".to_vec(), format::CONTENT_TYPE, &Condition::Always).await.unwrap();
+    // Day 1: cluster-b has both a JSON and a Parquet object of the same set.
+    let twin = legacy_json_key("cluster-b", Kind::Allocations, day(1));
+    let twin_bytes = format::to_bytes(&set("cluster-b", day(1), 3));
+    store.put_object(&twin, twin_bytes, format::CONTENT_TYPE, &Condition::Always).await.unwrap();
+
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert!(r.quarantined.is_empty(), "{:?}", r.quarantined);
+    assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+    assert_eq!(r.recombined, [day(0), day(1)]);
+    assert_eq!(r.allocations, 12, "2 days × 2 clusters × 3 pods, the twin counted once");
+    for d in [0, 1] {
+        let combined = store.get_set(&Store::allocation_key("combined", day(d))).await.unwrap();
+        assert_eq!(combined.clusters, cluster_names(2));
+        assert_eq!(combined.allocations.len(), 6);
+        let key = Store::allocation_key("combined", day(d));
+        assert!(key.ends_with(".parquet"), "{key}");
+        assert!(store.fetch(&key).await.unwrap().bytes.starts_with(b"PAR1"));
+    }
+    assert_eq!(
+        store.fetch(&stale).await.unwrap_err().s3_failure(),
+        Some(ampfed_federation::S3Failure::NotFound),
+        "the JSON combined set is replaced by the Parquet one"
+    );
+    // The store's own listing prefers the Parquet twin; the legacy one reads too.
+    let keys = store.allocation_keys("cluster-b").await.unwrap();
+    assert_eq!(
+        keys,
+        [Store::allocation_key("cluster-b", day(0)), Store::allocation_key("cluster-b", day(1))]
+    );
+    assert_eq!(store.get_set(&twin).await.unwrap().allocations.len(), 3);
+    // Settled: a second run has nothing to do.
+    let again = federate_with(&store, &options("f")).await.unwrap();
+    assert!(again.recombined.is_empty(), "{again:?}");
 }

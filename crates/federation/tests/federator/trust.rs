@@ -5,9 +5,9 @@
 //! store and by the cost model, with the same rules.
 
 use ampfed_allocation::Window;
-use ampfed_federation::layout::{quarantine_key, quarantine_reason_key};
+use ampfed_federation::layout::{legacy_json_key, quarantine_key, quarantine_reason_key, Kind};
 use ampfed_federation::store::Condition;
-use ampfed_federation::{check_cluster_id, federate_with, format, FederationError, Store};
+use ampfed_federation::{check_cluster_id, federate_with, format, parquet, FederationError, Store};
 
 use crate::support::{self, allocation, day, options, seed, server, set};
 
@@ -23,20 +23,22 @@ async fn distrusted_objects_are_quarantined_and_the_others_combine_as_if_they_we
     let a = |c: &str, d: i64| Store::allocation_key(c, day(d));
     // Corrupt bytes.
     put(a("cluster-b", 0), b"{\"version\": 1, \"clus".to_vec()).await;
-    // Another format version.
+    // Another format version: a legacy JSON object (the only one of its window and cluster).
     let v2 = String::from_utf8(format::to_bytes(&set("cluster-c", day(0), 3)))
         .unwrap()
         .replace("\"version\": 1", "\"version\": 2");
-    put(a("cluster-c", 0), v2.into_bytes()).await;
+    store.delete_object(&a("cluster-c", 0)).await.unwrap();
+    let v2_key = legacy_json_key("cluster-c", Kind::Allocations, day(0));
+    put(v2_key.clone(), v2.into_bytes()).await;
     // Day 2's set filed under day 1.
-    put(a("cluster-a", 1), format::to_bytes(&set("cluster-a", day(2), 3))).await;
+    put(a("cluster-a", 1), parquet::encode_allocations(&set("cluster-a", day(2), 3), None).unwrap()).await;
     // Cluster b's allocations under cluster c's prefix (its clusters field says cluster-c).
     let mut foreign = set("cluster-c", day(2), 2);
     foreign.allocations.push(allocation("cluster-b", day(2), 9, 1.0));
-    put(a("cluster-c", 2), format::to_bytes(&foreign)).await;
+    put(a("cluster-c", 2), parquet::encode_allocations(&foreign, None).unwrap()).await;
     // An asset set that names another cluster.
     let assets = support::assets("cluster-a", day(2));
-    put(Store::asset_key("cluster-b", day(2)), format::assets_to_bytes(&assets)).await;
+    put(Store::asset_key("cluster-b", day(2)), parquet::encode_assets(&assets, None).unwrap()).await;
     // Misfiled: a file name that is no day, and a folder named like the layout.
     put("federated/cluster-a/etl/allocations/1d/latest.json".into(), b"{}".to_vec()).await;
     put("federated/quarantine/etl/allocations/1d/1767225600-1767312000.json".into(), b"{}".to_vec()).await;
@@ -51,7 +53,7 @@ async fn distrusted_objects_are_quarantined_and_the_others_combine_as_if_they_we
             ("federated/cluster-a/etl/allocations/1d/latest.json".into(), "misfiled".into()),
             (a("cluster-b", 0), "undecodable".into()),
             (Store::asset_key("cluster-b", day(2)), "cluster-mismatch".into()),
-            (a("cluster-c", 0), "unsupported-version".into()),
+            (v2_key.clone(), "unsupported-version".into()),
             (a("cluster-c", 2), "foreign-allocation".into()),
             ("federated/quarantine/etl/allocations/1d/1767225600-1767312000.json".into(), "misfiled".into()),
         ]
@@ -69,7 +71,7 @@ async fn distrusted_objects_are_quarantined_and_the_others_combine_as_if_they_we
         assert!(reason.contains(&q.etag.replace('"', "\\\"")), "{reason}");
     }
     let message = |key: &str| r.quarantined.iter().find(|q| q.key == key).unwrap().message.clone();
-    assert!(message(&a("cluster-c", 0)).contains("format version 2"));
+    assert!(message(&v2_key).contains("format version 2"));
     assert!(
         message(&a("cluster-a", 1)).contains("holds 1767398400-1767484800"),
         "{}",

@@ -12,8 +12,8 @@ fn the_whole_path_runs_and_matches_the_snapshots() {
     assert_eq!(s.rules_installed, 9);
     assert!(s.rule_series_recorded > 0);
     assert_eq!(s.etl_objects.len(), 3);
-    assert_eq!(s.etl_objects[0], "federated/cluster-a/etl/allocations/1d/1767225600-1767312000.json");
-    assert_eq!(s.combined_objects, ["federated/combined/etl/allocations/1d/1767225600-1767312000.json"]);
+    assert_eq!(s.etl_objects[0], "federated/cluster-a/etl/allocations/1d/1767225600-1767312000.parquet");
+    assert_eq!(s.combined_objects, ["federated/combined/etl/allocations/1d/1767225600-1767312000.parquet"]);
     // Every recording rule of the guide has input, so every record name has series.
     for (record, series) in &outcome.rule_series {
         assert!(!series.is_empty(), "{record} recorded nothing");

@@ -29,7 +29,7 @@ fn three_days_across_a_month_end_under_another_cluster_label() {
         for (d, (start, end)) in days.iter().enumerate() {
             assert_eq!(
                 s.etl_objects[i * 3 + d],
-                format!("federated/{cluster}/etl/allocations/1d/{start}-{end}.json")
+                format!("federated/{cluster}/etl/allocations/1d/{start}-{end}.parquet")
             );
         }
     }

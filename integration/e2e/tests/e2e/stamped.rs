@@ -12,6 +12,6 @@ fn stamped_clusters_run_the_whole_path() {
     );
     assert_eq!(s.samples_stored, s.samples_written);
     assert_eq!(s.etl_objects.len(), 5);
-    assert_eq!(s.etl_objects[2], "federated/cluster-b-001/etl/allocations/1d/1767225600-1767312000.json");
+    assert_eq!(s.etl_objects[2], "federated/cluster-b-001/etl/allocations/1d/1767225600-1767312000.parquet");
     assert_eq!(outcome.by_cluster.len(), 5);
 }

@@ -63,8 +63,8 @@ async fn the_federation_store_works_against_the_embedded_server() {
     assert_eq!(
         store.allocation_keys("cluster-b").await.unwrap(),
         [
-            "federated/cluster-b/etl/allocations/1d/0-86400.json",
-            "federated/cluster-b/etl/allocations/1d/86400-172800.json"
+            "federated/cluster-b/etl/allocations/1d/0-86400.parquet",
+            "federated/cluster-b/etl/allocations/1d/86400-172800.parquet"
         ]
     );
     for (key, set) in &written {
