@@ -234,86 +234,18 @@ impl AssetSet {
     pub fn accumulate(sets: &[AssetSet]) -> Option<AssetSet> {
         let first = sets.first()?;
         let mut out = AssetSet::new(Vec::new(), first.window);
-        let mut nodes: BTreeMap<(String, String), NodeAsset> = BTreeMap::new();
-        let mut disks: BTreeMap<(String, String), DiskAsset> = BTreeMap::new();
-        let mut lbs: BTreeMap<(String, String), LoadBalancerAsset> = BTreeMap::new();
-        let mut mgmt: BTreeMap<(String, String), ClusterManagementAsset> = BTreeMap::new();
+        let mut nodes = BTreeMap::new();
+        let mut disks = BTreeMap::new();
+        let mut lbs = BTreeMap::new();
+        let mut mgmt = BTreeMap::new();
         for s in sets {
             out.window.start = out.window.start.min(s.window.start);
             out.window.end = out.window.end.max(s.window.end);
             out.clusters.extend(s.clusters.iter().cloned());
-            for n in &s.nodes {
-                match nodes.get_mut(&(n.cluster.clone(), n.name.clone())) {
-                    None => {
-                        nodes.insert((n.cluster.clone(), n.name.clone()), n.clone());
-                    }
-                    Some(acc) => {
-                        acc.start = acc.start.min(n.start);
-                        acc.end = acc.end.max(n.end);
-                        acc.minutes += n.minutes;
-                        acc.cpu_core_hours += n.cpu_core_hours;
-                        acc.ram_byte_hours += n.ram_byte_hours;
-                        acc.gpu_hours += n.gpu_hours;
-                        acc.cpu_cost += n.cpu_cost;
-                        acc.ram_cost += n.ram_cost;
-                        acc.gpu_cost += n.gpu_cost;
-                        acc.adjustment += n.adjustment;
-                        let hours = acc.minutes / 60.0;
-                        if hours > 0.0 {
-                            acc.cpu_cores = acc.cpu_core_hours / hours;
-                            acc.ram_bytes = acc.ram_byte_hours / hours;
-                            acc.gpu_count = acc.gpu_hours / hours;
-                        }
-                        acc.total_cost = acc.computed_total();
-                    }
-                }
-            }
-            for d in &s.disks {
-                match disks.get_mut(&(d.cluster.clone(), d.name.clone())) {
-                    None => {
-                        disks.insert((d.cluster.clone(), d.name.clone()), d.clone());
-                    }
-                    Some(acc) => {
-                        acc.start = acc.start.min(d.start);
-                        acc.end = acc.end.max(d.end);
-                        acc.minutes += d.minutes;
-                        acc.byte_hours += d.byte_hours;
-                        acc.cost += d.cost;
-                        acc.adjustment += d.adjustment;
-                        acc.total_cost = acc.cost + acc.adjustment;
-                    }
-                }
-            }
-            for l in &s.load_balancers {
-                match lbs.get_mut(&(l.cluster.clone(), l.name.clone())) {
-                    None => {
-                        lbs.insert((l.cluster.clone(), l.name.clone()), l.clone());
-                    }
-                    Some(acc) => {
-                        acc.start = acc.start.min(l.start);
-                        acc.end = acc.end.max(l.end);
-                        acc.minutes += l.minutes;
-                        acc.cost += l.cost;
-                        acc.adjustment += l.adjustment;
-                        acc.total_cost = acc.cost + acc.adjustment;
-                    }
-                }
-            }
-            for m in &s.cluster_management {
-                match mgmt.get_mut(&(m.cluster.clone(), m.provisioner.clone())) {
-                    None => {
-                        mgmt.insert((m.cluster.clone(), m.provisioner.clone()), m.clone());
-                    }
-                    Some(acc) => {
-                        acc.start = acc.start.min(m.start);
-                        acc.end = acc.end.max(m.end);
-                        acc.minutes += m.minutes;
-                        acc.cost += m.cost;
-                        acc.adjustment += m.adjustment;
-                        acc.total_cost = acc.cost + acc.adjustment;
-                    }
-                }
-            }
+            sum_into(&mut nodes, &s.nodes);
+            sum_into(&mut disks, &s.disks);
+            sum_into(&mut lbs, &s.load_balancers);
+            sum_into(&mut mgmt, &s.cluster_management);
         }
         out.nodes = nodes.into_values().collect();
         out.disks = disks.into_values().collect();
@@ -351,6 +283,98 @@ impl AssetSet {
     /// Everything the set's clusters paid for in the window.
     pub fn total_cost(&self) -> f64 {
         self.cluster_totals().values().map(|t| t.total_cost).sum()
+    }
+}
+
+/// An asset that [`AssetSet::accumulate`] sums across windows: its identity within a set, and
+/// how a later window's piece adds to it (span, minutes, hours and costs).
+trait Summed: Clone {
+    fn key(&self) -> (String, String);
+    fn add(&mut self, later: &Self);
+}
+
+/// Adds every asset of `items` to the one of the same key in `acc`, or keeps it as the first.
+fn sum_into<T: Summed>(acc: &mut BTreeMap<(String, String), T>, items: &[T]) {
+    for item in items {
+        match acc.get_mut(&item.key()) {
+            Some(sum) => sum.add(item),
+            None => {
+                acc.insert(item.key(), item.clone());
+            }
+        }
+    }
+}
+
+impl Summed for NodeAsset {
+    fn key(&self) -> (String, String) {
+        (self.cluster.clone(), self.name.clone())
+    }
+
+    fn add(&mut self, n: &NodeAsset) {
+        self.start = self.start.min(n.start);
+        self.end = self.end.max(n.end);
+        self.minutes += n.minutes;
+        self.cpu_core_hours += n.cpu_core_hours;
+        self.ram_byte_hours += n.ram_byte_hours;
+        self.gpu_hours += n.gpu_hours;
+        self.cpu_cost += n.cpu_cost;
+        self.ram_cost += n.ram_cost;
+        self.gpu_cost += n.gpu_cost;
+        self.adjustment += n.adjustment;
+        // Capacities are re-averaged over the summed hours.
+        let hours = self.minutes / 60.0;
+        if hours > 0.0 {
+            self.cpu_cores = self.cpu_core_hours / hours;
+            self.ram_bytes = self.ram_byte_hours / hours;
+            self.gpu_count = self.gpu_hours / hours;
+        }
+        self.total_cost = self.computed_total();
+    }
+}
+
+impl Summed for DiskAsset {
+    fn key(&self) -> (String, String) {
+        (self.cluster.clone(), self.name.clone())
+    }
+
+    fn add(&mut self, d: &DiskAsset) {
+        self.start = self.start.min(d.start);
+        self.end = self.end.max(d.end);
+        self.minutes += d.minutes;
+        self.byte_hours += d.byte_hours;
+        self.cost += d.cost;
+        self.adjustment += d.adjustment;
+        self.total_cost = self.cost + self.adjustment;
+    }
+}
+
+impl Summed for LoadBalancerAsset {
+    fn key(&self) -> (String, String) {
+        (self.cluster.clone(), self.name.clone())
+    }
+
+    fn add(&mut self, l: &LoadBalancerAsset) {
+        self.start = self.start.min(l.start);
+        self.end = self.end.max(l.end);
+        self.minutes += l.minutes;
+        self.cost += l.cost;
+        self.adjustment += l.adjustment;
+        self.total_cost = self.cost + self.adjustment;
+    }
+}
+
+impl Summed for ClusterManagementAsset {
+    fn key(&self) -> (String, String) {
+        (self.cluster.clone(), self.provisioner.clone())
+    }
+
+    fn add(&mut self, m: &ClusterManagementAsset) {
+        self.start = self.start.min(m.start);
+        self.end = self.end.max(m.end);
+        self.minutes += m.minutes;
+        self.cost += m.cost;
+        self.adjustment += m.adjustment;
+        self.total_cost = self.cost + self.adjustment;
     }
 }
 
