@@ -9,11 +9,11 @@
 
 pub mod localstack;
 pub mod probe;
+pub mod procfs;
 pub mod prometheus;
 
 mod launcher;
 mod process;
-mod procfs;
 mod scenario;
 
 pub use process::{Process, ProcessSpec};

@@ -1,5 +1,7 @@
 //! What `/proc` tells about processes, read without signalling anyone: a process's group, start
-//! time and working directory, and which processes hold a listening TCP socket.
+//! time, environment and working directory, and which processes hold a listening TCP socket.
+//! The harness's other process checks (`cargo xtask down`'s leftover check) read `/proc`
+//! through the public items here.
 
 use std::collections::HashSet;
 use std::fs;
@@ -38,12 +40,32 @@ pub(crate) fn start_time(pid: i32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
+/// When `pid` started (as [`start_time`]), if it runs: `None` for a zombie or no process.
+pub fn running_since(pid: i32) -> Option<u64> {
+    let fields = stat_fields(pid)?;
+    if fields.first().is_some_and(|s| s == "Z" || s == "X") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// The pids under `/proc`.
+pub fn pids() -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    entries.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok())).collect()
+}
+
+/// Whether the environment of `pid` holds exactly `entry` (`NAME=value`); `false` when it
+/// cannot be read.
+pub fn has_env(pid: i32, entry: &str) -> bool {
+    let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else { return false };
+    environ.split(|&b| b == 0).any(|e| e == entry.as_bytes())
+}
+
 /// Every process that is not a zombie.
 pub(crate) fn processes() -> Vec<ProcessInfo> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+    pids()
+        .into_iter()
         .filter_map(|pid| {
             let pgrp = pgrp(pid)?;
             Some(ProcessInfo { pid, pgrp, cwd: fs::read_link(format!("/proc/{pid}/cwd")).ok() })
@@ -75,15 +97,13 @@ pub(crate) fn group_listens_on(pgid: i32, port: u16) -> Option<bool> {
 /// Set in the environment of every process the harness starts (and so inherited by theirs):
 /// clean-up only ever kills processes that carry it, never, say, a user's shell that happens
 /// to work in a scenario's directory.
-pub(crate) const CHILD_MARKER: (&str, &str) = ("AMPFED_HARNESS_CHILD", "1");
+pub const CHILD_MARKER: (&str, &str) = ("AMPFED_HARNESS_CHILD", "1");
 
 /// Whether process `pid` carries the harness's child marker in its environment
 /// ([`CHILD_MARKER`]); `false` when it cannot be read.
-pub(crate) fn has_child_marker(pid: i32) -> bool {
-    let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else { return false };
+pub fn has_child_marker(pid: i32) -> bool {
     let (key, value) = CHILD_MARKER;
-    let wanted = format!("{key}={value}");
-    environ.split(|&b| b == 0).any(|entry| entry == wanted.as_bytes())
+    has_env(pid, &format!("{key}={value}"))
 }
 
 /// The addresses that processes of group `pgid` listen on beyond the loopback range

@@ -170,14 +170,7 @@ impl State {
 
 /// When `pid` started, in clock ticks since boot; `None` when it does not run or is a zombie.
 pub fn process_start(pid: u32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name, which may hold spaces and parentheses: the state is
-    // field 3 of proc(5), the start time field 22.
-    let fields: Vec<&str> = text.get(text.rfind(')')? + 1..)?.split_whitespace().collect();
-    if fields.first().is_some_and(|s| *s == "Z" || *s == "X") {
-        return None;
-    }
-    fields.get(19)?.parse().ok()
+    ampfed_env::procfs::running_since(i32::try_from(pid).ok()?)
 }
 
 /// Where a kept-up environment answers, and with which credentials: the `endpoints.json`.

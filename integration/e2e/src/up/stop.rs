@@ -14,8 +14,6 @@ use anyhow::{anyhow, Result};
 
 use super::state::{Files, State, RUN_ID_VAR};
 
-/// The harness's child marker (`ampfed-env` sets it on every process it starts).
-const CHILD_MARKER: &str = "AMPFED_HARNESS_CHILD=1";
 /// How long a killed `up`'s processes and ports get to go (its children die with it).
 const LEFTOVER_WAIT: Duration = Duration::from_secs(20);
 /// How long an `up` gets after SIGKILL.
@@ -121,21 +119,19 @@ fn describe(left: &[u32], open: &[u16]) -> String {
 /// The processes of the run of `state` that still run: they carry the harness's child marker
 /// and the run's id, or the marker and a working directory in the run's scenario directory.
 pub fn leftovers(state: &State) -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    use ampfed_env::procfs;
     let run_id = format!("{RUN_ID_VAR}={}", state.run_id);
-    let mut found: Vec<u32> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+    let mut found: Vec<u32> = procfs::pids()
+        .into_iter()
+        .filter_map(|pid| u32::try_from(pid).ok())
         .filter(|&pid| pid != std::process::id() && pid != state.pid)
         .filter(|&pid| super::state::process_start(pid).is_some())
         .filter(|&pid| {
-            let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-            let has = |wanted: &str| environ.split(|&b| b == 0).any(|entry| entry == wanted.as_bytes());
-            if !has(CHILD_MARKER) {
+            if !procfs::has_child_marker(pid as i32) {
                 return false;
             }
             let in_scenario = state.scenario_dir.as_deref().is_some_and(|dir| works_in(pid, dir));
-            has(&run_id) || in_scenario
+            procfs::has_env(pid as i32, &run_id) || in_scenario
         })
         .collect();
     found.sort_unstable();
