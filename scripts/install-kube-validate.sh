@@ -6,28 +6,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.sh
 . "$here/versions.sh"
+# shellcheck source=venv.sh
+. "$here/venv.sh"
 cache="${AMPFED_CACHE_DIR:-$(cd "$here/.." && pwd)/target/ampfed-cache}"
-venv="${1:-$cache/kube-validate-venv}"
-stamp="$venv/.ampfed-pins"
-
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$KUBE_VALIDATE_PINS" ] && [ -x "$venv/bin/kubernetes-validate" ]; then
-    exit 0
-fi
-python="${AMPFED_PYTHON:-python3}"
-if ! command -v "$python" >/dev/null 2>&1; then
-    echo "error: $python not found; install Python 3 (Debian: apt-get install -y python3 python3-venv)" >&2
-    exit 1
-fi
-if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    echo "error: $python has no venv module; run as root: apt-get install -y python3-venv" >&2
-    exit 1
-fi
-echo "creating the kubernetes-validate venv in $venv (pinned: $KUBE_VALIDATE_PINS)" >&2
-rm -rf "$venv"
-mkdir -p "$(dirname "$venv")"
-"$python" -m venv "$venv"
-# shellcheck disable=SC2086
-"$venv/bin/pip" install --quiet --disable-pip-version-check $KUBE_VALIDATE_PINS
-"$venv/bin/kubernetes-validate" --version >/dev/null
-echo "$KUBE_VALIDATE_PINS" > "$stamp"
-echo "kubernetes-validate venv ready" >&2
+pinned_venv kubernetes-validate "${1:-$cache/kube-validate-venv}" "$KUBE_VALIDATE_PINS" \
+    kubernetes-validate kubernetes-validate --version
