@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ampfed_aws_mock::{AwsMock, AwsMockOptions};
 use ampfed_common::Cancel;
+use ampfed_env::containers::{self, Container, LocalStackImage, PrometheusImage};
 use ampfed_env::localstack::{self, LocalStackEndpoint};
 use ampfed_env::prometheus::{self, PrometheusEndpoint};
 use ampfed_env::Scenario;
@@ -18,6 +19,7 @@ use ampfed_proxy::{ProxyOptions, SigningFault, SigningProxy, WebIdentity, WebIde
 use anyhow::{Context, Result};
 
 use crate::progress::{Progress, StepName};
+use crate::providers::{Backend, Providers, S3Provider};
 
 /// The region every endpoint pretends to be in.
 pub const REGION: &str = "us-west-2";
@@ -51,8 +53,8 @@ pub const THROTTLE_SEED: u64 = 20;
 pub struct EnvConfig {
     /// The LocalStack venv (`scripts/install-localstack.sh`).
     pub localstack_venv: PathBuf,
-    /// The Prometheus binary; `None` looks for `prometheus` on `PATH`.
-    pub prometheus: Option<PathBuf>,
+    /// What stands behind S3 and the metrics backend.
+    pub providers: Providers,
     /// A fault to inject into the signing path.
     pub fault: Option<Fault>,
     /// Keep the scenario directory (logs, Prometheus data) after the run.
@@ -66,7 +68,7 @@ impl EnvConfig {
     pub fn from_env() -> EnvConfig {
         EnvConfig {
             localstack_venv: ampfed_common::paths::localstack_venv(),
-            prometheus: None,
+            providers: Providers::default(),
             fault: None,
             keep: false,
             cancel: Cancel::new(),
@@ -79,9 +81,10 @@ pub struct Env {
     proxy: SigningProxy,
     mock: Option<AwsMock>,
     admin: WebIdentity,
-    s3: LocalStackEndpoint,
-    /// The Prometheus backend behind the AMP mock.
-    backend: PrometheusEndpoint,
+    /// The ETL store's server; `None` once stopped.
+    s3: Option<S3Service>,
+    /// The metrics backend behind the AMP mock.
+    backend: BackendService,
     /// The processes and their directory; `None` once stopped.
     processes: Option<Scenario>,
 }
@@ -97,28 +100,34 @@ impl Env {
             .step(
                 StepName::Environment,
                 None,
-                |_| start_processes(config),
-                |(_, prom, s3)| format!("prometheus {}  localstack {}", prom.url, s3.url),
+                |_| start_services(config),
+                |(_, backend, s3)| format!("backend {}  s3 {}", backend.url, s3.url()),
             )
             .await?;
-        let (scenario, prometheus, s3) = processes;
+        let (scenario, backend, s3) = processes;
         let mut guard = StopOnDrop(Some(scenario));
         let (mock, proxy, admin) = progress
             .step(
                 StepName::AwsMockProxy,
                 None,
-                |_| start_aws(config, &prometheus, guard.dir()),
+                |_| start_aws(config, &backend.url, guard.dir()),
                 |(mock, proxy, _)| {
                     format!("sts {}  aps {}  proxy {}", mock.sts_url(), mock.aps_url(), proxy.url())
                 },
             )
             .await?;
-        Ok(Env { proxy, mock: Some(mock), admin, s3, backend: prometheus, processes: guard.0.take() })
+        Ok(Env { proxy, mock: Some(mock), admin, s3: Some(s3), backend, processes: guard.0.take() })
     }
 
     /// Stops every service in reverse order of start and waits until they are gone.
     pub async fn down(mut self) -> Result<()> {
         self.stop_in_process();
+        if let Some(S3Service::Container(container, _)) = self.s3.take() {
+            container.handle.rm().await.context("remove the LocalStack container")?;
+        }
+        if let Some(container) = self.backend.container.take() {
+            container.handle.rm().await.context("remove the Prometheus container")?;
+        }
         if let Some(scenario) = self.processes.take() {
             tokio::task::spawn_blocking(move || drop(scenario)).await.context("teardown task")?;
         }
@@ -149,12 +158,12 @@ impl Env {
         self.proxy.url()
     }
 
-    /// LocalStack S3's URL.
+    /// The S3 endpoint's URL.
     pub fn s3_url(&self) -> &str {
-        &self.s3.url
+        self.s3.as_ref().map(S3Service::url).unwrap_or_default()
     }
 
-    /// The Prometheus backend's URL (unsigned, behind the AMP mock).
+    /// The metrics backend's URL (unsigned, behind the AMP mock).
     pub fn backend_url(&self) -> &str {
         &self.backend.url
     }
@@ -164,21 +173,24 @@ impl Env {
         self.processes.as_ref().map(Scenario::dir)
     }
 
-    /// The central ETL bucket on LocalStack.
+    /// The central ETL bucket.
     pub fn store(&self) -> Store {
         Store::new(&StoreConfig {
-            endpoint: self.s3.url.clone(),
+            endpoint: self.s3_url().to_owned(),
             region: REGION.into(),
             bucket: BUCKET.into(),
-            access_key_id: "test".into(),
-            secret_access_key: "test".into(),
+            access_key_id: S3_KEY.into(),
+            secret_access_key: S3_SECRET.into(),
         })
     }
 
-    /// Stops what runs inside this process: the proxy, then the mocks.
+    /// Stops what runs inside this process: the proxy, then the mocks, then an embedded S3.
     fn stop_in_process(&mut self) {
         self.proxy.stop();
         self.mock = None;
+        if matches!(self.s3, Some(S3Service::Embedded(_))) {
+            self.s3 = None;
+        }
     }
 }
 
@@ -210,34 +222,125 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Prometheus backend and LocalStack S3, owned by a new scenario; started on a thread that
-/// may block (process start-up waits on readiness probes).
-async fn start_processes(config: &EnvConfig) -> Result<(Scenario, PrometheusEndpoint, LocalStackEndpoint)> {
-    let prom_options =
-        prometheus::PrometheusOptions { binary: config.prometheus.clone(), ..Default::default() };
+/// The access key the S3 servers accept (LocalStack takes any; the embedded one this one).
+pub const S3_KEY: &str = "test";
+pub const S3_SECRET: &str = "test";
+
+/// The server behind the ETL bucket.
+enum S3Service {
+    Process(LocalStackEndpoint),
+    Container(Container<LocalStackImage>, LocalStackEndpoint),
+    Embedded(ampfed_s3::EmbeddedS3),
+}
+
+impl S3Service {
+    fn url(&self) -> &str {
+        match self {
+            S3Service::Process(e) | S3Service::Container(_, e) => &e.url,
+            S3Service::Embedded(s3) => s3.endpoint(),
+        }
+    }
+}
+
+/// The metrics backend: its URL, and the container when one runs it.
+struct BackendService {
+    url: String,
+    container: Option<Container<PrometheusImage>>,
+}
+
+/// The processes (owned by a new scenario, started on a thread that may block on readiness
+/// probes), then the containers or in-process servers the providers ask for.
+async fn start_services(config: &EnvConfig) -> Result<(Scenario, BackendService, S3Service)> {
+    let providers = config.providers.clone();
+    let prom_options = prometheus::PrometheusOptions::default();
     let ls_options = localstack::LocalStackOptions { venv: config.localstack_venv.clone() };
     let (keep, cancel) = (config.keep, config.cancel.clone());
-    tokio::task::spawn_blocking(move || -> Result<_> {
+    let host = providers.clone();
+    let (scenario, host_prometheus, host_s3) = tokio::task::spawn_blocking(move || -> Result<_> {
         let mut scenario =
             Scenario::new(keep).context("create the scenario directory")?.cancelled_by(&cancel);
-        let prom = prometheus::start(&mut scenario, &prom_options).context("start Prometheus")?;
-        let s3 = localstack::start(&mut scenario, &ls_options).context("start LocalStack S3")?;
+        let prom = match &host.backend {
+            Backend::Host(binary) => Some(
+                prometheus::start(
+                    &mut scenario,
+                    &prometheus::PrometheusOptions {
+                        binary: binary.clone(),
+                        ..prometheus::PrometheusOptions::default()
+                    },
+                )
+                .context("start Prometheus")?,
+            ),
+            _ => None,
+        };
+        let s3 = match host.s3 {
+            S3Provider::Localstack => {
+                Some(localstack::start(&mut scenario, &ls_options).context("start LocalStack S3")?)
+            }
+            _ => None,
+        };
         Ok((scenario, prom, s3))
     })
     .await
-    .context("environment task")?
+    .context("environment task")??;
+    let backend = match (&providers.backend, host_prometheus) {
+        (_, Some(PrometheusEndpoint { url })) => BackendService { url, container: None },
+        (Backend::Container(binary), None) => {
+            let version = prometheus::host_binary(binary.as_deref())
+                .ok()
+                .and_then(|b| prometheus::binary_version(&b))
+                .unwrap_or_else(|| containers::PROMETHEUS_DEFAULT_VERSION.into());
+            let (container, endpoint) = containers::start_prometheus(&version, &prom_options)
+                .await
+                .context("start the Prometheus container")?;
+            BackendService { url: endpoint.url, container: Some(container) }
+        }
+        (Backend::Url(url), None) => {
+            answers_queries(url).await?;
+            BackendService { url: url.clone(), container: None }
+        }
+        (Backend::Host(_), None) => unreachable!("the host Prometheus was started above"),
+    };
+    let s3 = match (providers.s3, host_s3) {
+        (_, Some(endpoint)) => S3Service::Process(endpoint),
+        (S3Provider::LocalstackContainer, None) => {
+            let (container, endpoint) =
+                containers::start_localstack().await.context("start the LocalStack container")?;
+            S3Service::Container(container, endpoint)
+        }
+        (S3Provider::Embedded, None) => S3Service::Embedded(
+            ampfed_s3::EmbeddedS3::start(ampfed_s3::Config::new(S3_KEY, S3_SECRET, REGION))
+                .context("start the embedded S3")?,
+        ),
+        (S3Provider::Localstack, None) => unreachable!("LocalStack was started above"),
+    };
+    Ok((scenario, backend, s3))
+}
+
+/// A backend given by URL must answer an instant query before the run relies on it.
+async fn answers_queries(url: &str) -> Result<()> {
+    let probe = format!("{url}/api/v1/query?query=1");
+    let answer = tokio::task::spawn_blocking(move || {
+        ureq::get(&probe).timeout(Duration::from_secs(5)).call().map(|r| r.status())
+    })
+    .await
+    .context("backend probe task")?;
+    match answer {
+        Ok(200) => Ok(()),
+        Ok(status) => anyhow::bail!("the backend at {url} answered {status} to /api/v1/query; give a Prometheus-compatible API root (--backend-url)"),
+        Err(e) => anyhow::bail!("the backend at {url} does not answer /api/v1/query ({e}); start it, or use --backend host"),
+    }
 }
 
 /// The STS and AMP mocks over the backend, web identities for the proxy and the admin, and
 /// the signing proxy in front of AMP.
 async fn start_aws(
     config: &EnvConfig,
-    prometheus: &PrometheusEndpoint,
+    backend_url: &str,
     dir: &Path,
 ) -> Result<(AwsMock, SigningProxy, WebIdentity)> {
     let mock = AwsMock::start(AwsMockOptions {
         region: REGION.into(),
-        backend_url: prometheus.url.clone(),
+        backend_url: backend_url.to_owned(),
         credential_lifetime: Duration::from_secs(3600),
     })
     .await;

@@ -12,6 +12,7 @@ pub mod failure;
 pub mod outcome;
 pub mod path;
 pub mod progress;
+pub mod providers;
 pub mod report;
 pub mod sim;
 pub mod snapshots;
@@ -19,6 +20,7 @@ pub mod steps;
 pub mod up;
 
 pub use env::{EnvConfig, Fault};
+pub use providers::{Backend, BackendKind, Providers, S3Provider};
 pub use failure::{classify, Failure};
 pub use outcome::{Outcome, RecordedSeries, Summary};
 pub use path::{run, Options};

@@ -7,6 +7,7 @@ use std::time::Instant;
 use ampfed_clustersim::LabelStyle;
 use ampfed_e2e::env::TEARDOWN_LIMIT;
 use ampfed_e2e::report::{self, Report, SnapshotResult};
+use ampfed_e2e::providers::ProviderFlags;
 use ampfed_e2e::{path, sim, snapshots, Failure, Fault, Options, Outcome};
 use clap::Parser;
 
@@ -23,6 +24,9 @@ cargo xtask e2e --clusters 100           # 100 clusters stamped from the fixture
 cargo xtask e2e --days 3 --epoch 2026-02-27   # three UTC days across a month end; no snapshots\n  \
 cargo xtask e2e --cluster-label cluster --label-style legacy   # no snapshots\n  \
 cargo xtask e2e --keep                   # keep logs and Prometheus data, print where\n  \
+cargo xtask e2e --s3 embedded            # the in-process S3: same snapshots, faster\n  \
+cargo xtask e2e --backend url --backend-url http://127.0.0.1:8428   # your own backend; no snapshots\n  \
+cargo xtask e2e --s3 localstack-container --backend container       # with Docker\n  \
 cargo xtask e2e --json --junit target/e2e.xml   # for CI\n\n\
 Exit codes: 0 passed; 1 a check failed (samples lost, clusters missing, idle off the node cost, \
 snapshots differ); 2 bad input or usage (fixtures, rules, flags; nothing started); 3 the \
@@ -40,9 +44,8 @@ struct Args {
     /// Keep the scenario directory (service logs, Prometheus data) after the run.
     #[arg(long)]
     keep: bool,
-    /// The Prometheus binary (default: `prometheus` on PATH).
-    #[arg(long)]
-    prometheus: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    providers: ProviderFlags,
     /// Simulate N UTC days (1–31); the cost model ships one daily ETL set per cluster and day.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(sim::MAX_DAYS)))]
     days: u32,
@@ -78,7 +81,13 @@ fn main() -> ExitCode {
     let mut options = Options { show_progress: true, ..Options::from_env() };
     options.env.fault = args.fault;
     options.env.keep = args.keep;
-    options.env.prometheus = args.prometheus;
+    options.env.providers = match args.providers.resolve() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     options.clusters = args.clusters.map(|n| n as usize);
     options.sim = sim::Settings {
         epoch: args.epoch,
@@ -91,7 +100,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     // The snapshots are made for the fixtures over the default day and labels.
-    let compare_snapshots = options.clusters.is_none() && options.sim == sim::Settings::default();
+    let compare_snapshots = options.clusters.is_none()
+        && options.sim == sim::Settings::default()
+        && options.env.providers.snapshots_apply();
     let cancel = options.env.cancel.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -106,6 +117,7 @@ fn main() -> ExitCode {
         args.fault.map(|f| format!(" (fault: {f:?})")).unwrap_or_default(),
         args.clusters.map(|n| format!(" ({n} stamped clusters)")).unwrap_or_default()
     );
+    eprintln!("providers: {}", options.env.providers);
     let result = runtime.block_on(async {
         tokio::select! {
             r = path::run(&options) => Some(r),

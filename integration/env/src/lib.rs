@@ -1,5 +1,6 @@
 //! Services the harness starts and owns: the [`Scenario`], the [`Service`] contract, readiness
-//! [`probe`]s, and one constructor per dependency ([`prometheus`], [`localstack`]).
+//! [`probe`]s, and one constructor per dependency ([`prometheus`], [`localstack`]), and the same
+//! two as containers where a Docker engine answers ([`containers`]).
 //!
 //! Only this crate starts processes. Every process gets its own process group, its own
 //! directory under the scenario directory and a log file; the scenario stops them in reverse
@@ -7,6 +8,7 @@
 //! owns it, also when that one is killed with SIGKILL (its parent-death signal), and what a
 //! crashed run left anyway is reaped by the next scenario.
 
+pub mod containers;
 pub mod localstack;
 pub mod probe;
 pub mod procfs;
@@ -43,6 +45,8 @@ pub enum EnvError {
     PortTaken { service: String, attempts: usize, log: PathBuf, tail: String },
     #[error("{service} listens beyond 127.0.0.1 ({}); it was stopped: every server of the harness must listen on loopback only", addresses.join(", "))]
     Exposed { service: String, addresses: Vec<String> },
+    #[error("the {service} container: {message}")]
+    Container { service: String, message: String },
     #[error("cannot start the thread that starts processes: {0}")]
     Launcher(std::io::Error),
 }

@@ -27,6 +27,21 @@ pub struct LocalStackEndpoint {
     pub url: String,
 }
 
+/// The settings of an S3-only LocalStack on 127.0.0.1:`port` that never calls its vendor,
+/// the same for the host process and the container.
+pub fn gateway_env(port: u16) -> Vec<(String, String)> {
+    vec![
+        ("GATEWAY_LISTEN".into(), format!("127.0.0.1:{port}")),
+        // The default (twisted) gateway binds every interface whatever GATEWAY_LISTEN
+        // names; hypercorn binds the address given (docs/localstack.md).
+        ("GATEWAY_SERVER".into(), "hypercorn".into()),
+        ("SERVICES".into(), "s3".into()),
+        ("DNS_ADDRESS".into(), "0".into()),
+        ("SKIP_SSL_CERT_DOWNLOAD".into(), "1".into()),
+        ("DISABLE_EVENTS".into(), "1".into()),
+    ]
+}
+
 /// Starts LocalStack with only S3 and waits until `/_localstack/health` reports S3 available.
 pub fn start(scenario: &mut Scenario, options: &LocalStackOptions) -> Result<LocalStackEndpoint, EnvError> {
     let python = options.venv.join("bin/python");
@@ -42,18 +57,13 @@ pub fn start(scenario: &mut Scenario, options: &LocalStackOptions) -> Result<Loc
         name: "localstack".into(),
         program: python.clone(),
         args: vec!["-m".into(), "localstack.runtime.main".into()],
-        env: vec![
-            ("GATEWAY_LISTEN".into(), format!("127.0.0.1:{port}")),
-            // The default (twisted) gateway binds every interface whatever GATEWAY_LISTEN
-            // names; hypercorn binds the address given (docs/localstack.md).
-            ("GATEWAY_SERVER".into(), "hypercorn".into()),
-            ("SERVICES".into(), "s3".into()),
-            ("DNS_ADDRESS".into(), "0".into()),
-            ("LOCALSTACK_VOLUME_DIR".into(), format!("{dir_text}/volume")),
-            ("SKIP_SSL_CERT_DOWNLOAD".into(), "1".into()),
-            ("DISABLE_EVENTS".into(), "1".into()),
-            ("TMPDIR".into(), dir_text.clone()),
-        ],
+        env: gateway_env(port)
+            .into_iter()
+            .chain([
+                ("LOCALSTACK_VOLUME_DIR".into(), format!("{dir_text}/volume")),
+                ("TMPDIR".into(), dir_text.clone()),
+            ])
+            .collect(),
         cwd: dir.clone(),
         stop_grace: LOCALSTACK_STOP_GRACE,
     };

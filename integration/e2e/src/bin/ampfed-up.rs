@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ampfed_e2e::env::TEARDOWN_LIMIT;
 use ampfed_e2e::up::{self, exports, CredentialStyle, Files, Served, Status, Stopped, UpOptions};
+use ampfed_e2e::providers::ProviderFlags;
 use ampfed_e2e::EnvConfig;
 use clap::{Parser, Subcommand};
 
@@ -69,9 +70,8 @@ Examples:
         /// The credentials the printed exports hand out; the endpoints file holds both.
         #[arg(long, value_enum, default_value_t = CredentialStyle::Keys)]
         credentials: CredentialStyle,
-        /// The Prometheus binary (default: `prometheus` on PATH).
-        #[arg(long, value_name = "PATH")]
-        prometheus: Option<PathBuf>,
+        #[command(flatten)]
+        providers: ProviderFlags,
         /// Keep the scenario directory (service logs, Prometheus data) after it stops.
         #[arg(long)]
         keep: bool,
@@ -128,8 +128,16 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Args::parse().command {
-        Command::Up { dir, credentials, prometheus, keep } => {
-            let env = EnvConfig { prometheus, keep, ..EnvConfig::from_env() };
+        Command::Up { dir, credentials, providers, keep } => {
+            let providers = match providers.resolve() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            eprintln!("providers: {providers}");
+            let env = EnvConfig { providers, keep, ..EnvConfig::from_env() };
             let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             run_up(UpOptions { files: dir.files(), env, show_progress, credentials })
         }

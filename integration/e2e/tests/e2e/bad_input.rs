@@ -22,7 +22,7 @@ fn a_broken_fixture_fails_before_the_environment_starts() {
     let mut options = Options::from_env();
     options.fixtures = dir.path().to_owned();
     // Were the environment started first, this Prometheus would fail it.
-    options.env.prometheus = Some(dir.path().join("no-such-prometheus"));
+    options.env.providers.backend = ampfed_e2e::Backend::Host(Some(dir.path().join("no-such-prometheus")));
     let err = crate::runtime().block_on(path::run(&options)).expect_err("a broken fixture fails");
     // Exit code 2: bad input, nothing started.
     assert_eq!(ampfed_e2e::classify(&err), ampfed_e2e::Failure::BadInput);

@@ -8,6 +8,7 @@ mod faults;
 mod happy_path;
 mod multi_day;
 mod oracle;
+mod providers;
 mod stamped;
 mod stored;
 
