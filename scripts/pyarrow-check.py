@@ -13,8 +13,9 @@ Allocations: rows, cpu/gpu/ram/pv/load balancer/shared/total cost, and the numbe
 entries (read through the map column). Assets: rows and total cost by type and overall.
 
 Usage: pyarrow-check.py FILE.parquet...   (exits 1 on the first file that fails a check)
-Needs pyarrow (tested with pyarrow==17.0.0): python3 -m venv target/pyarrow-venv &&
-target/pyarrow-venv/bin/pip install pyarrow==17.0.0
+Needs pyarrow (pinned in scripts/versions.sh, tested with 17.0.0 and 26.0.1): `cargo xtask setup`
+installs it in <cache dir>/pyarrow-venv (scripts/install-pyarrow.sh); run
+target/ampfed-cache/pyarrow-venv/bin/python scripts/pyarrow-check.py FILE...
 """
 
 import hashlib

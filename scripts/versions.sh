@@ -9,3 +9,6 @@ KUBE_VALIDATE_PINS="kubernetes-validate==1.37.0 jsonschema==4.26.0 jsonschema-sp
 AWSCLI_PINS="awscli==1.33.44 botocore==1.34.162 s3transfer==0.10.4 docutils==0.16 PyYAML==6.0.4 colorama==0.4.6 rsa==4.7.2 pyasn1==0.6.5 jmespath==1.1.0 python-dateutil==2.9.0.post0 six==1.17.0 urllib3==2.8.0"
 # The supply-chain gate (scripts/cargo-deny.sh, deny.toml).
 CARGO_DENY_VERSION="${CARGO_DENY_VERSION:-0.20.2}"
+# pyarrow for the independent reader of the bucket (scripts/pyarrow-bucket-totals.py): one
+# manylinux wheel for CPython 3.11 with its S3 filesystem built in; since 18.0 numpy is optional.
+PYARROW_PINS="pyarrow==26.0.1"

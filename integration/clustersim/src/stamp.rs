@@ -4,6 +4,10 @@
 //! some Deployments and StatefulSets. The same fixtures, count and seed give the same clusters.
 
 use crate::det;
+
+/// The seed of `--clusters N` when `--seed` is not given, for the simulator and kind alike
+/// (both providers stamp the same clusters).
+pub const DEFAULT_SEED: u64 = 2026;
 use crate::fixture::{ClusterFixture, Node, WorkloadKind};
 
 /// `count` clusters stamped from `templates` in turn (the first template gets the extra one
@@ -92,6 +96,15 @@ workloads:
         assert_eq!(stamped, stamp(&templates(), 5, 1));
         assert!(stamp(&[], 5, 1).is_empty());
         assert_eq!(stamp(&templates(), 100, 1).len(), 100);
+    }
+
+    #[test]
+    fn another_seed_stamps_other_node_counts_under_the_same_names() {
+        let nodes = |seed| stamp(&templates(), 30, seed).iter().map(|c| c.nodes.len()).collect::<Vec<_>>();
+        let names = |seed| stamp(&templates(), 30, seed).into_iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(names(1), names(2));
+        assert_ne!(nodes(1), nodes(2), "30 clusters with 0–2 extra nodes each cannot all agree");
+        assert_eq!(nodes(DEFAULT_SEED), nodes(DEFAULT_SEED));
     }
 
     #[test]

@@ -21,6 +21,7 @@ cargo xtask e2e\n  \
 cargo xtask e2e --fault wrong-secret     # must fail with InvalidSignatureException\n  \
 cargo xtask e2e --fault throttle         # a fifth of writes get 429/503; must pass (retries)\n  \
 cargo xtask e2e --clusters 100           # 100 clusters stamped from the fixtures; no snapshots\n  \
+cargo xtask e2e --clusters 100 --seed 7  # other stamped sizes, the same for the same seed\n  \
 cargo xtask e2e --days 3 --epoch 2026-02-27   # three UTC days across a month end; no snapshots\n  \
 cargo xtask e2e --cluster-label cluster --label-style legacy   # no snapshots\n  \
 cargo xtask e2e --keep                   # keep logs and Prometheus data, print where\n  \
@@ -41,6 +42,10 @@ struct Args {
     /// hash); every check runs, the snapshots (made for the fixtures) are not compared.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     clusters: Option<u32>,
+    /// Seed the stamping of --clusters N: another seed, other sizes (nodes, replicas); the
+    /// same seed, the same clusters.
+    #[arg(long, value_name = "N", requires = "clusters", default_value_t = ampfed_clustersim::stamp::DEFAULT_SEED)]
+    seed: u64,
     /// Keep the scenario directory (service logs, Prometheus data) after the run.
     #[arg(long)]
     keep: bool,
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
         days: args.days,
         cluster_label: args.cluster_label.clone(),
         label_style: args.label_style,
+        seed: args.seed,
     };
     if let Err(e) = options.sim.config().check() {
         eprintln!("error: {e} (given by --cluster-label, --days or --epoch)");

@@ -24,8 +24,6 @@ pub const WRITE_CONCURRENCY: usize = 4;
 pub const COST_MODEL_CONCURRENCY: usize = 4;
 /// Seeds the sender's retry jitter.
 pub const WRITE_SEED: u64 = 2026;
-/// Seeds the clusters stamped from the fixtures (`--clusters N`).
-pub const STAMP_SEED: u64 = 2026;
 
 /// What is simulated: from `epoch` (unix seconds, a UTC midnight) for `days` days, with the
 /// cluster label `cluster_label` and, when set, one cAdvisor label style for every cluster.
@@ -35,11 +33,13 @@ pub struct Settings {
     pub days: u32,
     pub cluster_label: String,
     pub label_style: Option<LabelStyle>,
+    /// Seeds the clusters stamped from the fixtures (`--clusters N --seed S`).
+    pub seed: u64,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { epoch: SIM_START, days: 1, cluster_label: CLUSTER_LABEL.to_owned(), label_style: None }
+        Settings { epoch: SIM_START, days: 1, cluster_label: CLUSTER_LABEL.to_owned(), label_style: None, seed: ampfed_clustersim::stamp::DEFAULT_SEED }
     }
 }
 

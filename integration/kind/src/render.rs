@@ -25,9 +25,9 @@ pub const KIND_CONFIG_FILE: &str = "kind.yaml";
 pub const NAMESPACES_FILE: &str = "namespaces.yaml";
 pub const WORKLOADS_FILE: &str = "workloads.yaml";
 
-/// Seeds the stamping of `--clusters N`: the value the simulator's `--clusters` uses, so that
-/// both providers stamp the same clusters.
-pub const STAMP_SEED: u64 = 2026;
+/// Seeds the stamping of `--clusters N`: the simulator's default, so that both providers
+/// stamp the same clusters.
+pub const STAMP_SEED: u64 = ampfed_clustersim::stamp::DEFAULT_SEED;
 
 /// Workloads kind runs itself: a fixture workload of the same namespace and name is not
 /// rendered (applying it would replace kind's own, e.g. break cluster DNS).

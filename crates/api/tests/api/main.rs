@@ -1,6 +1,7 @@
 //! The API's tests: two clusters over two days with totals worked out by hand, through HTTP
 //! ([`http`]), through the bucket ([`store`]), and the memory bound of accumulation
-//! ([`memory`]). The fixture is below.
+//! ([`memory`]). The fixture is below; [`pyarrow`] has three clusters of its own, read back
+//! by pyarrow as an independent engine.
 //!
 //! Each day (2026-01-01 and 2026-01-02), full-day allocations:
 //!
@@ -15,6 +16,7 @@
 
 mod http;
 mod memory;
+mod pyarrow;
 mod store;
 
 use ampfed_allocation::{
@@ -79,7 +81,7 @@ pub fn allocations(n: i64) -> AllocationSet {
     )
 }
 
-fn node(cluster: &str, name: &str, w: Window, cpu: f64, ram: f64) -> NodeAsset {
+pub fn node(cluster: &str, name: &str, w: Window, cpu: f64, ram: f64) -> NodeAsset {
     let mut n = NodeAsset {
         cluster: cluster.into(),
         name: name.into(),

@@ -68,7 +68,7 @@ pub fn prepare(fixtures: &Path, stamp: Option<usize>, settings: &sim::Settings) 
     let clusters = match stamp {
         None => templates.iter().map(|c| simulate(c).map(Cluster::Simulated)).collect::<Result<Vec<_>>>()?,
         Some(n) => {
-            clustersim::stamp(&templates, n, sim::STAMP_SEED).into_iter().map(Cluster::Stamped).collect()
+            clustersim::stamp(&templates, n, settings.seed).into_iter().map(Cluster::Stamped).collect()
         }
     };
     Ok(Prepared { clusters, prices, settings: settings.clone() })
