@@ -59,6 +59,8 @@ pub struct EnvConfig {
     pub fault: Option<Fault>,
     /// Keep the scenario directory (logs, Prometheus data) after the run.
     pub keep: bool,
+    /// Copy the services' logs here when the environment stops (`None`: not kept).
+    pub log_archive: Option<PathBuf>,
     /// Set on Ctrl-C: readiness waits in progress give up.
     pub cancel: Cancel,
 }
@@ -71,6 +73,7 @@ impl EnvConfig {
             providers: Providers::default(),
             fault: None,
             keep: false,
+            log_archive: None,
             cancel: Cancel::new(),
         }
     }
@@ -254,11 +257,14 @@ async fn start_services(config: &EnvConfig) -> Result<(Scenario, BackendService,
     let providers = config.providers.clone();
     let prom_options = prometheus::PrometheusOptions::default();
     let ls_options = localstack::LocalStackOptions { venv: config.localstack_venv.clone() };
-    let (keep, cancel) = (config.keep, config.cancel.clone());
+    let (keep, cancel, archive) = (config.keep, config.cancel.clone(), config.log_archive.clone());
     let host = providers.clone();
     let (scenario, host_prometheus, host_s3) = tokio::task::spawn_blocking(move || -> Result<_> {
         let mut scenario =
             Scenario::new(keep).context("create the scenario directory")?.cancelled_by(&cancel);
+        if let Some(dir) = archive {
+            scenario = scenario.archive_logs_to(dir);
+        }
         let prom = match &host.backend {
             Backend::Host(binary) => Some(
                 prometheus::start(

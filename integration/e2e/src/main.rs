@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use ampfed_clustersim::LabelStyle;
 use ampfed_e2e::env::TEARDOWN_LIMIT;
-use ampfed_e2e::report::{self, Report, SnapshotResult};
 use ampfed_e2e::providers::ProviderFlags;
+use ampfed_e2e::report::{self, Report, SnapshotResult};
 use ampfed_e2e::{path, sim, snapshots, Failure, Fault, Options, Outcome};
 use clap::Parser;
 
@@ -117,6 +117,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // One run per cache directory (its logs, venvs and an `up`'s state live there): a second
+    // `e2e` or an `up` fails fast while this one runs. The tests call the path directly, each
+    // in its own scenario directory, and run in parallel.
+    let _lock = match ampfed_e2e::up::Lock::try_acquire(&ampfed_e2e::up::Files::in_cache_dir()) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            eprintln!(
+                "error: another `cargo xtask e2e` or `cargo xtask up` runs on the cache directory {}: wait for it, stop an up with `cargo xtask down`, or set AMPFED_CACHE_DIR to another directory",
+                ampfed_common::paths::cache_dir().display()
+            );
+            return ExitCode::from(Failure::Environment.exit_code());
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(Failure::Environment.exit_code());
+        }
+    };
+    // Each run's service logs are kept under <cache>/logs/<UTC time>-<pid>; the oldest go.
+    let logs_base = ampfed_common::paths::cache_dir().join("logs");
+    if let Err(e) = ampfed_env::logs::prune(&logs_base, ampfed_env::logs::RUNS_KEPT - 1) {
+        eprintln!("warning: cannot prune old logs: {e}");
+    }
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let logs_dir = logs_base.join(ampfed_env::logs::run_name(now as i64, std::process::id()));
+    options.env.log_archive = Some(logs_dir.clone());
     let started = Instant::now();
     eprintln!(
         "ampfed e2e{}{}",
@@ -144,6 +170,7 @@ fn main() -> ExitCode {
         }
         Some(Err(e)) => {
             let report = Report::failed(&e, total);
+            print_logs(&logs_dir);
             eprintln!("\nerror: {}", report::redact(&ampfed_common::errors::report(e.as_ref())));
             (report, None)
         }
@@ -217,6 +244,28 @@ async fn interrupted() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Lines of each service log printed after a failure.
+const LOG_TAIL_LINES: usize = 12;
+
+/// After a failure: where the services' logs are, and their last lines.
+fn print_logs(dir: &std::path::Path) {
+    let tails = ampfed_env::logs::tails(dir, LOG_TAIL_LINES);
+    if tails.is_empty() {
+        return;
+    }
+    eprintln!("\nservice logs (kept in {}; `cargo xtask logs` prints them):", dir.display());
+    for (path, tail) in tails {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        eprintln!("--- {name} (last {LOG_TAIL_LINES} lines)");
+        if tail.trim().is_empty() {
+            eprintln!("    (empty)");
+        }
+        for line in tail.lines() {
+            eprintln!("    {}", report::redact(line));
+        }
     }
 }
 

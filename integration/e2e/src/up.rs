@@ -90,7 +90,7 @@ pub fn claim(files: &Files, run_id: &str) -> Result<Claim> {
                     Phase::Running => format!("endpoints in {}", files.endpoints().display()),
                 }
             ),
-            _ => format!("it holds {}", files.lock().display()),
+            _ => format!("a `cargo xtask e2e` or an `up` holds {}", files.lock().display()),
         };
         bail!(
             "an `up` is already running on {} ({holder}): stop it with `cargo xtask down` \

@@ -265,3 +265,27 @@ fn a_killed_ups_state_is_found_stale_and_cleaned_by_the_next_up() {
     assert_nothing_left(&state, Duration::from_secs(5));
     drop(next);
 }
+
+#[test]
+fn a_second_run_on_one_cache_dir_fails_fast_naming_the_first() {
+    let dir = TempDir::new("e2e-lock");
+    // This test holds the cache directory's lock, as a running e2e or up does.
+    let _held =
+        ampfed_e2e::up::Lock::try_acquire(&Files::new(dir.path())).unwrap().expect("the lock is free");
+    let e2e = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_ampfed-e2e")).env("AMPFED_CACHE_DIR", dir.path()),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(e2e.status.code(), Some(3), "{}", e2e.stderr);
+    assert!(
+        e2e.stderr.contains("another `cargo xtask e2e` or `cargo xtask up` runs on the cache directory"),
+        "{}",
+        e2e.stderr
+    );
+    assert!(!e2e.stderr.contains("providers:"), "nothing may start: {}", e2e.stderr);
+    let dir_text = dir.path().display().to_string();
+    let up = ampfed_up(&["up", "--state-dir", &dir_text], Duration::from_secs(30));
+    assert!(!up.status.success());
+    assert!(up.stderr.contains("a `cargo xtask e2e` or an `up` holds"), "{}", up.stderr);
+}

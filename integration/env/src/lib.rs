@@ -10,6 +10,7 @@
 
 pub mod containers;
 pub mod localstack;
+pub mod logs;
 pub mod probe;
 pub mod procfs;
 pub mod prometheus;

@@ -41,6 +41,8 @@ pub struct Scenario {
     pids: Vec<(String, u32)>,
     /// Ports handed out before asking the kernel: a test's way to make a port collide.
     first_ports: VecDeque<u16>,
+    /// Where the services' logs are copied when the scenario ends ([`crate::logs::archive`]).
+    log_archive: Option<PathBuf>,
     /// Forks and stops every process; declared last, so it is dropped after the services.
     launcher: Launcher,
 }
@@ -85,6 +87,7 @@ impl Scenario {
             cancel: Cancel::new(),
             pids: Vec::new(),
             first_ports: VecDeque::new(),
+            log_archive: None,
             launcher,
         })
     }
@@ -92,6 +95,12 @@ impl Scenario {
     /// Makes readiness waits give up as soon as `cancel` is set.
     pub fn cancelled_by(mut self, cancel: &Cancel) -> Scenario {
         self.cancel = cancel.clone();
+        self
+    }
+
+    /// Copies the services' logs to `dir` when the scenario ends, whatever the outcome.
+    pub fn archive_logs_to(mut self, dir: PathBuf) -> Scenario {
+        self.log_archive = Some(dir);
         self
     }
 
@@ -314,6 +323,11 @@ impl Drop for Scenario {
         self.stop_all();
         // Everything is stopped: nothing in this directory is left for a later run to reap.
         let _ = fs::remove_file(self.dir.join(GROUPS_FILE));
+        if let Some(archive) = &self.log_archive {
+            if let Err(e) = crate::logs::archive(&self.dir, archive) {
+                tracing::warn!("cannot archive the logs: {e}");
+            }
+        }
         if self.keep {
             let _ = fs::write(self.dir.join(KEPT_FILE), "");
             eprintln!("kept scenario directory {}", self.dir.display());

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ampfed_e2e::env::TEARDOWN_LIMIT;
-use ampfed_e2e::up::{self, exports, CredentialStyle, Files, Served, Status, Stopped, UpOptions};
 use ampfed_e2e::providers::ProviderFlags;
+use ampfed_e2e::up::{self, exports, CredentialStyle, Files, Served, Status, Stopped, UpOptions};
 use ampfed_e2e::EnvConfig;
 use clap::{Parser, Subcommand};
 
@@ -93,6 +93,27 @@ Examples:
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         timeout: u64,
     },
+    /// Print the service logs: a running `up`'s, or else the newest run's kept under
+    /// <cache>/logs (every e2e and up run archives its logs there; the newest 10 are kept).
+    #[command(after_help = "\
+Exits 0 when it printed logs, 3 when there are none.
+
+Examples:
+  cargo xtask logs                      # the running up's logs, or the last run's
+  cargo xtask logs prometheus --lines 200
+  cargo xtask logs --list               # every kept run and its log files")]
+    Logs {
+        #[command(flatten)]
+        dir: StateDir,
+        /// Only this service's log (prometheus, localstack).
+        service: Option<String>,
+        /// The last N lines of each log.
+        #[arg(long, value_name = "N", default_value_t = 40)]
+        lines: usize,
+        /// List the kept runs and their logs instead of printing them.
+        #[arg(long)]
+        list: bool,
+    },
     /// Tell whether an `up` runs, and its endpoints. Exits 0 when it runs and is ready, 3 when
     /// not (or still starting).
     #[command(after_help = "\
@@ -137,11 +158,24 @@ fn main() -> ExitCode {
                 }
             };
             eprintln!("providers: {providers}");
-            let env = EnvConfig { providers, keep, ..EnvConfig::from_env() };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let logs_base = ampfed_common::paths::cache_dir().join("logs");
+            if let Err(e) = ampfed_env::logs::prune(&logs_base, ampfed_env::logs::RUNS_KEPT - 1) {
+                eprintln!("warning: cannot prune old logs: {e}");
+            }
+            let log_archive =
+                Some(logs_base.join(ampfed_env::logs::run_name(now as i64, std::process::id())));
+            let env = EnvConfig { providers, keep, log_archive, ..EnvConfig::from_env() };
             let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             run_up(UpOptions { files: dir.files(), env, show_progress, credentials })
         }
         Command::Down { dir, timeout } => run_down(&dir.files(), Duration::from_secs(timeout)),
+        Command::Logs { dir, service, lines, list } => {
+            run_logs(&dir.files(), service.as_deref(), lines, list)
+        }
         Command::Status { dir, json, exports, credentials, wait } => {
             run_status(&dir.files(), json, exports, credentials, wait.map(Duration::from_secs))
         }
@@ -185,6 +219,50 @@ fn run_up(options: UpOptions) -> anyhow::Result<ExitCode> {
             eprintln!("ampfed up: interrupted while starting; all services stopped")
         }
         Served::Stopped => eprintln!("ampfed up: stopped; all services stopped"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_logs(files: &Files, service: Option<&str>, lines: usize, list: bool) -> anyhow::Result<ExitCode> {
+    use ampfed_env::logs;
+    let archive = ampfed_common::paths::cache_dir().join("logs");
+    if list {
+        let runs = logs::runs(&archive);
+        for run in &runs {
+            let files: Vec<String> = logs::find(run)
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
+            println!("{}  {}", run.display(), files.join(" "));
+        }
+        return Ok(ExitCode::from(if runs.is_empty() { 3 } else { 0 }));
+    }
+    let running = files.read_state()?.filter(|s| s.runs()).and_then(|s| s.scenario_dir);
+    let (dir, what) = match running {
+        Some(dir) => (dir, "the running up"),
+        None => match logs::runs(&archive).pop() {
+            Some(dir) => (dir, "the newest kept run"),
+            None => {
+                eprintln!("no logs: no up runs and no run was kept under {}", archive.display());
+                return Ok(ExitCode::from(3));
+            }
+        },
+    };
+    let tails: Vec<_> = logs::tails(&dir, lines)
+        .into_iter()
+        .filter(|(path, _)| {
+            service.is_none_or(|s| path.file_stem().is_some_and(|n| n.to_string_lossy().starts_with(s)))
+        })
+        .collect();
+    if tails.is_empty() {
+        eprintln!("no {} log in {} ({what})", service.unwrap_or("service"), dir.display());
+        return Ok(ExitCode::from(3));
+    }
+    eprintln!("logs of {what}: {}", dir.display());
+    for (path, tail) in tails {
+        println!("==> {} <==", path.display());
+        println!("{}", ampfed_e2e::report::redact(&tail));
     }
     Ok(ExitCode::SUCCESS)
 }
