@@ -28,7 +28,8 @@ cargo xtask e2e --keep                   # keep logs and Prometheus data, print 
 cargo xtask e2e --s3 embedded            # the in-process S3: same snapshots, faster\n  \
 cargo xtask e2e --backend url --backend-url http://127.0.0.1:8428   # your own backend; no snapshots\n  \
 cargo xtask e2e --s3 localstack-container --backend container       # with Docker\n  \
-cargo xtask e2e --json --junit target/e2e.xml   # for CI\n\n\
+cargo xtask e2e --json --junit target/e2e.xml   # for CI\n  \
+cargo xtask e2e --review                 # a person accepts or rejects each changed snapshot\n\n\
 Exit codes: 0 passed; 1 a check failed (samples lost, clusters missing, idle off the node cost, \
 snapshots differ); 2 bad input or usage (fixtures, rules, flags; nothing started); 3 the \
 environment failed (a service did not start or answer); 130 interrupted."
@@ -69,6 +70,10 @@ struct Args {
     /// its kind); the human output stays on stderr.
     #[arg(long)]
     json: bool,
+    /// When snapshots differ, show each difference and ask whether to accept it (a person's
+    /// step: refused under CI or without a terminal; CI never writes snapshots).
+    #[arg(long, conflicts_with = "json")]
+    review: bool,
     /// Write a JUnit XML report (a test case per step and per snapshot) to FILE.
     #[arg(long, value_name = "FILE")]
     junit: Option<std::path::PathBuf>,
@@ -83,6 +88,12 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
+    if args.review {
+        if let Err(why) = can_review() {
+            eprintln!("error: --review {why}; run it in a terminal, or review the *.snap.new files with `cargo insta review`");
+            return ExitCode::from(2);
+        }
+    }
     let mut options = Options { show_progress: true, ..Options::from_env() };
     options.env.fault = args.fault;
     options.env.keep = args.keep;
@@ -191,6 +202,21 @@ fn main() -> ExitCode {
             print_summary(&outcome, state, total);
             match compared {
                 Ok(()) => (Report::passed(&outcome, SnapshotResult::Match, total), None),
+                Err(differ) if args.review => {
+                    let left = review(&differ);
+                    let report = Report::passed(
+                        &outcome,
+                        if left.is_empty() {
+                            SnapshotResult::Match
+                        } else {
+                            SnapshotResult::Differ(left.iter().map(|d| (*d).to_owned()).collect())
+                        },
+                        total,
+                    );
+                    let line = (!left.is_empty())
+                        .then(|| format!("snapshots still differ: {} (rejected in review)", left.join(", ")));
+                    (report, line)
+                }
                 Err(differ) => {
                     let names = differ.join(", ");
                     let report = Report::passed(
@@ -245,6 +271,49 @@ async fn interrupted() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Why this process cannot ask a person, if it cannot.
+fn can_review() -> Result<(), &'static str> {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
+        return Err("is refused under CI (CI is set)");
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err("needs a terminal on stdin to ask");
+    }
+    Ok(())
+}
+
+/// Asks about each differing snapshot (insta printed its diff above): `a` accepts the new
+/// one, anything else keeps the reviewed one. Returns those not accepted.
+fn review(differ: &[&'static str]) -> Vec<&'static str> {
+    let mut left = Vec::new();
+    for name in differ {
+        let (snap, new) = snapshots::files(name);
+        if !new.is_file() {
+            eprintln!("{name}: no {} to review", new.display());
+            left.push(*name);
+            continue;
+        }
+        eprint!("\n{name}: accept the new snapshot into {}? [a]ccept / [r]eject (default): ", snap.display());
+        let mut answer = String::new();
+        // One line of at most a few bytes; a closed stdin counts as "reject".
+        let _ = std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer);
+        let accepted = matches!(answer.trim(), "a" | "A" | "accept" | "y" | "yes");
+        let result = if accepted { snapshots::accept(name) } else { snapshots::reject(name) };
+        match (accepted, result) {
+            (true, Ok(())) => eprintln!("{name}: accepted"),
+            (false, Ok(())) => {
+                eprintln!("{name}: rejected (the reviewed snapshot stays)");
+                left.push(*name);
+            }
+            (_, Err(e)) => {
+                eprintln!("{name}: {e}");
+                left.push(*name);
+            }
+        }
+    }
+    left
 }
 
 /// Lines of each service log printed after a failure.

@@ -50,6 +50,31 @@ pub fn compare(outcome: &Outcome) -> Result<(), Vec<&'static str>> {
     }
 }
 
+/// The directory of the reviewed snapshots.
+pub fn dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots")
+}
+
+/// The reviewed snapshot `name` and the candidate insta wrote next to it on a mismatch.
+pub fn files(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = dir();
+    (dir.join(format!("{name}.snap")), dir.join(format!("{name}.snap.new")))
+}
+
+/// Takes the candidate of `name` as the reviewed snapshot.
+pub fn accept(name: &str) -> std::io::Result<()> {
+    let (snap, new) = files(name);
+    std::fs::rename(new, snap)
+}
+
+/// Drops the candidate of `name`; the reviewed snapshot stays.
+pub fn reject(name: &str) -> std::io::Result<()> {
+    match std::fs::remove_file(files(name).1) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Asserts every snapshot; panics naming those that differ.
 pub fn check(outcome: &Outcome) {
     if let Err(differ) = compare(outcome) {

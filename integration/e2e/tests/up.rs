@@ -289,3 +289,20 @@ fn a_second_run_on_one_cache_dir_fails_fast_naming_the_first() {
     assert!(!up.status.success());
     assert!(up.stderr.contains("a `cargo xtask e2e` or an `up` holds"), "{}", up.stderr);
 }
+
+#[test]
+fn review_is_a_persons_step_refused_under_ci_and_without_a_terminal() {
+    let dir = TempDir::new("e2e-review");
+    for (ci, why) in [("true", "is refused under CI"), ("", "needs a terminal on stdin")] {
+        let run = run_bounded(
+            Command::new(env!("CARGO_BIN_EXE_ampfed-e2e"))
+                .arg("--review")
+                .env("CI", ci)
+                .env("AMPFED_CACHE_DIR", dir.path()),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+        assert!(run.stderr.contains(why) && run.stderr.contains("cargo insta review"), "{}", run.stderr);
+    }
+}
