@@ -52,6 +52,33 @@ pub struct UpOptions {
     pub credentials: CredentialStyle,
 }
 
+/// What `up --load` puts into the environment before it is published: the simulated
+/// clusters (prepared and checked before anything starts) and the rules.
+pub struct Load {
+    pub prepared: crate::steps::remote_write::Prepared,
+    pub settings: crate::sim::Settings,
+    pub rules_dir: PathBuf,
+}
+
+/// What a load did, for the first lines `up` prints.
+fn loaded_summary(filled: &crate::path::Filled, settings: &crate::sim::Settings) -> String {
+    let window = settings.window();
+    let iso = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "ampfed up: loaded {} clusters ({} samples), {} ETL objects, {} combined; try:\n  cargo xtask query '/model/allocation?window={},{}&aggregate=namespace'\n",
+        filled.written.clusters.len(),
+        filled.written.samples,
+        filled.shipped.etl_objects.len(),
+        filled.federated.objects_written.len(),
+        iso(window.start),
+        iso(window.end),
+    )
+}
+
 /// The directory claimed by this process: the lock is held and the state written until it is
 /// dropped, which removes the state. Drop it after every service has stopped.
 #[derive(Debug)]
@@ -135,6 +162,7 @@ pub async fn serve(
     options: &UpOptions,
     claim: &mut Claim,
     stop: &mut (impl std::future::Future<Output = ()> + Unpin),
+    load: Option<Load>,
 ) -> Result<Served> {
     let mut progress = Progress::new(options.show_progress);
     let cancel = options.env.cancel.clone();
@@ -146,17 +174,20 @@ pub async fn serve(
         }
     };
     let provisioned = tokio::select! {
-        done = provision(&env, &claim.files) => Some(done),
+        done = provision_and_load(&env, &claim.files, load, &mut progress) => Some(done),
         _ = &mut *stop => None,
     };
     let outcome = match provisioned {
         None => Ok(Served::InterruptedWhileStarting),
         Some(Err(e)) => Err(e),
-        Some(Ok(endpoints)) => match publish(&env, claim, &endpoints) {
+        Some(Ok((endpoints, loaded))) => match publish(&env, claim, &endpoints) {
             Err(e) => Err(e),
             Ok(()) => {
                 print!("{}", describe(&endpoints, claim.state(), options.credentials, "# "));
                 print!("{}", exports::shell(&endpoints, options.credentials));
+                if let Some(summary) = &loaded {
+                    eprint!("{summary}");
+                }
                 use std::io::Write;
                 let _ = std::io::stdout().flush();
                 eprintln!(
@@ -177,6 +208,29 @@ pub async fn serve(
         (Ok(_), Err(e)) => Err(e),
         (Ok(served), Ok(())) => Ok(served),
     }
+}
+
+/// Provisions, then loads the simulated clusters into the workspace when asked.
+async fn provision_and_load(
+    env: &Env,
+    files: &Files,
+    load: Option<Load>,
+    progress: &mut Progress,
+) -> Result<(Endpoints, Option<String>)> {
+    let endpoints = provision(env, files).await?;
+    let Some(load) = load else { return Ok((endpoints, None)) };
+    let amp = env.amp_admin();
+    let workspace = endpoints.workspace_id.clone();
+    progress
+        .step(
+            StepName::Rules,
+            None,
+            |_| crate::steps::rules::install_rules(&amp, &workspace, &load.rules_dir),
+            |(namespaces, records)| format!("{namespaces} namespace(s), {} rules", records.len()),
+        )
+        .await?;
+    let filled = crate::path::fill(env, &workspace, load.prepared, &load.settings, progress).await?;
+    Ok((endpoints, Some(loaded_summary(&filled, &load.settings))))
 }
 
 /// The workspace, the bucket, long-lived keys and a web identity, as the endpoints file says.

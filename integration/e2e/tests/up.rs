@@ -156,7 +156,8 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn up_serves_the_aws_cli_refuses_a_second_up_and_down_leaves_nothing() {
     let dir = TempDir::new("up-main");
-    let (mut first, state, endpoints) = Up::start(&dir, "up", &[]);
+    // With --load: the fixtures' clusters go through the whole path before it is published.
+    let (mut first, state, endpoints) = Up::start(&dir, "up", &["--load"]);
     let state_dir = first.files.dir().display().to_string();
     assert_eq!(mode(&first.files.endpoints()), 0o600);
     assert_eq!(mode(&endpoints.web_identity.token_file), 0o600);
@@ -167,6 +168,7 @@ fn up_serves_the_aws_cli_refuses_a_second_up_and_down_leaves_nothing() {
         printed.contains("export AWS_ENDPOINT_URL_AMP=") && printed.contains("# ampfed up: running"),
         "{printed}"
     );
+    assert!(printed.contains("ampfed up: loaded 3 clusters"), "{printed}");
 
     // A second `up` on the same state directory fails at once, naming the first.
     let started = Instant::now();
@@ -207,6 +209,12 @@ fn up_serves_the_aws_cli_refuses_a_second_up_and_down_leaves_nothing() {
     assert!(workspaces.contains(&endpoints.workspace_id), "{workspaces}");
     let buckets = aws(&home, &keys, &["s3", "ls"]);
     assert!(buckets.contains("kubecost-federated-etl"), "{buckets}");
+    let combined =
+        aws(&home, &keys, &["s3", "ls", "s3://kubecost-federated-etl/federated/combined/", "--recursive"]);
+    assert!(
+        combined.contains("federated/combined/etl/allocations/1d/1767225600-1767312000.parquet"),
+        "{combined}"
+    );
     let caller = aws(&home, &keys, &["sts", "get-caller-identity"]);
     assert!(caller.contains(up::UP_USER), "{caller}");
     // …and a web identity, which the CLI exchanges at the STS mock.

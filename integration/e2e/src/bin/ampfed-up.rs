@@ -60,6 +60,8 @@ the state a killed `up` left is cleaned by the next one.
 Examples:
   cargo xtask up                                   # runs until Ctrl-C
   cargo xtask up --credentials web-identity        # exports a role and a token file instead of keys
+  cargo xtask up --load                            # with the fixtures' clusters, rules, ETL: a demo
+  cargo xtask up --load --clusters 20              # 20 stamped clusters
   cargo xtask up > up.env &                        # in the background; stdout is shell text
   cargo xtask status --wait 300 && . up.env        # ...then, once it runs
   aws amp list-workspaces; aws s3 ls               # with the exports, as against AWS
@@ -75,6 +77,14 @@ Examples:
         /// Keep the scenario directory (service logs, Prometheus data) after it stops.
         #[arg(long)]
         keep: bool,
+        /// Before publishing the endpoints, load the simulated clusters as the e2e does: their
+        /// rules, samples (remote write through the proxy), recorded series, ETL and the
+        /// federated ETL, so that `cargo xtask query` and `diagnose` have data.
+        #[arg(long)]
+        load: bool,
+        /// With --load: N clusters stamped from the fixtures instead of the fixtures.
+        #[arg(long, value_name = "N", requires = "load", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        clusters: Option<u32>,
     },
     /// Stop the running `up` (SIGTERM, then SIGKILL after --timeout) and check that nothing of
     /// it is left: no process it started, no port of its services open.
@@ -149,11 +159,23 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Args::parse().command {
-        Command::Up { dir, credentials, providers, keep } => {
+        Command::Up { dir, credentials, providers, keep, load, clusters } => {
             let providers = match providers.resolve() {
+                Ok(p) if p.s3 == ampfed_e2e::S3Provider::Embedded => {
+                    eprintln!("error: --s3 embedded takes one fixed key, not the keys `up` hands out to clients: use --s3 localstack (or localstack-container)");
+                    return ExitCode::from(2);
+                }
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            // The fixtures are checked before anything starts.
+            let load = match load.then(|| prepare_load(clusters)).transpose() {
+                Ok(load) => load,
+                Err(e) => {
+                    eprintln!("error: {}", ampfed_common::errors::report(e.as_ref()));
                     return ExitCode::from(2);
                 }
             };
@@ -170,7 +192,7 @@ fn main() -> ExitCode {
                 Some(logs_base.join(ampfed_env::logs::run_name(now as i64, std::process::id())));
             let env = EnvConfig { providers, keep, log_archive, ..EnvConfig::from_env() };
             let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            run_up(UpOptions { files: dir.files(), env, show_progress, credentials })
+            run_up(UpOptions { files: dir.files(), env, show_progress, credentials }, load)
         }
         Command::Down { dir, timeout } => run_down(&dir.files(), Duration::from_secs(timeout)),
         Command::Logs { dir, service, lines, list } => {
@@ -189,7 +211,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_up(options: UpOptions) -> anyhow::Result<ExitCode> {
+/// The repository's fixtures (or `clusters` stamped from them), simulated and checked.
+fn prepare_load(clusters: Option<u32>) -> anyhow::Result<up::Load> {
+    let fixtures = ampfed_common::paths::fixtures_dir();
+    let settings = ampfed_e2e::sim::Settings::default();
+    let prepared =
+        ampfed_e2e::steps::remote_write::prepare(&fixtures, clusters.map(|n| n as usize), &settings)?;
+    Ok(up::Load { prepared, settings, rules_dir: fixtures.join("rules") })
+}
+
+fn run_up(options: UpOptions, load: Option<up::Load>) -> anyhow::Result<ExitCode> {
     // Before any thread starts: every process this `up` starts inherits it, which is how
     // `down` tells that none is left.
     let run_id = up::new_run_id();
@@ -207,7 +238,7 @@ fn run_up(options: UpOptions) -> anyhow::Result<ExitCode> {
             );
         }
         eprintln!("ampfed up: starting the environment (state in {})", files.dir().display());
-        let served = up::serve(&options, &mut claim, &mut stop).await;
+        let served = up::serve(&options, &mut claim, &mut stop, load).await;
         anyhow::Ok((claim, served))
     });
     // What had started when a signal came during start-up is stopping on the blocking pool.
