@@ -1,6 +1,7 @@
 //! AWS SDK plumbing with one home: [`sdk_config`] presets what every client of ampfed needs
 //! to reach an endpoint of its own (the mocks, LocalStack, or an explicit AWS endpoint):
-//! region, endpoint URL, the SDK's latest behaviour version and a plain-HTTP connector.
+//! region, endpoint URL, the SDK's latest behaviour version and a connector that speaks plain
+//! HTTP to the harness's endpoints and HTTPS (rustls on `ring`, the system's roots) to AWS.
 //! Callers add credentials, timeouts or a time source, then build the service's client:
 //!
 //! ```
@@ -17,14 +18,22 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::region::Region;
 use aws_types::sdk_config::Builder;
 
-/// An SDK configuration builder for `endpoint` in `region`, over plain HTTP (every endpoint
-/// the harness starts listens on 127.0.0.1 without TLS).
+/// An SDK configuration builder for `endpoint` in `region` (every endpoint the harness starts
+/// listens on 127.0.0.1 without TLS; an `https` one, such as AWS's, gets TLS).
 pub fn sdk_config(endpoint: &str, region: &str) -> Builder {
+    aws_config(region).endpoint_url(endpoint)
+}
+
+/// An SDK configuration builder for AWS itself in `region`: the SDK's own endpoints, HTTPS.
+pub fn aws_config(region: &str) -> Builder {
+    use aws_smithy_http_client::tls;
+    let client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
     aws_types::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
-        .endpoint_url(endpoint)
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .http_client(client)
 }
 
 /// An SDK error with its whole context on one line.

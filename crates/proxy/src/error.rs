@@ -16,6 +16,8 @@ pub enum ProxyError {
     Sign(String),
     #[error("bad header name {0:?}")]
     HeaderName(String),
+    #[error("TLS to the upstream: {reason}")]
+    Tls { reason: String },
     #[error("bad --allow-host value {value:?} (NAME or NAME:PORT): {reason}")]
     AllowHost { value: String, reason: String },
 }

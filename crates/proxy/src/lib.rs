@@ -11,19 +11,22 @@
 //!   It serves only requests that name it in `Host` (or an allowed name) and never one from
 //!   a browser (`Origin`), and bounds every wait and size: head, body, upstream exchange,
 //!   body size, connections ([`ProxyBuilder`]).
+//! - [`tls`]: the upstream may be `https` (the real AMP): rustls on `ring` with the system's
+//!   roots and, optionally, one more CA file ([`ProxyBuilder::upstream_ca`]).
 //!
 //! Every clock is injectable ([`Clock`], the one of `ampfed-common`), so a test can run
 //! simulated hours of refreshes in a moment. Nothing here logs a secret key, a session token
 //! or a signature.
 //!
 //! The crate root only declares modules and re-exports; `chain` → `credentials` → `error` and
-//! `server` → `error` are the only dependencies between modules.
+//! `server` → `tls` → `error` are the only dependencies between modules.
 
 pub mod chain;
 pub mod credentials;
 
 mod error;
 mod server;
+pub mod tls;
 
 pub use ampfed_common::Clock;
 

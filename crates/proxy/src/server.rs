@@ -101,6 +101,7 @@ pub struct ProxyBuilder {
     upstream_timeout: Duration,
     max_connections: usize,
     allowed_hosts: Vec<AllowedHost>,
+    upstream_ca: Option<std::path::PathBuf>,
 }
 
 /// A `Host` the operator allows besides the listener's own names (`--allow-host`).
@@ -189,13 +190,17 @@ struct State {
     allowed_hosts: Vec<AllowedHost>,
 }
 
-type UpstreamClient =
-    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+type UpstreamClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
 
 /// The parsed upstream: where to connect and what to sign for.
 struct Upstream {
+    /// `http` or `https`.
+    scheme: &'static str,
     authority: Authority,
-    /// `host:port` to connect to (port 80 when the URL has none).
+    /// `host:port` to connect to (port 80 or 443 when the URL has none).
     address: String,
     /// The `Host` header value (no default port), also what the signature covers.
     host: String,
@@ -208,19 +213,23 @@ impl Upstream {
         let bad =
             |reason: &str| ProxyError::Upstream { upstream: upstream.to_owned(), reason: reason.to_owned() };
         let uri: Uri = upstream.parse().map_err(|_| bad("not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(bad("https upstream not built yet (no TLS client); use http")),
-            _ => return Err(bad("the scheme must be http")),
-        }
+        let (scheme, default_port) = match uri.scheme_str() {
+            Some("http") => ("http", 80),
+            Some("https") => ("https", 443),
+            _ => return Err(bad("the scheme must be http or https")),
+        };
         let authority = uri.authority().cloned().ok_or_else(|| bad("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("credentials in the URL are not used; the proxy signs"));
+        }
         let host = match authority.port_u16() {
-            Some(80) => authority.host().to_owned(),
+            Some(port) if port == default_port => authority.host().to_owned(),
             _ => authority.as_str().to_owned(),
         };
-        let address = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(80));
+        // TLS checks the certificate against this name: connect to the host as written.
+        let address = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(default_port));
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(Upstream { authority, address, host, prefix })
+        Ok(Upstream { scheme, authority, address, host, prefix })
     }
 }
 
@@ -246,6 +255,7 @@ impl SigningProxy {
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             allowed_hosts: Vec::new(),
+            upstream_ca: None,
         }
     }
 
@@ -330,6 +340,12 @@ impl ProxyBuilder {
         self
     }
 
+    /// Trusts the CAs of this PEM file for an `https` upstream, besides the system's roots.
+    pub fn upstream_ca(mut self, path: impl Into<std::path::PathBuf>) -> ProxyBuilder {
+        self.upstream_ca = Some(path.into());
+        self
+    }
+
     /// How many connections are served at a time (at least 1); further ones wait in the
     /// listen backlog until one closes. [`DEFAULT_MAX_CONNECTIONS`] unless set.
     pub fn max_connections(mut self, connections: usize) -> ProxyBuilder {
@@ -362,6 +378,7 @@ impl ProxyBuilder {
     ) -> Result<SigningProxy, ProxyError> {
         let options = self.options;
         let upstream = Upstream::parse(&options.upstream)?;
+        let tls = crate::tls::client_config(self.upstream_ca.as_deref())?;
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|source| ProxyError::Listen { addr: options.listen.to_string(), source })?;
@@ -382,7 +399,7 @@ impl ProxyBuilder {
             client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_idle_timeout(std::time::Duration::from_secs(30))
                 .pool_max_idle_per_host(32)
-                .build_http(),
+                .build(crate::tls::connector(tls)),
             credentials: SharedCredentialsProvider::new(credentials),
             strip: self.strip,
             log_failed_requests: self.log_failed_requests,
@@ -475,7 +492,7 @@ async fn forward(
         return Err((StatusCode::BAD_REQUEST, format!("ampfed proxy: bad request target {path:?}")));
     }
     let upstream_target = format!("{}{}", state.upstream.prefix, without_presigned_auth(target));
-    let url = format!("http://{}{upstream_target}", state.upstream.host);
+    let url = format!("{}://{}{upstream_target}", state.upstream.scheme, state.upstream.host);
     let too_large = || {
         (StatusCode::PAYLOAD_TOO_LARGE, format!("ampfed proxy: request body over {} bytes", state.max_body))
     };
@@ -523,7 +540,7 @@ async fn forward(
     // The pool connects to the URI's authority: always the configured upstream's address.
     let mut outgoing = Request::builder()
         .method(parts.method.clone())
-        .uri(format!("http://{}{upstream_target}", state.upstream.address));
+        .uri(format!("{}://{}{upstream_target}", state.upstream.scheme, state.upstream.address));
     for (name, value) in &headers {
         outgoing = outgoing.header(name, value);
     }

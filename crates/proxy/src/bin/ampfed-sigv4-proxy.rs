@@ -34,7 +34,8 @@ struct Flags {
     /// The upstream host[:port] every request goes to.
     #[arg(long)]
     host: String,
-    /// The upstream's scheme; only http can be served by this build.
+    /// The upstream's scheme: https (the real AMP; the system's roots, plus --upstream-ca) or
+    /// http (a mock).
     #[arg(long, value_enum, default_value_t = Scheme::Https)]
     upstream_url_scheme: Scheme,
     /// The port to listen on, on 127.0.0.1 (0 picks a free one). The default is the port of
@@ -61,6 +62,10 @@ struct Flags {
     /// localhost:<port> are always served; any other Host gets 421.
     #[arg(long = "allow-host", value_name = "NAME[:PORT]")]
     allow_host: Vec<String>,
+    /// A PEM file of CAs to trust for the https upstream besides the system's roots (a
+    /// TLS-inspecting corporate proxy's CA).
+    #[arg(long, value_name = "FILE")]
+    upstream_ca: Option<std::path::PathBuf>,
     /// Seconds one upstream exchange may take, the answer included (504 after it).
     #[arg(long, default_value_t = DEFAULT_UPSTREAM_TIMEOUT.as_secs())]
     upstream_timeout_secs: u64,
@@ -110,10 +115,11 @@ async fn run(flags: Flags) -> Result<()> {
     else {
         bail!("no region: pass --region or set AWS_REGION");
     };
-    if flags.upstream_url_scheme == Scheme::Https {
-        bail!("https upstream not built yet (this build has no TLS client); pass --upstream-url-scheme http");
-    }
-    let upstream = format!("http://{}", flags.host);
+    let scheme = match flags.upstream_url_scheme {
+        Scheme::Https => "https",
+        Scheme::Http => "http",
+    };
+    let upstream = format!("{scheme}://{}", flags.host);
     let chain_options = ChainOptions::new(region.clone())
         .sts_endpoint(flags.sts_endpoint.clone())
         .refresh_ahead(Duration::from_secs(flags.refresh_ahead_secs));
@@ -157,7 +163,11 @@ async fn run(flags: Flags) -> Result<()> {
         service: flags.name.clone(),
         fault: None,
     };
-    let mut proxy = SigningProxy::builder(options)
+    let mut builder = SigningProxy::builder(options);
+    if let Some(ca) = &flags.upstream_ca {
+        builder = builder.upstream_ca(ca);
+    }
+    let mut proxy = builder
         .strip(&flags.strip)
         .context("--strip")?
         .allow_hosts(&flags.allow_host)?

@@ -82,18 +82,19 @@ async fn help_lists_the_flags() {
 }
 
 #[tokio::test]
-async fn bad_flags_and_https_upstreams_are_refused_clearly() {
+async fn bad_flags_and_bad_ca_files_are_refused_clearly() {
     let home = TempDir::new("proxy-bin-refuse");
     let out =
         run(command(&home, &["--host", "h", "--region", REGION, "--upstream-url-scheme", "ftp"], &[])).await;
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("invalid value 'ftp'"), "{}", text(&out.stderr));
 
-    let out =
-        run(command(&home, &["--host", "aps-workspaces.us-west-2.amazonaws.com", "--region", REGION], &[]))
-            .await;
+    let keys = [("AWS_ACCESS_KEY_ID", KEY), ("AWS_SECRET_ACCESS_KEY", SECRET)];
+    let args = ["--host", "aps-workspaces.us-west-2.amazonaws.com", "--region", REGION, "--port", "0"];
+    let out = run(command(&home, &[&args[..], &["--upstream-ca", "/no/such/ca.pem"]].concat(), &keys)).await;
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("https upstream not built yet"), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("TLS to the upstream: /no/such/ca.pem"), "{err}");
 
     let out = run(command(&home, &["--host", "h", "--upstream-url-scheme", "http"], &[])).await;
     assert!(!out.status.success());

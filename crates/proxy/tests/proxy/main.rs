@@ -2,12 +2,13 @@
 //! callers it serves at all ([`hosts`]: `Host` allow-list, no browsers), its timeouts and
 //! limits ([`limits`]), refreshing credentials over a simulated run ([`refresh`]),
 //! `AssumeRole` on top of other credentials ([`assume_role`]), and the `ampfed-sigv4-proxy`
-//! binary ([`binary`]).
+//! binary ([`binary`]), and an `https` upstream ([`https`]).
 
 mod assume_role;
 mod behaviour;
 mod binary;
 mod hosts;
+mod https;
 mod limits;
 mod refresh;
 
