@@ -1,4 +1,4 @@
-//! `cargo xtask up`, `down` and `status`: build the `ampfed-up` binary (`up` installs what is
+//! `cargo xtask up`, `down`, `status` and `logs`: build the `ampfed-up` binary (`up` installs what is
 //! missing first), then become it (exec), so that Ctrl-C, the exit code and the pid that
 //! `down` signals are the binary's own. Their flags are declared once, by that binary:
 //! `cargo xtask up --help` shows them.
@@ -22,6 +22,12 @@ impl flags::Up {
 impl flags::Down {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         exec(sh, "down", self.release, self.args)
+    }
+}
+
+impl flags::Logs {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        exec(sh, "logs", self.release, self.args)
     }
 }
 
@@ -50,7 +56,8 @@ fn exec(sh: &Shell, command: &str, release: bool, args: Vec<String>) -> anyhow::
         .map(|(_, a)| a.clone())
         .collect();
     let release = builds.then_some("--release");
-    cmd!(sh, "{cargo} build -q {release...} -p ampfed-e2e --bin ampfed-up")
+    // cargo's own progress is shown: the first build takes minutes.
+    cmd!(sh, "{cargo} build {release...} -p ampfed-e2e --bin ampfed-up")
         .quiet()
         .run()
         .context("building ampfed-up failed (cargo's errors above)")?;

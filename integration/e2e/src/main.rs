@@ -47,7 +47,9 @@ struct Args {
     /// same seed, the same clusters.
     #[arg(long, value_name = "N", requires = "clusters", default_value_t = ampfed_clustersim::stamp::DEFAULT_SEED)]
     seed: u64,
-    /// Keep the scenario directory (service logs, Prometheus data) after the run.
+    /// Keep the scenario directory (service logs, Prometheus data) after the run, and when a
+    /// step or check fails, keep the failed environment up (as `cargo xtask up` does: status,
+    /// logs, diagnose and down find it) until Ctrl-C or `cargo xtask down`.
     #[arg(long)]
     keep: bool,
     #[command(flatten)]
@@ -131,18 +133,37 @@ fn main() -> ExitCode {
     // One run per cache directory (its logs, venvs and an `up`'s state live there): a second
     // `e2e` or an `up` fails fast while this one runs. The tests call the path directly, each
     // in its own scenario directory, and run in parallel.
-    let _lock = match ampfed_e2e::up::Lock::try_acquire(&ampfed_e2e::up::Files::in_cache_dir()) {
-        Ok(Some(lock)) => lock,
-        Ok(None) => {
-            eprintln!(
+    // With --keep the claim is an `up`'s (state and endpoints once kept), so that `status`,
+    // `logs` and `down` find a failed run's environment.
+    let files = ampfed_e2e::up::Files::in_cache_dir();
+    let _lock = if args.keep {
+        let run_id = ampfed_e2e::up::new_run_id();
+        // Before any thread starts: every process of the run inherits it (what `down` checks).
+        std::env::set_var(ampfed_e2e::up::state::RUN_ID_VAR, &run_id);
+        match ampfed_e2e::up::claim(&files, &run_id) {
+            Ok(claim) => {
+                options.keep_on_failure = Some(ampfed_e2e::up::KeepOnFailure::new(claim));
+                None
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(Failure::Environment.exit_code());
+            }
+        }
+    } else {
+        match ampfed_e2e::up::Lock::try_acquire(&files) {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => {
+                eprintln!(
                 "error: another `cargo xtask e2e` or `cargo xtask up` runs on the cache directory {}: wait for it, stop an up with `cargo xtask down`, or set AMPFED_CACHE_DIR to another directory",
                 ampfed_common::paths::cache_dir().display()
             );
-            return ExitCode::from(Failure::Environment.exit_code());
-        }
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(Failure::Environment.exit_code());
+                return ExitCode::from(Failure::Environment.exit_code());
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(Failure::Environment.exit_code());
+            }
         }
     };
     // Each run's service logs are kept under <cache>/logs/<UTC time>-<pid>; the oldest go.
@@ -175,10 +196,16 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(TEARDOWN_LIMIT);
     let total = started.elapsed().as_secs_f64();
     let (report, code) = match result {
-        None => {
-            eprintln!("interrupted: all services stopped");
-            return ExitCode::from(130);
-        }
+        None => match options.keep_on_failure.as_ref().and_then(|k| k.failure()) {
+            Some((code, text)) => {
+                eprintln!("the kept environment is stopped; the run had failed: {text}");
+                return ExitCode::from(code);
+            }
+            None => {
+                eprintln!("interrupted: all services stopped");
+                return ExitCode::from(130);
+            }
+        },
         Some(Err(e)) => {
             let report = Report::failed(&e, total);
             print_logs(&logs_dir);

@@ -24,6 +24,9 @@ pub struct Options {
     pub clusters: Option<usize>,
     /// The simulated window, cluster label and label style.
     pub sim: crate::sim::Settings,
+    /// `--keep`: a failed run keeps its environment up under this claim (see
+    /// [`crate::up::KeepOnFailure`]).
+    pub keep_on_failure: Option<crate::up::KeepOnFailure>,
 }
 
 impl Options {
@@ -35,6 +38,7 @@ impl Options {
             show_progress: false,
             clusters: None,
             sim: crate::sim::Settings::default(),
+            keep_on_failure: None,
         }
     }
 }
@@ -49,39 +53,17 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         .with_context(|| StepName::RemoteWrite.failed())
         .classify(Failure::BadInput)?;
     let env = Env::up(&options.env, &mut progress).await.classify(Failure::Environment)?;
-    let rules_dir = options.fixtures.join("rules");
-
-    let installed = progress
-        .step(
-            StepName::Rules,
-            None,
-            |_| rules::install(&env, &rules_dir),
-            |r| {
-                format!("workspace {}: {} namespace(s), {} rules", r.workspace, r.namespaces, r.records.len())
-            },
-        )
-        .await?;
-    let workspace = installed.workspace.as_str();
-
-    let Filled { written, evaluated, shipped, federated } =
-        fill(&env, workspace, prepared, settings, &mut progress).await?;
-
-    let answers = progress
-        .step(
-            StepName::Query,
-            None,
-            |_| query::query(&env, workspace, &installed.records, settings),
-            |a| {
-                format!(
-                    "{} allocations → {} namespaces, {} clusters; {} record names",
-                    a.combined.allocations.len(),
-                    a.by_namespace.len(),
-                    a.by_cluster.len(),
-                    a.rule_series.len()
-                )
-            },
-        )
-        .await?;
+    let mut workspace = None;
+    let ran = steps(&env, options, prepared, &mut progress, &mut workspace).await;
+    let (installed, Filled { written, evaluated, shipped, federated }, answers) = match ran {
+        Ok(parts) => parts,
+        Err(e) => {
+            if let Some(keep) = &options.keep_on_failure {
+                keep.hold(env, workspace, &e).await;
+            }
+            return Err(e);
+        }
+    };
 
     progress.step(StepName::Teardown, None, |_| env.down(), |()| "all services stopped".into()).await?;
 
@@ -182,4 +164,51 @@ pub async fn fill(
         .await?;
 
     Ok(Filled { written, evaluated, shipped, federated })
+}
+
+/// The steps after the environment is up; `workspace_out` gets the workspace as soon as
+/// there is one (for `--keep` after a failure).
+async fn steps(
+    env: &Env,
+    options: &Options,
+    prepared: remote_write::Prepared,
+    progress: &mut Progress,
+    workspace_out: &mut Option<String>,
+) -> Result<(rules::Installed, Filled, query::Answers)> {
+    let settings = &options.sim;
+    let rules_dir = options.fixtures.join("rules");
+
+    let installed = progress
+        .step(
+            StepName::Rules,
+            None,
+            |_| rules::install(env, &rules_dir),
+            |r| {
+                format!("workspace {}: {} namespace(s), {} rules", r.workspace, r.namespaces, r.records.len())
+            },
+        )
+        .await?;
+    *workspace_out = Some(installed.workspace.clone());
+    let workspace = installed.workspace.as_str();
+
+    let filled = fill(env, workspace, prepared, settings, progress).await?;
+
+    let answers = progress
+        .step(
+            StepName::Query,
+            None,
+            |_| query::query(env, workspace, &installed.records, settings),
+            |a| {
+                format!(
+                    "{} allocations → {} namespaces, {} clusters; {} record names",
+                    a.combined.allocations.len(),
+                    a.by_namespace.len(),
+                    a.by_cluster.len(),
+                    a.rule_series.len()
+                )
+            },
+        )
+        .await?;
+
+    Ok((installed, filled, answers))
 }

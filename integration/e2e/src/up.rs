@@ -146,6 +146,64 @@ pub fn claim(files: &Files, run_id: &str) -> Result<Claim> {
     Ok(Claim { files: files.clone(), state, stale, _lock: lock })
 }
 
+/// `e2e --keep`: the run holds a claim of the cache directory, and when it fails after its
+/// environment came up, it keeps that environment running as an `up` does (state, endpoints,
+/// exports; `status`, `logs`, `down` work), until a signal or `cargo xtask down`.
+#[derive(Clone, Debug)]
+pub struct KeepOnFailure {
+    claim: std::sync::Arc<std::sync::Mutex<Option<Claim>>>,
+    failure: std::sync::Arc<std::sync::Mutex<Option<(u8, String)>>>,
+}
+
+impl KeepOnFailure {
+    pub fn new(claim: Claim) -> KeepOnFailure {
+        KeepOnFailure {
+            claim: std::sync::Arc::new(std::sync::Mutex::new(Some(claim))),
+            failure: std::sync::Arc::default(),
+        }
+    }
+
+    /// The exit code and message of the failure a kept environment was kept for.
+    pub fn failure(&self) -> Option<(u8, String)> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Keeps `env` after `error`: publishes it as an `up` (in `workspace`, the run's, when it
+    /// had one) and waits forever; the run ends when its future is dropped (a signal), which
+    /// stops the environment and removes the state. Returns at once if the claim is gone.
+    pub async fn hold(&self, env: Env, workspace: Option<String>, error: &anyhow::Error) {
+        let Some(mut claim) = self.claim.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let text = crate::report::redact(&ampfed_common::errors::report(error.as_ref()));
+        let code = crate::failure::classify(error).exit_code();
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((code, text.clone()));
+        let published = match provision(&env, &claim.files, workspace).await {
+            Ok(endpoints) => publish(&env, &mut claim, &endpoints).map(|()| endpoints),
+            Err(e) => Err(e),
+        };
+        match published {
+            Ok(endpoints) => {
+                eprintln!("\nerror: {text}");
+                eprint!("{}", describe(&endpoints, claim.state(), CredentialStyle::Keys, ""));
+                eprintln!(
+                    "\nampfed e2e --keep: the failed environment stays up (pid {}) for you to look at: \
+                     `cargo xtask status --exports`, `cargo xtask logs`, `cargo xtask diagnose`; \
+                     stop it with Ctrl-C or `cargo xtask down`.",
+                    claim.state().pid
+                );
+            }
+            Err(e) => {
+                eprintln!("warning: cannot keep the failed environment up: {e:#}");
+                return;
+            }
+        }
+        // Dropped in reverse order when the future is: the environment stops, then the
+        // claim removes the state.
+        let _claim = claim;
+        let _env = env;
+        std::future::pending::<()>().await;
+    }
+}
+
 /// How a served `up` ended without an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Served {
@@ -217,7 +275,7 @@ async fn provision_and_load(
     load: Option<Load>,
     progress: &mut Progress,
 ) -> Result<(Endpoints, Option<String>)> {
-    let endpoints = provision(env, files).await?;
+    let endpoints = provision(env, files, None).await?;
     let Some(load) = load else { return Ok((endpoints, None)) };
     let amp = env.amp_admin();
     let workspace = endpoints.workspace_id.clone();
@@ -233,17 +291,24 @@ async fn provision_and_load(
     Ok((endpoints, Some(loaded_summary(&filled, &load.settings))))
 }
 
-/// The workspace, the bucket, long-lived keys and a web identity, as the endpoints file says.
-async fn provision(env: &Env, files: &Files) -> Result<Endpoints> {
-    let amp = env.amp_admin();
-    let created = amp.create_workspace().alias(WORKSPACE_ALIAS).send().await.map_err(sdk_error)?;
-    let workspace_id = created.workspace_id().to_owned();
-    amp.wait_until_workspace_active()
-        .workspace_id(&workspace_id)
-        .wait(ACTIVE_WITHIN)
-        .await
-        .map_err(sdk_error)
-        .with_context(|| format!("workspace {workspace_id} did not become ACTIVE"))?;
+/// The workspace (`workspace`, or a new one), the bucket, long-lived keys and a web identity,
+/// as the endpoints file says.
+async fn provision(env: &Env, files: &Files, workspace: Option<String>) -> Result<Endpoints> {
+    let workspace_id = match workspace {
+        Some(id) => id,
+        None => {
+            let amp = env.amp_admin();
+            let created = amp.create_workspace().alias(WORKSPACE_ALIAS).send().await.map_err(sdk_error)?;
+            let workspace_id = created.workspace_id().to_owned();
+            amp.wait_until_workspace_active()
+                .workspace_id(&workspace_id)
+                .wait(ACTIVE_WITHIN)
+                .await
+                .map_err(sdk_error)
+                .with_context(|| format!("workspace {workspace_id} did not become ACTIVE"))?;
+            workspace_id
+        }
+    };
     env.store().ensure_bucket().await.context("create the ETL bucket")?;
     let mock = env.mock();
     let keys = long_lived_keys();

@@ -314,3 +314,37 @@ fn review_is_a_persons_step_refused_under_ci_and_without_a_terminal() {
         assert!(run.stderr.contains(why) && run.stderr.contains("cargo insta review"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn e2e_keep_leaves_a_failed_environment_up_until_down() {
+    let dir = TempDir::new("e2e-keep");
+    let cache = dir.join("cache");
+    let log = dir.join("e2e.log");
+    // The wrong secret fails the remote write, after the environment and the rules are up.
+    let spec = ProcessSpec {
+        name: "e2e-keep".into(),
+        program: env!("CARGO_BIN_EXE_ampfed-e2e").into(),
+        args: ["--keep", "--fault", "wrong-secret", "--s3", "embedded"].map(String::from).to_vec(),
+        env: vec![("AMPFED_CACHE_DIR".into(), cache.display().to_string())],
+        cwd: dir.path().to_owned(),
+        stop_grace: Duration::from_secs(40),
+    };
+    let process = Process::spawn(&spec, &log).expect("start ampfed-e2e");
+    let mut kept = Up { process, files: Files::new(&cache), log };
+    let (state, endpoints) = kept.wait_running();
+    let printed = kept.log();
+    assert!(printed.contains("the failed environment stays up"), "{printed}");
+    assert!(printed.contains("InvalidSignatureException"), "{printed}");
+    assert!(endpoints.workspace_id.starts_with("ws-"), "{endpoints:?}");
+    assert!(state.ports.iter().all(|&p| accepts(p)), "{state:?}");
+
+    let cache_text = cache.display().to_string();
+    let down = ampfed_up(&["down", "--state-dir", &cache_text], Duration::from_secs(120));
+    assert!(down.success(), "{}", down.stderr);
+    let exited = kept.process.check_alive().expect_err("the kept run still runs after down").to_string();
+    // The run's own verdict (3: AMP refused the signature), not 130 for the signal.
+    assert!(exited.contains("exit status: 3"), "{exited}\n{}", kept.log());
+    assert!(kept.log().contains("the kept environment is stopped; the run had failed"), "{}", kept.log());
+    assert_nothing_left(&state, Duration::from_secs(5));
+    assert!(!kept.files.state().exists() && !kept.files.endpoints().exists());
+}
