@@ -33,6 +33,8 @@ pub(crate) enum Task {
     Down(Down),
     /// Tell whether `cargo xtask up` runs, and its endpoints (`--json`, `--exports`).
     Status(Status),
+    /// Print the service logs of the running `up`, or of the newest run kept under the cache dir.
+    Logs(Logs),
 }
 
 /// A component that has a fuzz target or a benchmark.
@@ -178,6 +180,18 @@ pub(crate) struct Down {
     #[arg(long)]
     pub(crate) release: bool,
     /// `ampfed-up down`'s flags (`--state-dir`, `--timeout`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask logs [ARGS…]`: `ampfed-up logs`'s flags (`cargo xtask logs --help`).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Logs {
+    /// Build optimised (as the `up` was, to spare a build).
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// `ampfed-up logs`'s flags (`SERVICE`, `--lines`, `--list`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
     pub(crate) args: Vec<String>,
 }

@@ -63,6 +63,7 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Up(cmd) => cmd.run(&sh),
         flags::Task::Down(cmd) => cmd.run(&sh),
         flags::Task::Status(cmd) => cmd.run(&sh),
+        flags::Task::Logs(cmd) => cmd.run(&sh),
     }
 }
 

@@ -50,7 +50,7 @@ async fn create_workspace(amp: &aws_sdk_amp::Client) -> Result<String> {
 
 /// Installs every `*.yaml` file under `dir` as a rule groups namespace named after the file;
 /// returns the namespace count and the record names in file order.
-async fn install_rules(
+pub async fn install_rules(
     amp: &aws_sdk_amp::Client,
     workspace: &str,
     dir: &Path,
