@@ -35,6 +35,12 @@ pub(crate) enum Task {
     Status(Status),
     /// Print the service logs of the running `up`, or of the newest run kept under the cache dir.
     Logs(Logs),
+    /// Check a running `up` as the AMP guide's troubleshooting does: pass, warn or fail and a
+    /// fix for each; the exit code says whether all passed (`--json` for CI).
+    Diagnose(Diagnose),
+    /// Lint Prometheus rules files, install them into a running `up`, or test them on the
+    /// simulated series with promtool (`lint`, `install`, `test`).
+    Rules(Rules),
 }
 
 /// A component that has a fuzz target or a benchmark.
@@ -49,6 +55,8 @@ pub(crate) enum Component {
     Ingest,
     /// `ampfed-federation`: the federator over synthetic ETL in an embedded S3 (benchmark only).
     Federation,
+    /// `ampfed-api`: `/model/allocation` over 1000 clusters' combined ETL (benchmark only).
+    Api,
     /// The AMP mock's routing: signed requests of any method, path, query and body (fuzz only).
     AmpRouting,
     /// The AMP mock's remote write decoding and checks (fuzz only).
@@ -204,6 +212,31 @@ pub(crate) struct Status {
     #[arg(long)]
     pub(crate) release: bool,
     /// `ampfed-up status`'s flags (`--json`, `--exports`, `--wait SECS`, `--state-dir`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask diagnose [ARGS…]`: `ampfed-diagnose`'s flags (`cargo xtask diagnose --help`).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Diagnose {
+    /// Build optimised.
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// `ampfed-diagnose`'s flags (`--endpoints`, `--cluster-label`, `--clusters`, `--now`, `--json`, …).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask rules lint|install|test [ARGS…]`: `ampfed-rules`' commands and flags
+/// (`cargo xtask rules --help`).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Rules {
+    /// Build optimised.
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// `lint`, `install` or `test`, and its flags.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
     pub(crate) args: Vec<String>,
 }

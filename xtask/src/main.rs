@@ -3,11 +3,13 @@
 //! what a fresh machine lacks and call them.
 
 mod bench;
+mod diagnose;
 mod e2e;
 mod flags;
 mod fuzz;
 mod kind;
 mod query;
+mod rules;
 mod setup;
 mod test;
 #[cfg(test)]
@@ -64,6 +66,8 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Down(cmd) => cmd.run(&sh),
         flags::Task::Status(cmd) => cmd.run(&sh),
         flags::Task::Logs(cmd) => cmd.run(&sh),
+        flags::Task::Diagnose(cmd) => cmd.run(&sh),
+        flags::Task::Rules(cmd) => cmd.run(&sh),
     }
 }
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::problems::{FieldPath, Problem, Seg};
+pub use crate::problems::{locate, FieldPath, Problem, Seg};
 pub use crate::quantity::{Bytes, Cores, Offset};
 
 /// Why a fixture could not be used.

@@ -88,12 +88,18 @@ impl Problems {
 
     /// Fills in lines and columns from the fixture's text.
     pub(crate) fn locate(&mut self, text: &str) {
-        let spans = crate::spans::Spans::parse(text);
-        for p in &mut self.0 {
-            if let Some((line, column)) = spans.locate(&p.field.segs()) {
-                p.line = Some(line);
-                p.column = Some(column);
-            }
+        locate(&mut self.0, text);
+    }
+}
+
+/// Fills in the lines and columns of `problems` from `text`, the YAML they are about: for
+/// other YAML files that report problems the same way (a rules file, `ampfed-rules lint`).
+pub fn locate(problems: &mut [Problem], text: &str) {
+    let spans = crate::spans::Spans::parse(text);
+    for p in problems {
+        if let Some((line, column)) = spans.locate(&p.field.segs()) {
+            p.line = Some(line);
+            p.column = Some(column);
         }
     }
 }

@@ -232,7 +232,7 @@ pub const S3_SECRET: &str = "test";
 /// The server behind the ETL bucket.
 enum S3Service {
     Process(LocalStackEndpoint),
-    Container(Container<LocalStackImage>, LocalStackEndpoint),
+    Container(Box<Container<LocalStackImage>>, LocalStackEndpoint),
     Embedded(ampfed_s3::EmbeddedS3),
 }
 
@@ -311,7 +311,7 @@ async fn start_services(config: &EnvConfig) -> Result<(Scenario, BackendService,
         (S3Provider::LocalstackContainer, None) => {
             let (container, endpoint) =
                 containers::start_localstack().await.context("start the LocalStack container")?;
-            S3Service::Container(container, endpoint)
+            S3Service::Container(Box::new(container), endpoint)
         }
         (S3Provider::Embedded, None) => S3Service::Embedded(
             ampfed_s3::EmbeddedS3::start(ampfed_s3::Config::new(S3_KEY, S3_SECRET, REGION))
@@ -326,7 +326,11 @@ async fn start_services(config: &EnvConfig) -> Result<(Scenario, BackendService,
 async fn answers_queries(url: &str) -> Result<()> {
     let probe = format!("{url}/api/v1/query?query=1");
     let answer = tokio::task::spawn_blocking(move || {
-        ureq::get(&probe).timeout(Duration::from_secs(5)).call().map(|r| r.status())
+        ureq::get(&probe)
+            .timeout(Duration::from_secs(5))
+            .call()
+            .map(|r| r.status())
+            .map_err(|e| e.to_string())
     })
     .await
     .context("backend probe task")?;

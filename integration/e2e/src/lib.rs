@@ -7,6 +7,7 @@
 //! The `ampfed-e2e` binary and the `tests/e2e` suite both call [`path::run`] and then
 //! [`snapshots::compare`] or [`snapshots::check`].
 
+pub mod diagnose;
 pub mod env;
 pub mod failure;
 pub mod outcome;
@@ -14,6 +15,7 @@ pub mod path;
 pub mod progress;
 pub mod providers;
 pub mod report;
+pub mod rules_cmd;
 pub mod sim;
 pub mod snapshots;
 pub mod steps;

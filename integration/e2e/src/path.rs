@@ -52,6 +52,9 @@ pub async fn run(options: &Options) -> Result<Outcome> {
     let prepared = remote_write::prepare(&options.fixtures, options.clusters, settings)
         .with_context(|| StepName::RemoteWrite.failed())
         .classify(Failure::BadInput)?;
+    check_rules(&options.fixtures.join("rules"))
+        .with_context(|| StepName::Rules.failed())
+        .classify(Failure::BadInput)?;
     let env = Env::up(&options.env, &mut progress).await.classify(Failure::Environment)?;
     let mut workspace = None;
     let ran = steps(&env, options, prepared, &mut progress, &mut workspace).await;
@@ -94,6 +97,27 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         assets_by_cluster: answers.assets_by_cluster,
         balances: answers.balances,
     })
+}
+
+/// The rules files are checked as AMP checks them on upload, before anything starts: an
+/// error names its file, line and field (`cargo xtask rules lint` prints the warnings too).
+fn check_rules(dir: &std::path::Path) -> Result<()> {
+    let files = crate::rules_cmd::rule_files(dir)?;
+    if files.is_empty() {
+        anyhow::bail!("no rules files (*.yaml) in {}", dir.display());
+    }
+    let linted = crate::rules_cmd::lint::lint(&files, &crate::rules_cmd::lint::Labels::none());
+    let errors: Vec<String> = linted
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::rules_cmd::lint::Severity::Error)
+        .map(ToString::to_string)
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} error(s) in the rules:\n{}", errors.len(), errors.join("\n"))
+    }
 }
 
 /// What [`fill`] did.

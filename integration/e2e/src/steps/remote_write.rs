@@ -299,7 +299,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn load_fixtures(dir: &Path) -> Result<(Vec<clustersim::ClusterFixture>, clustersim::Prices)> {
+pub fn load_fixtures(dir: &Path) -> Result<(Vec<clustersim::ClusterFixture>, clustersim::Prices)> {
     let prices_dir = dir.join("prices");
     let mut price_files: Vec<PathBuf> = std::fs::read_dir(&prices_dir)
         .with_context(|| format!("read {}", prices_dir.display()))?

@@ -48,6 +48,20 @@ async fn create_workspace(amp: &aws_sdk_amp::Client) -> Result<String> {
     Ok(id)
 }
 
+/// The `*.yaml` / `*.yml` files of `path`, sorted; or `path` itself when it is a file.
+pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("read the rules directory {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Installs every `*.yaml` file under `dir` as a rule groups namespace named after the file;
 /// returns the namespace count and the record names in file order.
 pub async fn install_rules(
@@ -55,12 +69,7 @@ pub async fn install_rules(
     workspace: &str,
     dir: &Path,
 ) -> Result<(usize, Vec<String>)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("read the rules directory {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    files.sort();
+    let files = rule_files(dir)?;
     if files.is_empty() {
         bail!("no rules files (*.yaml) in {}", dir.display());
     }

@@ -4,11 +4,13 @@
 //! `cargo xtask test`, which runs it).
 
 mod bad_input;
+mod diagnose;
 mod faults;
 mod happy_path;
 mod multi_day;
 mod oracle;
 mod providers;
+mod rules;
 mod stamped;
 mod stored;
 
