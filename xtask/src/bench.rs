@@ -2,7 +2,9 @@
 //! print its figures (`sigv4`: verify and sign cost per request and their ratio; `proxy`: the
 //! signing proxy's overhead against sending unsigned to the same backend; `ingest`: remote
 //! write samples per second through the proxy and the AMP mock against straight into
-//! Prometheus, with peak memories, also written to `target/bench/ingest.json`).
+//! Prometheus, with peak memories, also written to `target/bench/ingest.json`; `federation`:
+//! the federator over synthetic ETL, `-- --localstack` on LocalStack; `api`: the allocation
+//! query over combined ETL; each also writes `target/bench/<name>.json`).
 
 use anyhow::Context;
 use xshell::{cmd, Shell};
@@ -16,6 +18,7 @@ impl flags::Bench {
             flags::Component::Proxy => ("ampfed-proxy", "proxy"),
             flags::Component::Ingest => ("ampfed-aws-mock", "ingest"),
             flags::Component::Federation => ("ampfed-federation", "federation"),
+            flags::Component::Api => ("ampfed-api", "allocation"),
             flags::Component::AmpRouting
             | flags::Component::AmpRemoteWrite
             | flags::Component::AmpRules

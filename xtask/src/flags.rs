@@ -35,6 +35,10 @@ pub(crate) enum Task {
     Status(Status),
     /// Print the service logs of the running `up`, or of the newest run kept under the cache dir.
     Logs(Logs),
+    /// Run the cost models over the running `up`'s workspace and ship their ETL to its bucket.
+    Etl(Etl),
+    /// Combine the running `up`'s bucket into federated/combined/.
+    Federate(Federate),
     /// Check a running `up` as the AMP guide's troubleshooting does: pass, warn or fail and a
     /// fix for each; the exit code says whether all passed (`--json` for CI).
     Diagnose(Diagnose),
@@ -126,8 +130,11 @@ pub(crate) struct Query {
     #[arg(long)]
     pub(crate) now: Option<String>,
     /// The directory of the running `up` (default: the cache directory).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "federated_store")]
     pub(crate) state_dir: Option<std::path::PathBuf>,
+    /// Read the bucket from Kubecost's federated-store.yaml instead of the running `up`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) federated_store: Option<std::path::PathBuf>,
 }
 
 /// `cargo xtask kind up|down`: the clusters are the fixtures, or `--clusters N` stamped from them.
@@ -188,6 +195,30 @@ pub(crate) struct Down {
     #[arg(long)]
     pub(crate) release: bool,
     /// `ampfed-up down`'s flags (`--state-dir`, `--timeout`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask etl [ARGS…]`: `ampfed-up etl`'s flags (`cargo xtask etl --help`).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Etl {
+    /// Build optimised.
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// `ampfed-up etl`'s flags (`--clusters`, `--epoch`, `--days`, `--cluster-label`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub(crate) args: Vec<String>,
+}
+
+/// `cargo xtask federate [ARGS…]`: `ampfed-up federate`'s flags (`cargo xtask federate --help`).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Federate {
+    /// Build optimised.
+    #[arg(long)]
+    pub(crate) release: bool,
+    /// `ampfed-up federate`'s flags (`--json`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
     pub(crate) args: Vec<String>,
 }

@@ -27,6 +27,7 @@ impl flags::Fuzz {
             flags::Component::Proxy => anyhow::bail!("the proxy has no fuzz target; fuzz `sigv4`"),
             flags::Component::Ingest => anyhow::bail!("ingest is a benchmark only; fuzz `amp-remote-write`"),
             flags::Component::Federation => anyhow::bail!("federation is a benchmark only; fuzz `sigv4`"),
+            flags::Component::Api => anyhow::bail!("api is a benchmark only; fuzz `sigv4`"),
             flags::Component::AmpRouting => (AMP_FUZZ, "routing"),
             flags::Component::AmpRemoteWrite => (AMP_FUZZ, "remote_write"),
             flags::Component::AmpRules => (AMP_FUZZ, "rules"),

@@ -66,6 +66,8 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Down(cmd) => cmd.run(&sh),
         flags::Task::Status(cmd) => cmd.run(&sh),
         flags::Task::Logs(cmd) => cmd.run(&sh),
+        flags::Task::Etl(cmd) => cmd.run(&sh),
+        flags::Task::Federate(cmd) => cmd.run(&sh),
         flags::Task::Diagnose(cmd) => cmd.run(&sh),
         flags::Task::Rules(cmd) => cmd.run(&sh),
     }

@@ -1,4 +1,4 @@
-//! `cargo xtask up`, `down`, `status` and `logs`: build the `ampfed-up` binary (`up` installs what is
+//! `cargo xtask up`, `down`, `status`, `logs`, `etl` and `federate`: build the `ampfed-up` binary (`up` installs what is
 //! missing first), then become it (exec), so that Ctrl-C, the exit code and the pid that
 //! `down` signals are the binary's own. Their flags are declared once, by that binary:
 //! `cargo xtask up --help` shows them.
@@ -22,6 +22,18 @@ impl flags::Up {
 impl flags::Down {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         exec(sh, "down", self.release, self.args)
+    }
+}
+
+impl flags::Etl {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        exec(sh, "etl", self.release, self.args)
+    }
+}
+
+impl flags::Federate {
+    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        exec(sh, "federate", self.release, self.args)
     }
 }
 

@@ -25,7 +25,7 @@
 //! - Load balancers: `shop/web-lb` ($0.025/h, selects app=web) and `shop/old-lb` ($0.01/h,
 //!   selects nothing running), both all day; EKS management $0.10/h.
 
-use std::collections::BTreeMap;
+mod support;
 
 use ampfed_allocation::{
     check_balance, parse_properties, query, Allocation, AllocationSet, QueryOptions, Window, UNALLOCATED,
@@ -33,34 +33,11 @@ use ampfed_allocation::{
 use ampfed_costmodel::{
     compute_from_results, Computed, Config, CostModel, CostModelError, CustomPricing, QueryResults,
 };
-use ampfed_prom::{Client, InstantSample, RangeSeries};
+use ampfed_prom::{Client, InstantSample};
+use support::{close, s, span, DAY, GIB, H, START};
 
-const START: i64 = 1_767_225_600;
-const H: i64 = 3600;
-const DAY: Window = Window { start: START, end: START + 24 * H };
-const GIB: f64 = 1_073_741_824.0;
 /// $0.10 per GiB-month over 730 hours.
 const PV_PRICE: f64 = 0.000136986;
-
-fn close(got: f64, want: f64) {
-    assert!((got - want).abs() < 1e-9 * want.abs().max(1.0), "got {got}, want {want}");
-}
-
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let mut l: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    l.insert("cluster_id".into(), "c1".into());
-    l
-}
-
-fn s(pairs: &[(&str, &str)], value: f64) -> InstantSample {
-    InstantSample { labels: labels(pairs), timestamp: DAY.end as f64, value }
-}
-
-/// Points every 300 s from `from` to `to` hours into the day, inclusive.
-fn span(pairs: &[(&str, &str)], from: i64, to: i64) -> RangeSeries {
-    let points = (START + from * H..=START + to * H).step_by(300).map(|t| (t as f64, 1.0)).collect();
-    RangeSeries { labels: labels(pairs), points }
-}
 
 fn container(ns: &str, pod: &str, c: &str, node: &str) -> Vec<(&'static str, String)> {
     vec![("namespace", ns.into()), ("pod", pod.into()), ("container", c.into()), ("node", node.into())]

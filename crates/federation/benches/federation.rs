@@ -1,152 +1,95 @@
 //! `cargo xtask bench federation`: the federator over a bucket of synthetic ETL, in an
-//! embedded S3 (`ampfed-s3`, 127.0.0.1).
+//! embedded S3 (`ampfed-s3`, 127.0.0.1), and with `--localstack` on LocalStack.
 //!
 //! The bucket holds N clusters × D daily windows, one allocation set (C containers) and one
 //! asset set (one node, cluster management) per cluster and day, written as the store writes
-//! them (Parquet, `Store::put_set`/`put_assets`). Everything is a function of the cluster, day
-//! and container numbers: the same flags give the same bytes. Defaults 1000 × 30 × 200 (6 M
-//! allocation rows, 60 k objects); `--quick` is 100 × 3 × 20; `--clusters`, `--days`,
-//! `--containers` override either.
+//! them (Parquet, `Store::put_set`/`put_assets`) from `ampfed_test_support::etl::Synthetic`:
+//! the same flags give the same bytes. Defaults 1000 × 30 × 200 (6 M allocation rows, 60 k
+//! objects); `--quick` is 100 × 3 × 20; `--clusters`, `--days`, `--containers` override either.
 //!
-//! Measured: a full federation (wall time, this process's peak RSS `VmHWM`, reset before the
-//! run through `/proc/self/clear_refs`, which includes the embedded S3's memory); the same at a
-//! tenth of the clusters, for the time ratio against the 10× data ratio; and an incremental
-//! re-run after one cluster's object of one window is rewritten. Targets (the issue): full run
-//! ≤ 10 s and ≤ 1 GiB, linear in the data. Each step is bounded by [`STEP_LIMIT`]; past it the
-//! bench stops and fails. Figures go to stdout and `target/bench/federation.json`.
+//! Measured on the embedded S3: a full federation (wall time, CPU seconds of the process,
+//! peak RSS `VmHWM` reset before the run through `/proc/self/clear_refs`, the RSS before the
+//! run, which holds the embedded S3's objects, and the bytes stored, so that the federator's
+//! own peak shows apart); the same at a tenth of the clusters, for the time ratio against the
+//! 10× data ratio; an incremental re-run after one cluster's object of one window is
+//! rewritten; and the read floor: every input object read with as many requests in flight as
+//! the federator, nothing decoded. Targets (the issue): full run ≤ 10 s and ≤ 1 GiB, linear
+//! in the data.
+//!
+//! `--localstack` (default 20 × 30 × 200, the size flags override it) runs LocalStack from its
+//! venv (`cargo xtask setup`; skipped with a message when it is missing), measures its bare
+//! request rate (small GETs, as many in flight as the federator), uploads, federates, and
+//! prints the federation time over its floor: the requests the federation made divided by
+//! that rate. Each step is bounded by [`STEP_LIMIT`]; past it the bench stops and fails.
+//! Figures go to stdout and `target/bench/federation.json` (`federation-localstack.json`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ampfed_allocation::{
-    Allocation, AllocationSet, AssetSet, ClusterManagementAsset, NodeAsset, Properties, Window,
-};
 use ampfed_federation::{federate_with, Mode, Options, Store, StoreConfig};
 use ampfed_s3::{Config, EmbeddedS3};
+use ampfed_test_support::etl::Synthetic;
+use ampfed_test_support::measure::{cpu_seconds, reset_peak, round, status_mib, write_figures};
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use serde_json::{json, Value};
 
 const REGION: &str = "us-east-1";
 const KEY_ID: &str = "AKIDAMPFEDFEDBENCH";
 const SECRET: &str = "federation-bench-secret";
-/// 2026-01-01T00:00:00Z.
-const EPOCH: i64 = 1_767_225_600;
-const DAY: i64 = 86_400;
 /// Longest one step (upload, a federation) may take.
 const STEP_LIMIT: Duration = Duration::from_secs(1800);
 /// Uploads in flight.
 const UPLOADERS: usize = 16;
+/// Small GETs that measure LocalStack's bare request rate.
+const RATE_PROBES: usize = 400;
 
-#[derive(Clone, Copy, Debug)]
-struct Size {
-    clusters: usize,
-    days: usize,
-    containers: usize,
-}
-
-fn day(n: usize) -> Window {
-    let start = EPOCH + n as i64 * DAY;
-    Window { start, end: start + DAY }
-}
-
-fn cluster_name(i: usize) -> String {
-    format!("cluster-{i:04}")
-}
-
-/// Cluster `c`'s allocations of day `d`; `bump` changes every cost (the rewrite).
-fn allocations(c: usize, d: usize, containers: usize, bump: f64) -> AllocationSet {
-    let cluster = cluster_name(c);
-    let window = day(d);
-    let rows = (0..containers)
-        .map(|k| {
-            let namespace = format!("ns-{}", k % 10);
-            let pod = format!("pod-{}", k / 2);
-            let container = format!("c-{}", k % 2);
-            let node = format!("node-{}", k % 4);
-            let cost = 0.01 * ((c * 7 + d * 13 + k * 17) % 1000) as f64 + bump;
-            Allocation {
-                name: format!("{cluster}/{node}/{namespace}/{pod}/{container}"),
-                properties: Properties {
-                    cluster: cluster.clone(),
-                    node,
-                    namespace,
-                    pod,
-                    container,
-                    ..Properties::default()
-                },
-                start: window.start,
-                end: window.end,
-                minutes: 1440.0,
-                cpu_cores: 0.5,
-                cpu_core_hours: 12.0,
-                cpu_cost: cost,
-                ram_bytes: 1.0e9,
-                ram_byte_hours: 24.0e9,
-                ram_cost: cost / 2.0,
-                total_cost: cost * 1.5,
-                ..Allocation::default()
-            }
-        })
-        .collect();
-    AllocationSet::new(vec![cluster], window, rows)
-}
-
-fn assets(c: usize, d: usize) -> AssetSet {
-    let cluster = cluster_name(c);
-    let window = day(d);
-    let mut assets = AssetSet::new(vec![cluster.clone()], window);
-    assets.nodes.push(NodeAsset {
-        cluster: cluster.clone(),
-        name: "node-0".into(),
-        start: window.start,
-        end: window.end,
-        minutes: 1440.0,
-        cpu_cores: 8.0,
-        cpu_cost: 6.0,
-        total_cost: 6.0,
-        ..NodeAsset::default()
-    });
-    assets.cluster_management.push(ClusterManagementAsset {
-        cluster,
-        provisioner: "EKS".into(),
-        start: window.start,
-        end: window.end,
-        minutes: 1440.0,
-        price_per_hour: 0.1,
-        cost: 2.4,
-        total_cost: 2.4,
-        ..ClusterManagementAsset::default()
-    });
-    assets
-}
-
-fn store(endpoint: &str, bucket: &str) -> Store {
-    Store::new(&StoreConfig {
+fn store(endpoint: &str, bucket: &str, counter: &Counter) -> Store {
+    let config = StoreConfig {
         endpoint: endpoint.to_owned(),
         region: REGION.into(),
         bucket: bucket.to_owned(),
         access_key_id: KEY_ID.into(),
         secret_access_key: SECRET.into(),
-    })
+    };
+    let counter = counter.clone();
+    Store::with_s3_config(&config, move |b| b.interceptor(counter))
 }
 
-/// Peak resident memory of this process in MiB (`VmHWM`).
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+/// Counts the HTTP requests a store sends (every attempt).
+#[derive(Clone, Debug, Default)]
+struct Counter(Arc<AtomicUsize>);
+
+impl Counter {
+    fn sent(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
-/// Resets `VmHWM` to the current resident size; false if the kernel refused.
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "request counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
-/// Uploads `size`'s objects (clusters `0..size.clusters`); the seconds it took.
-async fn upload(store: &Store, size: Size) -> Result<f64, String> {
-    store.ensure_bucket().await.map_err(|e| e.to_string())?;
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Uploads `size`'s objects; the seconds it took.
+async fn upload(store: &Store, size: Synthetic) -> Result<f64, String> {
+    store.ensure_bucket().await.map_err(err)?;
     let started = Instant::now();
     let jobs: Vec<(usize, usize)> =
         (0..size.clusters).flat_map(|c| (0..size.days).map(move |d| (c, d))).collect();
@@ -156,56 +99,91 @@ async fn upload(store: &Store, size: Size) -> Result<f64, String> {
         let (store, jobs) = (store.clone(), jobs.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let next = jobs.lock().map_err(|e| e.to_string())?.next();
+                let next = jobs.lock().map_err(err)?.next();
                 let Some((c, d)) = next else { return Ok::<(), String>(()) };
-                let cluster = cluster_name(c);
-                store
-                    .put_set(&cluster, &allocations(c, d, size.containers, 0.0))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                store.put_assets(&cluster, &assets(c, d)).await.map_err(|e| e.to_string())?;
+                let cluster = Synthetic::cluster(c);
+                store.put_set(&cluster, &size.allocations(c, d, 0.0)).await.map_err(err)?;
+                store.put_assets(&cluster, &size.assets(c, d)).await.map_err(err)?;
             }
         }));
     }
     for task in tasks {
-        task.await.map_err(|e| e.to_string())??;
+        task.await.map_err(err)??;
     }
     Ok(started.elapsed().as_secs_f64())
 }
 
 struct Run {
     seconds: f64,
+    cpu_seconds: f64,
     peak_mib: f64,
+    rss_before_mib: f64,
     objects_read: usize,
     windows: usize,
     allocations: usize,
+    requests: usize,
 }
 
-async fn federate(store: &Store, mode: Mode) -> Result<Run, String> {
+async fn federate(store: &Store, counter: &Counter, mode: Mode) -> Result<Run, String> {
     let options = Options { holder: "bench".into(), mode, ..Options::default() };
     let peak_reset = reset_peak();
+    let rss_before_mib = status_mib("VmRSS");
+    let (sent, cpu) = (counter.sent(), cpu_seconds());
     let started = Instant::now();
     let report = tokio::time::timeout(STEP_LIMIT, federate_with(store, &options))
         .await
         .map_err(|_| format!("federation took more than {} s", STEP_LIMIT.as_secs()))?
-        .map_err(|e| e.to_string())?;
-    let seconds = started.elapsed().as_secs_f64();
+        .map_err(err)?;
     Ok(Run {
-        seconds,
-        peak_mib: if peak_reset { peak_mib() } else { f64::NAN },
+        seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: cpu_seconds() - cpu,
+        peak_mib: if peak_reset { status_mib("VmHWM") } else { f64::NAN },
+        rss_before_mib,
         objects_read: report.objects_read,
         windows: report.recombined.len(),
         allocations: report.allocations,
+        requests: counter.sent() - sent,
     })
 }
 
-fn parse_args() -> Result<Size, String> {
-    let mut size = Size { clusters: 1000, days: 30, containers: 200 };
+/// Bytes stored under `prefix`.
+async fn stored_bytes(store: &Store, prefix: &str) -> Result<i64, String> {
+    Ok(store.list(prefix).await.map_err(err)?.iter().map(|l| l.size).sum())
+}
+
+/// Reads every key in `keys` (`in_flight` at once), decoding nothing; the seconds it took.
+async fn read_all(store: &Store, keys: Vec<String>, in_flight: usize) -> Result<f64, String> {
+    let started = Instant::now();
+    let permits = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for key in keys {
+        let (store, permits) = (store.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.map_err(err)?;
+            store.fetch(&key).await.map(|_| ()).map_err(err)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(err)??;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// What the command line asks for.
+struct Args {
+    size: Synthetic,
+    localstack: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut quick = false;
+    let mut localstack = false;
     let mut given: Vec<(String, usize)> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quick" => size = Size { clusters: 100, days: 3, containers: 20 },
+            "--quick" => quick = true,
+            "--localstack" => localstack = true,
             "--clusters" | "--days" | "--containers" => {
                 let value = args.next().ok_or(format!("{arg} needs a number"))?;
                 let n: usize = value.parse().map_err(|_| format!("{arg} {value}: not a number"))?;
@@ -217,11 +195,16 @@ fn parse_args() -> Result<Size, String> {
             "--bench" => {}
             other => {
                 return Err(format!(
-                    "unknown argument {other} (--quick, --clusters N, --days N, --containers N)"
+                    "unknown argument {other} (--quick, --localstack, --clusters N, --days N, --containers N)"
                 ))
             }
         }
     }
+    let mut size = match (quick, localstack) {
+        (true, _) => Synthetic { clusters: 100, days: 3, containers: 20 },
+        (false, true) => Synthetic { clusters: 20, days: 30, containers: 200 },
+        (false, false) => Synthetic { clusters: 1000, days: 30, containers: 200 },
+    };
     for (flag, n) in given {
         match flag.as_str() {
             "--clusters" => size.clusters = n,
@@ -229,50 +212,50 @@ fn parse_args() -> Result<Size, String> {
             _ => size.containers = n,
         }
     }
-    Ok(size)
+    Ok(Args { size, localstack })
 }
 
-fn round(x: f64, digits: i32) -> f64 {
-    let p = 10f64.powi(digits);
-    (x * p).round() / p
+fn mib(bytes: i64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn main() {
-    let size = match parse_args() {
-        Ok(size) => size,
+    let args = match parse_args() {
+        Ok(args) => args,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let s3 = EmbeddedS3::start(Config::new(KEY_ID, SECRET, REGION)).expect("embedded S3");
+    let size = args.size;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("no tokio runtime: {e}");
+            std::process::exit(1);
+        }
+    };
     let started = Instant::now();
-    let result = runtime.block_on(bench(s3.endpoint(), size));
+    let (name, result) = match args.localstack {
+        false => ("federation", embedded(&runtime, size)),
+        true => ("federation-localstack", on_localstack(&runtime, size)),
+    };
     let total = started.elapsed().as_secs_f64();
-    let (report, failed) = match result {
-        Ok(report) => (report, None),
+    let (figures, failed) = match result {
+        Ok(figures) => (figures, None),
         Err(e) => (json!({}), Some(e)),
     };
     let report = json!({
-        "benchmark": "federation",
+        "benchmark": name,
         "clusters": size.clusters,
         "days": size.days,
         "containers": size.containers,
         "cpus": std::thread::available_parallelism().map(usize::from).unwrap_or(0),
         "seconds": round(total, 1),
-        "figures": report,
+        "figures": figures,
         "failed": failed,
     });
-    let path = ampfed_common::paths::workspace_root().join("target/bench/federation.json");
-    let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| {
-        std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default() + "\n")
-    });
-    match written {
-        Ok(()) => println!("figures written to {}", path.display()),
-        Err(e) => println!("could not write {}: {e}", path.display()),
-    }
-    drop(s3);
+    write_figures(name, &serde_json::to_string_pretty(&report).unwrap_or_default());
     runtime.shutdown_timeout(Duration::from_secs(2));
     if let Some(e) = report["failed"].as_str() {
         eprintln!("the bench failed: {e}");
@@ -280,79 +263,206 @@ fn main() {
     }
 }
 
-async fn bench(endpoint: &str, size: Size) -> Result<Value, String> {
-    let rows = size.clusters * size.days * size.containers;
-    let objects = size.clusters * size.days * 2;
+fn embedded(runtime: &tokio::runtime::Runtime, size: Synthetic) -> Result<Value, String> {
+    let s3 = EmbeddedS3::start(Config::new(KEY_ID, SECRET, REGION)).map_err(err)?;
+    let result = runtime.block_on(bench(s3.endpoint(), size));
+    drop(s3);
+    result
+}
+
+fn figures(r: &Run) -> Value {
+    json!({
+        "seconds": round(r.seconds, 3),
+        "cpu_seconds": round(r.cpu_seconds, 2),
+        "peak_mib": round(r.peak_mib, 1),
+        "rss_before_mib": round(r.rss_before_mib, 1),
+        "federator_peak_mib": round(r.peak_mib - r.rss_before_mib, 1),
+        "objects_read": r.objects_read,
+        "windows_recombined": r.windows,
+        "allocations": r.allocations,
+        "requests": r.requests,
+    })
+}
+
+fn header() {
     println!(
-        "federation bench: {} clusters × {} days × {} containers = {rows} allocation rows, {objects} objects",
-        size.clusters, size.days, size.containers
+        "{:<22} {:>8} {:>9} {:>8} {:>7} {:>8} {:>7} {:>9} {:>9}",
+        "run", "clusters", "upload s", "windows", "read", "wall s", "CPU s", "peak MiB", "RSS before"
     );
+}
+
+fn line(name: &str, clusters: usize, up: Option<f64>, r: &Run) {
+    println!(
+        "{name:<22} {clusters:>8} {:>9} {:>8} {:>7} {:>8.2} {:>7.1} {:>9.0} {:>9.0}",
+        up.map_or("-".into(), |u| format!("{u:.1}")),
+        r.windows,
+        r.objects_read,
+        r.seconds,
+        r.cpu_seconds,
+        r.peak_mib,
+        r.rss_before_mib
+    );
+}
+
+/// Prints what is measured.
+fn describe(what: &str, size: Synthetic) {
+    println!(
+        "{what}: {} clusters × {} days × {} containers = {} allocation rows, {} objects",
+        size.clusters,
+        size.days,
+        size.containers,
+        size.rows(),
+        size.objects()
+    );
+}
+
+async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
+    describe("federation bench", size);
+    let counter = Counter::default();
     // The tenth: its own bucket, the first clusters.
-    let tenth = Size { clusters: (size.clusters / 10).max(1), ..size };
-    let small = store(endpoint, "bench-tenth");
-    let small_upload =
-        tokio::time::timeout(STEP_LIMIT, upload(&small, tenth)).await.map_err(|_| "upload timed out")??;
-    let small_run = federate(&small, Mode::Full).await?;
+    let tenth = Synthetic { clusters: (size.clusters / 10).max(1), ..size };
+    let small = store(endpoint, "bench-tenth", &counter);
+    let small_upload = tokio::time::timeout(STEP_LIMIT, upload(&small, tenth)).await.map_err(err)??;
+    let small_run = federate(&small, &counter, Mode::Full).await?;
     // Free the tenth's objects before the full size's.
-    for listed in small.list("").await.map_err(|e| e.to_string())? {
-        small.delete_object(&listed.key).await.map_err(|e| e.to_string())?;
+    for listed in small.list("").await.map_err(err)? {
+        small.delete_object(&listed.key).await.map_err(err)?;
     }
 
-    let full = store(endpoint, "bench-full");
-    let full_upload =
-        tokio::time::timeout(STEP_LIMIT, upload(&full, size)).await.map_err(|_| "upload timed out")??;
-    let full_run = federate(&full, Mode::Full).await?;
+    let full = store(endpoint, "bench-full", &counter);
+    let full_upload = tokio::time::timeout(STEP_LIMIT, upload(&full, size)).await.map_err(err)??;
+    let inputs_bytes = stored_bytes(&full, "federated/").await?;
+    let full_run = federate(&full, &counter, Mode::Full).await?;
+    let stored = stored_bytes(&full, "").await?;
+
+    // The read floor: every input read as the federator reads them, nothing decoded.
+    let inputs: Vec<String> = full
+        .list("federated/")
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|l| l.key)
+        .filter(|k| !k.starts_with("federated/combined/"))
+        .collect();
+    let input_count = inputs.len();
+    let floor = tokio::time::timeout(STEP_LIMIT, read_all(&full, inputs, Options::default().reads_in_flight))
+        .await
+        .map_err(err)??;
 
     // Incremental: one cluster's object of one window rewritten.
     let (c, d) = (size.clusters / 2, size.days / 2);
-    full.put_set(&cluster_name(c), &allocations(c, d, size.containers, 1.0))
-        .await
-        .map_err(|e| e.to_string())?;
-    let incremental = federate(&full, Mode::Incremental).await?;
+    full.put_set(&Synthetic::cluster(c), &size.allocations(c, d, 1.0)).await.map_err(err)?;
+    let incremental = federate(&full, &counter, Mode::Incremental).await?;
 
     let time_ratio = full_run.seconds / small_run.seconds;
     let data_ratio = size.clusters as f64 / tenth.clusters as f64;
-    let line = |name: &str, clusters: usize, up: Option<f64>, r: &Run| {
-        println!(
-            "{name:<22} {clusters:>8} {:>9} {:>10} {:>9} {:>10.2} {:>10.0}",
-            up.map_or("-".into(), |u| format!("{u:.1}")),
-            r.windows,
-            r.objects_read,
-            r.seconds,
-            r.peak_mib
-        );
-    };
-    println!(
-        "{:<22} {:>8} {:>9} {:>10} {:>9} {:>10} {:>10}",
-        "run", "clusters", "upload s", "windows", "read", "wall s", "peak MiB"
-    );
+    header();
     line("full (tenth)", tenth.clusters, Some(small_upload), &small_run);
     line("full", size.clusters, Some(full_upload), &full_run);
     line("incremental (1 obj)", size.clusters, None, &incremental);
     println!(
-        "scaling {} → {} clusters: time ×{time_ratio:.2} for data ×{data_ratio:.0} (linear: ×{data_ratio:.0}); \
-         full run {:.2} s (target ≤ 10 s), peak {:.0} MiB (target ≤ 1024 MiB, embedded S3 included); \
-         {} allocations combined",
-        tenth.clusters, size.clusters, full_run.seconds, full_run.peak_mib, full_run.allocations
+        "read floor: {input_count} inputs read in {floor:.2} s ({:.0} GET/s, nothing decoded); the full run \
+         took {:.2}× that",
+        input_count as f64 / floor,
+        full_run.seconds / floor
     );
-    let figures = |r: &Run| {
-        json!({
-            "seconds": round(r.seconds, 3),
-            "peak_mib": round(r.peak_mib, 1),
-            "objects_read": r.objects_read,
-            "windows_recombined": r.windows,
-            "allocations": r.allocations,
-        })
-    };
+    println!(
+        "memory: peak {:.0} MiB = {:.0} MiB before the run (the embedded S3 holding {:.0} MiB of inputs, \
+         {:.0} MiB stored after) + {:.0} MiB the run added",
+        full_run.peak_mib,
+        full_run.rss_before_mib,
+        mib(inputs_bytes),
+        mib(stored),
+        full_run.peak_mib - full_run.rss_before_mib
+    );
+    println!(
+        "scaling {} → {} clusters: time ×{time_ratio:.2} for data ×{data_ratio:.0} (linear: ×{data_ratio:.0}); \
+         full run {:.2} s (target ≤ 10 s), {:.1} CPU s on {} CPUs; {} allocations combined",
+        tenth.clusters,
+        size.clusters,
+        full_run.seconds,
+        full_run.cpu_seconds,
+        std::thread::available_parallelism().map(usize::from).unwrap_or(0),
+        full_run.allocations
+    );
     Ok(json!({
-        "rows": rows,
-        "objects": objects,
+        "rows": size.rows(),
+        "objects": size.objects(),
         "upload_seconds": round(full_upload, 3),
+        "inputs_mib": round(mib(inputs_bytes), 1),
+        "stored_mib": round(mib(stored), 1),
         "full": figures(&full_run),
         "tenth": { "clusters": tenth.clusters, "upload_seconds": round(small_upload, 3), "run": figures(&small_run) },
         "time_ratio": round(time_ratio, 3),
         "data_ratio": data_ratio,
+        "read_floor": { "objects": input_count, "seconds": round(floor, 3), "full_over_floor": round(full_run.seconds / floor, 2) },
         "incremental": figures(&incremental),
-        "targets": { "full_seconds": 10, "peak_mib": 1024, "query_seconds": 1 },
+        "targets": { "full_seconds": 10, "peak_mib": 1024 },
+    }))
+}
+
+fn on_localstack(runtime: &tokio::runtime::Runtime, size: Synthetic) -> Result<Value, String> {
+    use ampfed_env::localstack::{self, LocalStackOptions};
+    let venv = ampfed_common::paths::localstack_venv();
+    if !venv.join("bin/localstack").is_file() {
+        println!(
+            "LocalStack leg skipped: no LocalStack venv at {} (run `cargo xtask setup` once)",
+            venv.display()
+        );
+        return Ok(json!({ "skipped": format!("no LocalStack venv at {}", venv.display()) }));
+    }
+    let mut scenario = ampfed_env::Scenario::new(false).map_err(err)?;
+    let started = Instant::now();
+    let endpoint = localstack::start(&mut scenario, &LocalStackOptions { venv }).map_err(err)?;
+    println!("LocalStack ready at {} after {:.1} s", endpoint.url, started.elapsed().as_secs_f64());
+    let result = runtime.block_on(localstack_bench(&endpoint.url, size));
+    drop(scenario);
+    result
+}
+
+async fn localstack_bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
+    describe("federation on LocalStack", size);
+    let counter = Counter::default();
+    let store = store(endpoint, "bench-localstack", &counter);
+    store.ensure_bucket().await.map_err(err)?;
+    // The bare request rate: small GETs, as many in flight as the federator reads.
+    let in_flight = Options::default().reads_in_flight;
+    store
+        .put_object("probe", b"probe".to_vec(), "text/plain", &ampfed_federation::store::Condition::Always)
+        .await
+        .map_err(err)?;
+    let probes = vec!["probe".to_owned(); RATE_PROBES];
+    let probe_seconds =
+        tokio::time::timeout(STEP_LIMIT, read_all(&store, probes, in_flight)).await.map_err(err)??;
+    let rate = RATE_PROBES as f64 / probe_seconds;
+    store.delete_object("probe").await.map_err(err)?;
+
+    let uploaded = counter.sent();
+    let upload_seconds = tokio::time::timeout(STEP_LIMIT, upload(&store, size)).await.map_err(err)??;
+    let upload_requests = counter.sent() - uploaded;
+    let run = federate(&store, &counter, Mode::Full).await?;
+    let floor = run.requests as f64 / rate;
+    let ratio = run.seconds / floor;
+    println!(
+        "bare rate {rate:.0} requests/s ({RATE_PROBES} GETs of 5 bytes, {in_flight} in flight); upload {upload_requests} \
+         requests in {upload_seconds:.1} s"
+    );
+    header();
+    line("full (LocalStack)", size.clusters, Some(upload_seconds), &run);
+    println!(
+        "federation made {} requests: floor {floor:.2} s at {rate:.0}/s; took {:.2} s = {ratio:.2}× the floor",
+        run.requests, run.seconds
+    );
+    Ok(json!({
+        "rows": size.rows(),
+        "objects": size.objects(),
+        "bare_rate_per_second": round(rate, 1),
+        "rate_probes": RATE_PROBES,
+        "in_flight": in_flight,
+        "upload_seconds": round(upload_seconds, 3),
+        "upload_requests": upload_requests,
+        "full": figures(&run),
+        "floor_seconds": round(floor, 3),
+        "ratio_to_floor": round(ratio, 3),
     }))
 }

@@ -1,5 +1,6 @@
-//! The federator: reads every cluster's daily sets, merges those of the same window, and writes
-//! the result to `federated/combined/`. The combined objects are a function of the input
+//! The federator: reads every cluster's daily and hourly sets, merges those of the same window
+//! (a day and its hours are windows of their own), and writes the result to
+//! `federated/combined/`. The combined objects are a function of the input
 //! objects alone (sorted, no time, no federator id), so any number of runs, in any
 //! interleaving, converge on the same bytes.
 //!
@@ -20,11 +21,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ampfed_allocation::{AllocationSet, AssetSet, Window};
 use ampfed_common::wait::Cancel;
 use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::format::Decoded;
 use crate::layout::{self, classify, Classified, Kind, MANIFEST_KEY};
@@ -66,6 +70,9 @@ pub struct Options {
     pub max_passes: usize,
     /// Windows combined between two writes of the manifest.
     pub checkpoint_every: usize,
+    /// Inputs read (and decoded and checked) at once; the next window's inputs are read while
+    /// a window is combined and written.
+    pub reads_in_flight: usize,
     /// Set to stop the run at its next pause.
     pub cancel: Option<Cancel>,
 }
@@ -91,6 +98,7 @@ impl Default for Options {
             retry_for: Duration::from_secs(60),
             max_passes: 8,
             checkpoint_every: 32,
+            reads_in_flight: 16,
             cancel: None,
         }
     }
@@ -151,13 +159,19 @@ pub struct FederationReport {
     pub clusters: Vec<String>,
     /// Input objects read (allocation and asset sets).
     pub objects_read: usize,
-    /// The combined allocation sets of the windows recombined (written, or left as they were
-    /// when S3 already held the same bytes), in window order.
+    /// The combined daily allocation sets of the windows recombined (written, or left as they
+    /// were when S3 already held the same bytes), in window order.
     pub objects_written: Vec<String>,
-    /// The combined asset sets of the windows recombined, in window order.
+    /// The combined daily asset sets of the windows recombined, in window order.
     pub asset_objects_written: Vec<String>,
-    /// Allocations in the combined sets of the windows recombined.
+    /// Allocations in the combined daily sets of the windows recombined.
     pub allocations: usize,
+    /// The combined hourly (`1h/`) allocation sets of the windows recombined, in window order.
+    pub hourly_objects_written: Vec<String>,
+    /// The combined hourly asset sets of the windows recombined, in window order.
+    pub hourly_asset_objects_written: Vec<String>,
+    /// Allocations in the combined hourly sets of the windows recombined.
+    pub hourly_allocations: usize,
     /// Every window with inputs, after the run.
     pub windows: Vec<WindowReport>,
     pub recombined: Vec<Window>,
@@ -365,6 +379,126 @@ struct Run<'a> {
     /// (cluster, key, source before, source now) of inputs rewritten by another source.
     takeovers: Vec<(String, String, String, String)>,
     manifest_rebuilt: bool,
+    /// Bounds the inputs read at once ([`Options::reads_in_flight`]), across windows.
+    permits: Arc<Semaphore>,
+}
+
+/// What reading, decoding and checking one input found.
+enum Judged {
+    /// Listed, then gone.
+    Gone,
+    /// S3 refuses to serve it.
+    Unreadable(Distrust),
+    /// Read: the ETag of the version read, the writer it names, and the set, or why it is
+    /// distrusted with the bytes read (for the quarantine copy).
+    Read { etag: String, source: Option<String>, verdict: Result<Trusted, (Distrust, Vec<u8>)> },
+}
+
+/// A set that passed the trust checks.
+enum Trusted {
+    Allocations(AllocationSet),
+    Assets(AssetSet),
+}
+
+/// One window's inputs being read and judged by tasks of their own (each holds one of the
+/// run's permits while it reads and decodes); dropped, it aborts them. `count` inputs, each
+/// answered with its index in key order, so that the results are taken in key order whatever
+/// order they finish in.
+struct Reads {
+    tasks: JoinSet<(usize, usize, Result<Judged, FederationError>)>,
+    count: usize,
+}
+
+/// A window's inputs, read and judged: its manifest entry so far and the trusted sets, in
+/// key order.
+struct Gathered {
+    entry: WindowEntry,
+    sets: Vec<AllocationSet>,
+    asset_sets: Vec<AssetSet>,
+}
+
+/// The manifest's record of `key` when it is the version listed and was quarantined: it is
+/// not read again.
+fn known_quarantined<'m>(before: Option<&'m WindowEntry>, key: &str, listing: &Listing) -> Option<&'m Input> {
+    before.and_then(|b| b.inputs.get(key)).filter(|k| k.etag == listing.etag && k.quarantined.is_some())
+}
+
+/// Reads an input: `Ok(None)` when it is gone, `Err(Ok(distrust))` when S3 refuses it.
+async fn read_object(
+    store: &Store,
+    retry: &Retry,
+    retried: &AtomicUsize,
+    key: &str,
+) -> Result<Result<Option<Fetched>, Distrust>, FederationError> {
+    match retry.call("GetObject", retried, || store.fetch(key)).await {
+        Ok(fetched) => Ok(Ok(Some(fetched))),
+        Err(e) => match e.s3_failure() {
+            Some(S3Failure::NotFound) => Ok(Ok(None)),
+            Some(S3Failure::Refused | S3Failure::NotImplemented) => {
+                Ok(Err(Distrust::new("unreadable", e.to_string())))
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+/// The combined sets of a window as Parquet (`None` for a kind without trusted sets), and the
+/// number of allocations combined.
+#[allow(clippy::type_complexity)]
+fn encode_window(
+    window: Window,
+    sets: Vec<AllocationSet>,
+    asset_sets: Vec<AssetSet>,
+) -> Result<(usize, Option<Vec<u8>>, Option<Vec<u8>>), FederationError> {
+    let mut allocations = 0;
+    let allocations_bytes = (!sets.is_empty()).then(|| {
+        let mut members = Vec::new();
+        let mut all = Vec::with_capacity(sets.iter().map(|s| s.allocations.len()).sum());
+        for set in sets {
+            members.extend(set.clusters);
+            all.extend(set.allocations);
+        }
+        allocations = all.len();
+        parquet::encode_allocations(&AllocationSet::new(members, window, all), None)
+    });
+    let allocations_bytes = allocations_bytes.transpose()?;
+    let assets_bytes =
+        AssetSet::combine(&asset_sets).map(|combined| parquet::encode_assets(&combined, None)).transpose()?;
+    Ok((allocations, allocations_bytes, assets_bytes))
+}
+
+/// Reads one input of `window`, decodes it and checks it against its key; the bytes are kept
+/// only when the object is distrusted.
+async fn judge(
+    store: &Store,
+    retry: &Retry,
+    retried: &AtomicUsize,
+    key: &str,
+    listing: &Listing,
+    window: Window,
+) -> Result<Judged, FederationError> {
+    let fetched = match read_object(store, retry, retried, key).await? {
+        Ok(Some(fetched)) => fetched,
+        Ok(None) => return Ok(Judged::Gone),
+        Err(unreadable) => return Ok(Judged::Unreadable(unreadable)),
+    };
+    let (source, verdict) = match listing.kind {
+        Kind::Allocations => match parquet::decode_allocations(key, &fetched.bytes) {
+            Ok(Decoded { set, source }) => {
+                (source, trust::check_set(&listing.cluster, window, &set).map(|()| Trusted::Allocations(set)))
+            }
+            Err(e) => (None, Err(trust::unreadable(e))),
+        },
+        Kind::Assets => match parquet::decode_assets(key, &fetched.bytes) {
+            Ok(Decoded { set, source }) => (
+                source,
+                trust::check_asset_set(&listing.cluster, window, &set).map(|()| Trusted::Assets(set)),
+            ),
+            Err(e) => (None, Err(trust::unreadable(e))),
+        },
+    };
+    let Fetched { bytes, etag } = fetched;
+    Ok(Judged::Read { etag, source, verdict: verdict.map_err(|reason| (reason, bytes)) })
 }
 
 impl<'a> Run<'a> {
@@ -387,6 +521,7 @@ impl<'a> Run<'a> {
             newly_quarantined: BTreeSet::new(),
             takeovers: Vec::new(),
             manifest_rebuilt: false,
+            permits: Arc::new(Semaphore::new(options.reads_in_flight.max(1))),
         }
     }
 
@@ -446,28 +581,34 @@ impl<'a> Run<'a> {
 
         let mut since_checkpoint = 0;
         let mut end = PassEnd::Worked;
+        let recombining: Vec<Window> =
+            plan.iter().filter(|(_, a)| **a == Action::Recombine).map(|(w, _)| *w).collect();
+        // The next window's inputs, being read while this one is combined and written.
+        let mut ahead: Option<(Window, Reads)> = None;
         for (window, action) in &plan {
             self.keep_lease().await?;
             let stem = window.file_stem();
             match action {
-                Action::Recombine => match self.recombine(*window, &snapshot, &stored).await? {
-                    Ok(combined) => {
-                        self.recombined.insert(
-                            *window,
-                            (combined.allocations_key, combined.assets_key, combined.allocations),
-                        );
-                        self.removed.remove(window);
-                        if combined.entry.inputs.is_empty() {
-                            next.windows.remove(&stem);
-                        } else {
-                            next.windows.insert(stem, combined.entry);
+                Action::Recombine => {
+                    match self.recombine(*window, &snapshot, &stored, &recombining, &mut ahead).await? {
+                        Ok(combined) => {
+                            self.recombined.insert(
+                                *window,
+                                (combined.allocations_key, combined.assets_key, combined.allocations),
+                            );
+                            self.removed.remove(window);
+                            if combined.entry.inputs.is_empty() {
+                                next.windows.remove(&stem);
+                            } else {
+                                next.windows.insert(stem, combined.entry);
+                            }
+                        }
+                        Err(why) => {
+                            end = PassEnd::Conflict(why);
+                            break;
                         }
                     }
-                    Err(why) => {
-                        end = PassEnd::Conflict(why);
-                        break;
-                    }
-                },
+                }
                 Action::Remove => {
                     let outputs = snapshot.outputs.get(window).cloned().unwrap_or_default();
                     for key in outputs.keys() {
@@ -570,20 +711,120 @@ impl<'a> Run<'a> {
 
     /// Reads an input: `Ok(None)` when it is gone, `Err(Ok(distrust))` when S3 refuses it.
     async fn read(&mut self, key: &str) -> Result<Result<Option<Fetched>, Distrust>, FederationError> {
-        let store = self.store;
-        match self.retry.call("GetObject", self.retried, || store.fetch(key)).await {
-            Ok(fetched) => {
-                self.objects_read += 1;
-                Ok(Ok(Some(fetched)))
-            }
-            Err(e) => match e.s3_failure() {
-                Some(S3Failure::NotFound) => Ok(Ok(None)),
-                Some(S3Failure::Refused | S3Failure::NotImplemented) => {
-                    Ok(Err(Distrust::new("unreadable", e.to_string())))
-                }
-                _ => Err(e),
-            },
+        let read = read_object(self.store, &self.retry, self.retried, key).await?;
+        if matches!(read, Ok(Some(_))) {
+            self.objects_read += 1;
         }
+        Ok(read)
+    }
+
+    /// Starts reading, decoding and checking `window`'s inputs (but those the manifest holds
+    /// as quarantined in the version listed), at most [`Options::reads_in_flight`] at once.
+    fn start_reads(&self, window: Window, snapshot: &Snapshot, stored: &Manifest) -> Reads {
+        let before = stored.windows.get(&window.file_stem());
+        let mut tasks = JoinSet::new();
+        let mut count = 0;
+        for (key, listing) in snapshot.inputs.get(&window).into_iter().flatten() {
+            if known_quarantined(before, key, listing).is_some() {
+                continue;
+            }
+            let index = count;
+            count += 1;
+            let (store, retry, permits) = (self.store.clone(), self.retry.clone(), self.permits.clone());
+            let (key, listing) = (key.clone(), listing.clone());
+            tasks.spawn(async move {
+                let retried = AtomicUsize::new(0);
+                let judged = match permits.acquire_owned().await {
+                    Ok(permit) => {
+                        let judged = judge(&store, &retry, &retried, &key, &listing, window).await;
+                        drop(permit);
+                        judged
+                    }
+                    Err(_) => Err(FederationError::Cancelled { what: format!("reading {key}") }),
+                };
+                (index, retried.into_inner(), judged)
+            });
+        }
+        Reads { tasks, count }
+    }
+
+    /// Takes `reads`' results in key order: counts them, quarantines what is distrusted or
+    /// unreadable, notes rewrites by another source, and keeps the trusted sets.
+    async fn gather(
+        &mut self,
+        window: Window,
+        mut reads: Reads,
+        snapshot: &Snapshot,
+        stored: &Manifest,
+    ) -> Result<Gathered, FederationError> {
+        let mut judged: Vec<Option<Judged>> = (0..reads.count).map(|_| None).collect();
+        while let Some(joined) = reads.tasks.join_next().await {
+            let (index, retried, result) = match joined {
+                Ok(done) => done,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => {
+                    return Err(FederationError::Cancelled {
+                        what: format!("reading the inputs of window {}", window.file_stem()),
+                    })
+                }
+            };
+            self.retried.fetch_add(retried, Ordering::Relaxed);
+            if let Some(slot) = judged.get_mut(index) {
+                *slot = Some(result?);
+            }
+        }
+        let mut judged = judged.into_iter();
+        let no_inputs = BTreeMap::new();
+        let inputs = snapshot.inputs.get(&window).unwrap_or(&no_inputs);
+        let before = stored.windows.get(&window.file_stem());
+        let mut gathered = Gathered {
+            entry: WindowEntry { start: window.start, end: window.end, ..WindowEntry::default() },
+            sets: Vec::new(),
+            asset_sets: Vec::new(),
+        };
+        let entry = &mut gathered.entry;
+        for (key, listing) in inputs {
+            if let Some(known) = known_quarantined(before, key, listing) {
+                entry.inputs.insert(key.clone(), known.clone());
+                continue;
+            }
+            let (etag, source, verdict) = match judged.next().flatten() {
+                None | Some(Judged::Gone) => continue,
+                Some(Judged::Unreadable(unreadable)) => {
+                    self.quarantine(key, None, &listing.etag, &unreadable).await?;
+                    entry.inputs.insert(
+                        key.clone(),
+                        Input { etag: listing.etag.clone(), source: None, quarantined: Some(unreadable) },
+                    );
+                    continue;
+                }
+                Some(Judged::Read { etag, source, verdict }) => (etag, source, verdict),
+            };
+            self.objects_read += 1;
+            let known = before.and_then(|b| b.inputs.get(key));
+            if let (Some(was), Some(now)) = (known.and_then(|k| k.source.as_ref()), source.as_ref()) {
+                if was != now {
+                    self.takeovers.push((listing.cluster.clone(), key.clone(), was.clone(), now.clone()));
+                }
+            }
+            let quarantined = match verdict {
+                Ok(Trusted::Allocations(set)) => {
+                    gathered.sets.push(set);
+                    None
+                }
+                Ok(Trusted::Assets(set)) => {
+                    gathered.asset_sets.push(set);
+                    None
+                }
+                Err((reason, bytes)) => {
+                    let fetched = Fetched { bytes, etag: etag.clone() };
+                    self.quarantine(key, Some(&fetched), &etag, &reason).await?;
+                    Some(reason)
+                }
+            };
+            entry.inputs.insert(key.clone(), Input { etag, source, quarantined });
+        }
+        Ok(gathered)
     }
 
     /// Copies a distrusted object (when it could be read) to `quarantine/<key>` and writes
@@ -642,84 +883,39 @@ impl<'a> Run<'a> {
     }
 
     /// Reads, checks and combines one window's inputs and writes its outputs; the inner error
-    /// says why the write was lost to another federator.
+    /// says why the write was lost to another federator. `ahead` holds the reads started for
+    /// this window, if any; once its inputs are in, the reads of the next window of
+    /// `recombining` start, so that they go on while this one is combined and written.
     async fn recombine(
         &mut self,
         window: Window,
         snapshot: &Snapshot,
         stored: &Manifest,
+        recombining: &[Window],
+        ahead: &mut Option<(Window, Reads)>,
     ) -> Result<Result<Combined, String>, FederationError> {
-        let no_inputs = BTreeMap::new();
-        let inputs = snapshot.inputs.get(&window).unwrap_or(&no_inputs);
-        let before = stored.windows.get(&window.file_stem());
-        let mut entry = WindowEntry { start: window.start, end: window.end, ..WindowEntry::default() };
-        let mut sets: Vec<AllocationSet> = Vec::new();
-        let mut asset_sets: Vec<AssetSet> = Vec::new();
-        for (key, listing) in inputs {
-            let known = before.and_then(|b| b.inputs.get(key));
-            if let Some(known) = known.filter(|k| k.etag == listing.etag && k.quarantined.is_some()) {
-                entry.inputs.insert(key.clone(), known.clone());
-                continue;
-            }
-            let fetched = match self.read(key).await? {
-                Ok(Some(fetched)) => fetched,
-                Ok(None) => continue,
-                Err(unreadable) => {
-                    self.quarantine(key, None, &listing.etag, &unreadable).await?;
-                    entry.inputs.insert(
-                        key.clone(),
-                        Input { etag: listing.etag.clone(), source: None, quarantined: Some(unreadable) },
-                    );
-                    continue;
-                }
-            };
-            let (source, verdict) = match listing.kind {
-                Kind::Allocations => match parquet::decode_allocations(key, &fetched.bytes) {
-                    Ok(Decoded { set, source }) => {
-                        let verdict =
-                            trust::check_set(&listing.cluster, window, &set).map(|()| sets.push(set));
-                        (source, verdict)
-                    }
-                    Err(e) => (None, Err(trust::unreadable(e))),
-                },
-                Kind::Assets => match parquet::decode_assets(key, &fetched.bytes) {
-                    Ok(Decoded { set, source }) => {
-                        let verdict = trust::check_asset_set(&listing.cluster, window, &set)
-                            .map(|()| asset_sets.push(set));
-                        (source, verdict)
-                    }
-                    Err(e) => (None, Err(trust::unreadable(e))),
-                },
-            };
-            if let (Some(was), Some(now)) = (known.and_then(|k| k.source.as_ref()), source.as_ref()) {
-                if was != now {
-                    self.takeovers.push((listing.cluster.clone(), key.clone(), was.clone(), now.clone()));
-                }
-            }
-            let quarantined = verdict.err();
-            if let Some(reason) = &quarantined {
-                self.quarantine(key, Some(&fetched), &fetched.etag, reason).await?;
-            }
-            entry.inputs.insert(key.clone(), Input { etag: fetched.etag, source, quarantined });
+        let reads = match ahead.take() {
+            Some((w, reads)) if w == window => reads,
+            _ => self.start_reads(window, snapshot, stored),
+        };
+        let Gathered { mut entry, sets, asset_sets } = self.gather(window, reads, snapshot, stored).await?;
+        if let Some(next) = recombining.iter().find(|w| **w > window) {
+            *ahead = Some((*next, self.start_reads(*next, snapshot, stored)));
         }
 
         let listed_outputs = snapshot.outputs.get(&window);
         let listed = |key: &str| listed_outputs.and_then(|o| o.get(key)).cloned();
-        let mut allocations = 0;
-        let allocations_bytes = (!sets.is_empty()).then(|| {
-            let mut members = Vec::new();
-            let mut all = Vec::new();
-            for set in sets {
-                members.extend(set.clusters);
-                all.extend(set.allocations);
+        // Combined and encoded on the blocking pool: the next window's reads go on meanwhile.
+        let encoded = tokio::task::spawn_blocking(move || encode_window(window, sets, asset_sets)).await;
+        let (allocations, allocations_bytes, assets_bytes) = match encoded {
+            Ok(encoded) => encoded?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {
+                return Err(FederationError::Cancelled {
+                    what: format!("encoding window {}", window.file_stem()),
+                })
             }
-            allocations = all.len();
-            parquet::encode_allocations(&AllocationSet::new(members, window, all), None)
-        });
-        let allocations_bytes = allocations_bytes.transpose()?;
-        let assets_bytes = AssetSet::combine(&asset_sets)
-            .map(|combined| parquet::encode_assets(&combined, None))
-            .transpose()?;
+        };
         let mut keys = [None, None];
         for (i, (kind, bytes)) in
             [(Kind::Allocations, allocations_bytes), (Kind::Assets, assets_bytes)].into_iter().enumerate()
@@ -789,6 +985,12 @@ impl<'a> Run<'a> {
         };
         for (window, (allocations_key, assets_key, allocations)) in &self.recombined {
             report.recombined.push(*window);
+            if layout::Resolution::of(*window) == Some(layout::Resolution::Hour) {
+                report.hourly_objects_written.extend(allocations_key.clone());
+                report.hourly_asset_objects_written.extend(assets_key.clone());
+                report.hourly_allocations += allocations;
+                continue;
+            }
             report.objects_written.extend(allocations_key.clone());
             report.asset_objects_written.extend(assets_key.clone());
             report.allocations += allocations;

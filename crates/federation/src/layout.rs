@@ -1,6 +1,7 @@
 //! Where everything lives in the central bucket, and what a key says about its object: the
-//! per-cluster inputs `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.parquet`
-//! (and the first format's `.json`, still read),
+//! per-cluster inputs `federated/<cluster>/etl/{allocations,assets}/{1d,1h}/<start>-<end>.parquet`
+//! (and the first format's `.json`, still read), one UTC day under `1d/` and one UTC hour
+//! under `1h/` ([`Resolution`]),
 //! the combined outputs under `federated/combined/`, the federator's manifest and lease next
 //! to them, and copies of distrusted objects under `quarantine/<original key>`.
 //!
@@ -9,7 +10,7 @@
 //! rest listed there. A key is never trusted to be well formed: [`classify`] parses it and
 //! says why it is misfiled when it is.
 
-use ampfed_allocation::Window;
+use ampfed_allocation::{Window, DAY_SECS};
 
 use crate::FederationError;
 
@@ -74,15 +75,96 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// The key of `cluster`'s (or `combined`'s) daily object of `kind` for `window`: the Parquet
-/// object the store writes.
+/// Seconds in an hour: the window of an hourly set.
+pub const HOUR_SECS: i64 = 3_600;
+
+/// How long an object's window is: one UTC day (`1d`) or one UTC hour (`1h`), as Kubecost's
+/// daily and hourly ETL (the layout's one `Resolution`; `crate::parquet` re-exports it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Resolution {
+    Day,
+    Hour,
+}
+
+impl Resolution {
+    /// Both, in folder order.
+    pub const ALL: [Resolution; 2] = [Resolution::Day, Resolution::Hour];
+
+    /// The key segment: `1d`, `1h`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Day => "1d",
+            Resolution::Hour => "1h",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Resolution> {
+        match s {
+            "1d" => Some(Resolution::Day),
+            "1h" => Some(Resolution::Hour),
+            _ => None,
+        }
+    }
+
+    /// The resolution whose objects have this window: a UTC day (midnight to midnight) or a
+    /// UTC hour (on the hour, 3600 s); `None` for anything else.
+    pub fn of(window: Window) -> Option<Resolution> {
+        Resolution::ALL.into_iter().find(|r| r.check(window).is_ok())
+    }
+
+    /// The window's length in seconds.
+    pub fn secs(self) -> i64 {
+        match self {
+            Resolution::Day => DAY_SECS,
+            Resolution::Hour => HOUR_SECS,
+        }
+    }
+
+    /// Ok when `window` is one window of this resolution: 00:00:00Z to the next midnight, or
+    /// on the hour (UTC) for exactly 3600 s; the sentence says why not.
+    pub fn check(self, window: Window) -> Result<(), String> {
+        match self {
+            Resolution::Day => window.check_utc_day().map_err(|e| e.to_string()),
+            Resolution::Hour
+                if window.start.rem_euclid(HOUR_SECS) == 0 && window.duration_secs() == HOUR_SECS =>
+            {
+                Ok(())
+            }
+            Resolution::Hour => Err(format!(
+                "window {}..{} is not one UTC hour: an hourly set starts on the hour and lasts 3600 s",
+                window.start, window.end
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Resolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The folder of `cluster`'s (or `combined`'s) objects of `kind` at `resolution`, ending in
+/// `/` (what to list).
+pub fn folder(cluster: &str, kind: Kind, resolution: Resolution) -> String {
+    format!("{FEDERATED_PREFIX}{cluster}/etl/{}/{resolution}/", kind.dir())
+}
+
+/// The key of `cluster`'s (or `combined`'s) object of `kind` for `window`: the Parquet object
+/// the store writes, under `1h/` for a UTC hour and `1d/` otherwise (the store refuses a
+/// window that is neither, [`Resolution::of`]).
 pub fn key(cluster: &str, kind: Kind, window: Window) -> String {
-    format!("{FEDERATED_PREFIX}{cluster}/etl/{}/1d/{}{PARQUET_SUFFIX}", kind.dir(), window.file_stem())
+    format!("{}{}{PARQUET_SUFFIX}", folder(cluster, kind, resolution_of(window)), window.file_stem())
 }
 
 /// The key the first format gave the same object (`.json`), which readers still accept.
 pub fn legacy_json_key(cluster: &str, kind: Kind, window: Window) -> String {
-    format!("{FEDERATED_PREFIX}{cluster}/etl/{}/1d/{}{JSON_SUFFIX}", kind.dir(), window.file_stem())
+    format!("{}{}{JSON_SUFFIX}", folder(cluster, kind, resolution_of(window)), window.file_stem())
+}
+
+/// The folder a window is filed under: `1h/` for a UTC hour, `1d/` for anything else.
+fn resolution_of(window: Window) -> Resolution {
+    Resolution::of(window).unwrap_or(Resolution::Day)
 }
 
 /// For a legacy `.json` key, the `.parquet` key of the same object; `None` for other keys.
@@ -136,25 +218,25 @@ pub fn check_cluster_id(id: &str) -> Result<(), FederationError> {
 /// What a key under `federated/` is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Classified {
-    /// A cluster's daily object, well placed.
+    /// A cluster's daily or hourly object, well placed (its [`Resolution::of`] the window).
     Input { cluster: String, kind: Kind, window: Window },
-    /// A combined daily set.
+    /// A combined daily or hourly set.
     Output { kind: Kind, window: Window },
     /// The federator's manifest.
     Manifest,
     /// The federators' lease.
     Lease,
-    /// In a cluster's `etl/{allocations,assets}/1d/` folder (or in a folder whose name is no
-    /// cluster id) but not where a daily object can be: `reason` says why.
+    /// In a cluster's `etl/{allocations,assets}/{1d,1h}/` folder (or in a folder whose name
+    /// is no cluster id) but not where an object of that resolution can be: `reason` says why.
     Misfiled { folder: String, reason: String },
-    /// Not an object ampfed writes or reads (Kubecost's `bingen/` or `1h/` files, other
-    /// tools' files); left alone. `folder` is the cluster folder, when there is one.
+    /// Not an object ampfed writes or reads (Kubecost's `bingen/` files, other tools' files);
+    /// left alone. `folder` is the cluster folder, when there is one.
     Ignored { folder: Option<String> },
 }
 
-/// Reads a `<start>-<end>.parquet` (or legacy `<start>-<end>.json`) file name as one UTC day,
-/// in its canonical spelling only.
-fn day_of(file: &str) -> Result<Window, String> {
+/// Reads a `<start>-<end>.parquet` (or legacy `<start>-<end>.json`) file name as one window
+/// of `resolution` (a UTC day, a UTC hour), in its canonical spelling only.
+fn window_of(file: &str, resolution: Resolution) -> Result<Window, String> {
     let named = || format!("`{file}` is not named <start>-<end>.parquet (or .json)");
     let Some((stem, suffix)) = [PARQUET_SUFFIX, JSON_SUFFIX]
         .into_iter()
@@ -176,7 +258,7 @@ fn day_of(file: &str) -> Result<Window, String> {
     if window.file_stem() != stem {
         return Err(format!("`{file}` is not spelled as {}{suffix}", window.file_stem()));
     }
-    window.check_utc_day().map_err(|e| format!("`{file}`: {e}"))?;
+    resolution.check(window).map_err(|e| format!("`{file}` in {resolution}/: {e}"))?;
     Ok(window)
 }
 
@@ -188,14 +270,17 @@ pub fn classify(key: &str) -> Classified {
     let Some((folder, tail)) = rest.split_once('/') else {
         return Classified::Ignored { folder: None };
     };
-    let ours = [Kind::Allocations, Kind::Assets]
-        .into_iter()
-        .find_map(|kind| tail.strip_prefix(&format!("etl/{}/1d/", kind.dir())).map(|file| (kind, file)));
+    let ours = [Kind::Allocations, Kind::Assets].into_iter().find_map(|kind| {
+        Resolution::ALL.into_iter().find_map(|resolution| {
+            tail.strip_prefix(&format!("etl/{}/{resolution}/", kind.dir()))
+                .map(|file| (kind, resolution, file))
+        })
+    });
     if folder == COMBINED {
         return match (tail, ours) {
             ("etl/manifest.json", _) => Classified::Manifest,
             ("etl/.lease", _) => Classified::Lease,
-            (_, Some((kind, file))) => match day_of(file) {
+            (_, Some((kind, resolution, file))) => match window_of(file, resolution) {
                 Ok(window) => Classified::Output { kind, window },
                 Err(_) => Classified::Ignored { folder: Some(folder.to_owned()) },
             },
@@ -203,7 +288,7 @@ pub fn classify(key: &str) -> Classified {
         };
     }
     let refused = check_cluster_id(folder).err();
-    let Some((kind, file)) = ours else {
+    let Some((kind, resolution, file)) = ours else {
         return match refused {
             // Another tool's file under a folder that is no cluster: not ours to judge.
             Some(_) => Classified::Ignored { folder: None },
@@ -216,10 +301,10 @@ pub fn classify(key: &str) -> Classified {
     if file.contains('/') {
         return Classified::Misfiled {
             folder: folder.to_owned(),
-            reason: format!("`{file}` is nested below the 1d/ folder"),
+            reason: format!("`{file}` is nested below the {resolution}/ folder"),
         };
     }
-    match day_of(file) {
+    match window_of(file, resolution) {
         Ok(window) => Classified::Input { cluster: folder.to_owned(), kind, window },
         Err(reason) => Classified::Misfiled { folder: folder.to_owned(), reason },
     }
@@ -276,6 +361,37 @@ mod tests {
     }
 
     #[test]
+    fn hourly_keys_are_whole_utc_hours_under_1h() {
+        // 1970-01-02 10:00 to 11:00 UTC.
+        let hour = Window { start: 86_400 + 10 * 3600, end: 86_400 + 11 * 3600 };
+        assert_eq!(Resolution::of(hour), Some(Resolution::Hour));
+        assert_eq!(Resolution::of(DAY), Some(Resolution::Day));
+        assert_eq!(Resolution::of(Window { start: 1800, end: 5400 }), None);
+        assert_eq!(Resolution::of(Window { start: 3600, end: 10_800 }), None);
+        let k = key("cluster-a", Kind::Allocations, hour);
+        assert_eq!(k, "federated/cluster-a/etl/allocations/1h/122400-126000.parquet");
+        assert_eq!(
+            classify(&k),
+            Classified::Input { cluster: "cluster-a".into(), kind: Kind::Allocations, window: hour }
+        );
+        assert_eq!(
+            classify(&legacy_json_key("cluster-a", Kind::Assets, hour)),
+            Classified::Input { cluster: "cluster-a".into(), kind: Kind::Assets, window: hour }
+        );
+        assert_eq!(
+            classify(&key(COMBINED, Kind::Assets, hour)),
+            Classified::Output { kind: Kind::Assets, window: hour }
+        );
+        assert_eq!(
+            key(COMBINED, Kind::Assets, hour),
+            "federated/combined/etl/assets/1h/122400-126000.parquet"
+        );
+        assert_eq!(folder("c", Kind::Assets, Resolution::Hour), "federated/c/etl/assets/1h/");
+        assert_eq!(Resolution::parse("1h"), Some(Resolution::Hour));
+        assert_eq!(Resolution::Hour.secs() * 24, Resolution::Day.secs());
+    }
+
+    #[test]
     fn misfiled_keys_say_why_and_foreign_files_are_left_alone() {
         let misfiled = |k: &str| match classify(k) {
             Classified::Misfiled { reason, .. } => reason,
@@ -293,9 +409,19 @@ mod tests {
             classify("federated/a/etl/bingen/allocations/1d/86400-172800"),
             Classified::Ignored { folder: Some("a".into()) }
         );
+        assert!(misfiled("federated/a/etl/allocations/1h/86400-172800.parquet").contains("not one UTC hour"));
+        assert!(misfiled("federated/a/etl/assets/1h/3601-7201.parquet").contains("in 1h/"));
+        assert!(misfiled("federated/a/etl/assets/1h/3600-3600.parquet").contains("not one UTC hour"));
+        assert!(misfiled("federated/a/etl/allocations/1h/x/86400-90000.parquet").contains("below the 1h/"));
+        assert!(misfiled("federated/a/etl/allocations/1d/86400-90000.parquet").contains("not one UTC day"));
         assert_eq!(
-            classify("federated/a/etl/allocations/1h/86400-90000.json"),
+            classify("federated/a/etl/allocations/1w/86400-90000.json"),
             Classified::Ignored { folder: Some("a".into()) }
+        );
+        // A combined object of no resolution is not the federator's: left alone.
+        assert_eq!(
+            classify("federated/combined/etl/assets/1h/0-86400.parquet"),
+            Classified::Ignored { folder: Some(COMBINED.into()) }
         );
         assert_eq!(classify("other/x"), Classified::Ignored { folder: None });
         assert_eq!(classify("federated/readme"), Classified::Ignored { folder: None });

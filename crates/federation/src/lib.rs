@@ -3,8 +3,10 @@
 //! where it goes ([`layout`], [`store`]), and the [`federator`] that combines every cluster's
 //! objects into `federated/combined/`: incrementally (its [`manifest`]), trusting no object
 //! ([`trust`], quarantine), one at a time ([`lease`]) and safe under failure (conditional
-//! writes, [`retry`]). `docs/federation.md` describes the whole design.
+//! writes, [`retry`]). [`config`] reads Kubecost's `federated-store.yaml`, which names the
+//! bucket. `docs/federation.md` describes the whole design.
 
+pub mod config;
 pub mod federator;
 pub mod format;
 pub mod layout;

@@ -1,9 +1,10 @@
 //! The central bucket, laid out after Kubecost's federated layout (which stores bingen objects
 //! under `…/etl/bingen/allocations/1d/<start>-<end>`; ampfed writes Parquet, see
 //! `docs/etl-format.md` and [`crate::layout`]):
-//! `federated/<cluster>/etl/{allocations,assets}/1d/<start>-<end>.parquet` per cluster and
-//! `federated/combined/etl/{allocations,assets}/1d/<start>-<end>.parquet` after federation.
-//! Only UTC days are filed under `1d/`, and only cluster ids that [`check_cluster_id`] accepts.
+//! `federated/<cluster>/etl/{allocations,assets}/{1d,1h}/<start>-<end>.parquet` per cluster and
+//! `federated/combined/etl/{allocations,assets}/{1d,1h}/<start>-<end>.parquet` after federation.
+//! Only UTC days are filed under `1d/` and only whole UTC hours (3600 s) under `1h/`
+//! ([`Resolution`]), and only cluster ids that [`check_cluster_id`] accepts.
 //! Readers also accept the first format's `.json` objects (migrated on read,
 //! [`crate::parquet::decode_any`]); when a window has both, the `.parquet` object is the one.
 //!
@@ -24,7 +25,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use md5::Digest as _;
 
-use crate::layout::{self, check_cluster_id, Kind};
+use crate::layout::{self, check_cluster_id, Kind, Resolution};
 use crate::{FederationError, S3Failure};
 use ampfed_allocation::{AllocationSet, AssetSet, Window};
 
@@ -148,15 +149,30 @@ impl Store {
         config: &StoreConfig,
         adjust: impl FnOnce(aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder,
     ) -> Store {
+        let keys = Credentials::new(
+            config.access_key_id.clone(),
+            config.secret_access_key.clone(),
+            None,
+            None,
+            "ampfed-store",
+        );
+        Store::build(config, SharedCredentialsProvider::new(keys), adjust)
+    }
+
+    /// A store signing with `provider`'s credentials (the standard credential chain's, for a
+    /// `federated-store.yaml` without keys) instead of `config`'s keys, which are not read.
+    pub fn with_credentials(config: &StoreConfig, provider: SharedCredentialsProvider) -> Store {
+        Store::build(config, provider, |builder| builder)
+    }
+
+    fn build(
+        config: &StoreConfig,
+        provider: SharedCredentialsProvider,
+        adjust: impl FnOnce(aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder,
+    ) -> Store {
         let region = config.region.clone();
         let sdk = ampfed_aws::sdk_config(&config.endpoint, &config.region)
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                config.access_key_id.clone(),
-                config.secret_access_key.clone(),
-                None,
-                None,
-                "ampfed-store",
-            )))
+            .credentials_provider(provider)
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
@@ -215,27 +231,38 @@ impl Store {
         Ok(())
     }
 
-    /// The key of a cluster's (or `combined`) daily allocation set.
+    /// The key of a cluster's (or `combined`) allocation set of `window` (`1h/` for a UTC
+    /// hour, else `1d/`).
     pub fn allocation_key(cluster: &str, window: Window) -> String {
         layout::key(cluster, Kind::Allocations, window)
     }
 
-    /// The key of a cluster's (or `combined`) daily asset set.
+    /// The key of a cluster's (or `combined`) asset set of `window` (as
+    /// [`Store::allocation_key`]).
     pub fn asset_key(cluster: &str, window: Window) -> String {
         layout::key(cluster, Kind::Assets, window)
     }
 
-    /// Checks what a cost model may file: a cluster id the layout cannot mistake, one UTC day.
+    /// Checks what a cost model may file: a cluster id the layout cannot mistake, one UTC day
+    /// or one UTC hour.
     fn check_filing(cluster: &str, key: &str, window: Window) -> Result<(), FederationError> {
         check_cluster_id(cluster)?;
-        window
-            .check_utc_day()
-            .map_err(|e| FederationError::Window { key: key.to_owned(), message: e.to_string() })
+        match Resolution::of(window) {
+            Some(_) => Ok(()),
+            None => Err(FederationError::Window {
+                key: key.to_owned(),
+                message: format!(
+                    "window {}..{} is neither one UTC day (00:00:00Z to the next midnight) nor one \
+                     UTC hour (on the hour, 3600 s)",
+                    window.start, window.end
+                ),
+            }),
+        }
     }
 
-    /// Writes a daily set under `cluster`'s prefix and returns its key; a cluster id that
-    /// [`check_cluster_id`] refuses (`combined`, `quarantine`, anything with `/`) and a window
-    /// that is not one UTC day are refused, never filed.
+    /// Writes a daily or hourly set under `cluster`'s prefix and returns its key; a cluster id
+    /// that [`check_cluster_id`] refuses (`combined`, `quarantine`, anything with `/`) and a
+    /// window that is neither one UTC day nor one UTC hour are refused, never filed.
     pub async fn put_set(&self, cluster: &str, set: &AllocationSet) -> Result<String, FederationError> {
         let key = Store::allocation_key(cluster, set.window);
         Store::check_filing(cluster, &key, set.window)?;
@@ -244,7 +271,7 @@ impl Store {
         Ok(key)
     }
 
-    /// Writes a daily asset set under `cluster`'s prefix and returns its key (same checks as
+    /// Writes a daily or hourly asset set under `cluster`'s prefix and returns its key (same checks as
     /// [`Store::put_set`]).
     pub async fn put_assets(&self, cluster: &str, assets: &AssetSet) -> Result<String, FederationError> {
         let key = Store::asset_key(cluster, assets.window);
@@ -421,12 +448,23 @@ impl Store {
     /// The keys of a cluster's daily allocation sets, sorted; a legacy `.json` key whose
     /// `.parquet` sibling exists is left out (one object per window).
     pub async fn allocation_keys(&self, cluster: &str) -> Result<Vec<String>, FederationError> {
-        self.keys(&format!("{FEDERATED_PREFIX}{cluster}/etl/allocations/1d/")).await
+        self.keys_at(cluster, Kind::Allocations, Resolution::Day).await
     }
 
     /// The keys of a cluster's daily asset sets, sorted (as [`Store::allocation_keys`]).
     pub async fn asset_keys(&self, cluster: &str) -> Result<Vec<String>, FederationError> {
-        self.keys(&format!("{FEDERATED_PREFIX}{cluster}/etl/assets/1d/")).await
+        self.keys_at(cluster, Kind::Assets, Resolution::Day).await
+    }
+
+    /// The keys of a cluster's (or `combined`'s) sets of `kind` at `resolution` (`1d/`, `1h/`),
+    /// sorted (as [`Store::allocation_keys`]).
+    pub async fn keys_at(
+        &self,
+        cluster: &str,
+        kind: Kind,
+        resolution: Resolution,
+    ) -> Result<Vec<String>, FederationError> {
+        self.keys(&layout::folder(cluster, kind, resolution)).await
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, FederationError> {
@@ -474,5 +512,18 @@ mod tests {
         let w = Window { start: 0, end: 86_400 };
         assert_eq!(Store::allocation_key("a", w), "federated/a/etl/allocations/1d/0-86400.parquet");
         assert_eq!(Store::asset_key("combined", w), "federated/combined/etl/assets/1d/0-86400.parquet");
+        let h = Window { start: 82_800, end: 86_400 };
+        assert_eq!(Store::allocation_key("a", h), "federated/a/etl/allocations/1h/82800-86400.parquet");
+        assert_eq!(Store::asset_key("combined", h), "federated/combined/etl/assets/1h/82800-86400.parquet");
+    }
+
+    #[test]
+    fn only_days_and_hours_are_filed() {
+        let refused = |w: Window| Store::check_filing("a", "k", w).unwrap_err().to_string();
+        assert!(Store::check_filing("a", "k", Window { start: 0, end: 86_400 }).is_ok());
+        assert!(Store::check_filing("a", "k", Window { start: 7200, end: 10_800 }).is_ok());
+        assert!(refused(Window { start: 1800, end: 5400 }).contains("neither one UTC day"));
+        assert!(refused(Window { start: 0, end: 7200 }).contains("nor one UTC hour"));
+        assert!(Store::check_filing("combined", "k", Window { start: 0, end: 3600 }).is_err());
     }
 }

@@ -22,7 +22,7 @@ pub mod steps;
 pub mod up;
 
 pub use env::{EnvConfig, Fault};
-pub use providers::{Backend, BackendKind, Providers, S3Provider};
 pub use failure::{classify, Failure};
 pub use outcome::{Outcome, RecordedSeries, Summary};
 pub use path::{run, Options};
+pub use providers::{Backend, BackendKind, Providers, S3Provider};

@@ -9,7 +9,7 @@ use crate::env::{Env, EnvConfig};
 use crate::failure::{Classify, Failure};
 use crate::outcome::{Outcome, Summary};
 use crate::progress::{Progress, StepName};
-use crate::steps::{cost_model, federation, query, remote_write, ruler, rules};
+use crate::steps::{fill, query, remote_write, rules, Filled};
 
 /// How to run the path.
 #[derive(Clone, Debug)]
@@ -118,76 +118,6 @@ fn check_rules(dir: &std::path::Path) -> Result<()> {
     } else {
         anyhow::bail!("{} error(s) in the rules:\n{}", errors.len(), errors.join("\n"))
     }
-}
-
-/// What [`fill`] did.
-pub struct Filled {
-    pub written: remote_write::Written,
-    pub evaluated: ampfed_aws_mock::RulerReport,
-    pub shipped: cost_model::Shipped,
-    pub federated: ampfed_federation::FederationReport,
-}
-
-/// The data part of the path, on a running environment whose `workspace` has its rules:
-/// remote write of the prepared clusters, the ruler, the cost model, federation. `run` calls
-/// it, and so does `up --load`.
-pub async fn fill(
-    env: &Env,
-    workspace: &str,
-    prepared: remote_write::Prepared,
-    settings: &crate::sim::Settings,
-    progress: &mut Progress,
-) -> Result<Filled> {
-    let written = progress
-        .step(
-            StepName::RemoteWrite,
-            Some(0),
-            |bar| remote_write::write(env, workspace, prepared, bar, settings),
-            |w| {
-                format!(
-                    "{} clusters, {} series, {} samples (all stored; {} retries)",
-                    w.clusters.len(),
-                    w.series,
-                    w.samples,
-                    w.retries
-                )
-            },
-        )
-        .await?;
-
-    let evaluated = progress
-        .step(
-            StepName::Ruler,
-            None,
-            |_| ruler::evaluate(env, settings),
-            |r| {
-                format!(
-                    "{} rules, {} series, {} samples",
-                    r.recording_rules, r.series_written, r.samples_written
-                )
-            },
-        )
-        .await?;
-
-    let shipped = progress
-        .step(
-            StepName::CostModel,
-            None,
-            |_| cost_model::ship(env, workspace, &written.clusters, settings),
-            |s| format!("{} allocation and {} asset ETL objects", s.etl_objects.len(), s.asset_objects.len()),
-        )
-        .await?;
-
-    let federated = progress
-        .step(
-            StepName::Federation,
-            None,
-            |_| federation::combine(env, &written.clusters),
-            |f| format!("{} objects read, {} allocations combined", f.objects_read, f.allocations),
-        )
-        .await?;
-
-    Ok(Filled { written, evaluated, shipped, federated })
 }
 
 /// The steps after the environment is up; `workspace_out` gets the workspace as soon as

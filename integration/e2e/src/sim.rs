@@ -39,7 +39,13 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { epoch: SIM_START, days: 1, cluster_label: CLUSTER_LABEL.to_owned(), label_style: None, seed: ampfed_clustersim::stamp::DEFAULT_SEED }
+        Settings {
+            epoch: SIM_START,
+            days: 1,
+            cluster_label: CLUSTER_LABEL.to_owned(),
+            label_style: None,
+            seed: ampfed_clustersim::stamp::DEFAULT_SEED,
+        }
     }
 }
 

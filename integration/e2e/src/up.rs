@@ -10,6 +10,7 @@
 //! from another process and checks that nothing is left; [`status`] reads the files.
 
 pub mod exports;
+pub mod jobs;
 pub mod state;
 pub mod stop;
 
@@ -61,7 +62,7 @@ pub struct Load {
 }
 
 /// What a load did, for the first lines `up` prints.
-fn loaded_summary(filled: &crate::path::Filled, settings: &crate::sim::Settings) -> String {
+fn loaded_summary(filled: &crate::steps::Filled, settings: &crate::sim::Settings) -> String {
     let window = settings.window();
     let iso = |t: i64| {
         chrono::DateTime::from_timestamp(t, 0)
@@ -287,7 +288,7 @@ async fn provision_and_load(
             |(namespaces, records)| format!("{namespaces} namespace(s), {} rules", records.len()),
         )
         .await?;
-    let filled = crate::path::fill(env, &workspace, load.prepared, &load.settings, progress).await?;
+    let filled = crate::steps::fill(env, &workspace, load.prepared, &load.settings, progress).await?;
     Ok((endpoints, Some(loaded_summary(&filled, &load.settings))))
 }
 

@@ -215,6 +215,23 @@ fn up_serves_the_aws_cli_refuses_a_second_up_and_down_leaves_nothing() {
         combined.contains("federated/combined/etl/allocations/1d/1767225600-1767312000.parquet"),
         "{combined}"
     );
+    // The last two steps again, as commands against the running `up`.
+    let etl = ampfed_up(&["etl", "--state-dir", &state_dir], Duration::from_secs(300));
+    assert!(etl.success(), "{}", etl.stderr);
+    assert!(
+        etl.stdout.contains(
+            "3 clusters (cluster-a, cluster-b, cluster-c): 3 daily allocation, 3 daily asset and 144 hourly"
+        ),
+        "{}",
+        etl.stdout
+    );
+    let federate = ampfed_up(&["federate", "--state-dir", &state_dir, "--json"], Duration::from_secs(300));
+    assert!(federate.success(), "{}", federate.stderr);
+    let report: serde_json::Value = serde_json::from_str(&federate.stdout).unwrap();
+    assert_eq!(report["clusters"], serde_json::json!(["cluster-a", "cluster-b", "cluster-c"]), "{report}");
+    // The cost models wrote the same bytes again: nothing to recombine.
+    assert_eq!(report["windows_recombined"], 0, "{report}");
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
     let caller = aws(&home, &keys, &["sts", "get-caller-identity"]);
     assert!(caller.contains(up::UP_USER), "{caller}");
     // …and a web identity, which the CLI exchanges at the STS mock.

@@ -1,11 +1,14 @@
 //! What the test suites share, with one home: temp directories removed on drop (also when a
-//! test fails), child processes bounded in time and killed when over it, and a manual clock
-//! for simulated time.
+//! test fails), child processes bounded in time and killed when over it, a manual clock
+//! for simulated time, synthetic ETL (`etl`), and what benchmarks measure of their own
+//! process (`measure`).
 //!
 //! Besides `ampfed-env` (the harness's services), this is the only crate that starts
 //! processes; a tidy test keeps it so.
 
 pub mod clock;
+pub mod etl;
+pub mod measure;
 pub mod process;
 pub mod temp;
 

@@ -2,6 +2,11 @@
 //! combined ETL (`federated/combined/…`), on a loopback address only; or, with `--query`,
 //! answers one request target and prints it as a table (or JSON) and exits.
 //!
+//! The bucket is `--endpoint`/`--bucket`/`--region`, or Kubecost's `federated-store.yaml`
+//! (`--federated-store FILE`, `ampfed_federation::config`), whose keys sign the requests; a
+//! file without keys uses the standard credential chain (`ampfed_proxy::chain`: environment
+//! keys, web identity, the shared credentials file).
+//!
 //! It prints `listening on http://127.0.0.1:<port>` on stdout once ready and stops on Ctrl-C
 //! or SIGTERM.
 
@@ -10,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ampfed_api::{render_table, Api, ApiConfig, ApiServer, Limits, StoreSource};
-use ampfed_federation::{Store, StoreConfig};
-use anyhow::{bail, Result};
+use ampfed_federation::{config as store_file, Store, StoreConfig};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 const EXAMPLES: &str = "\
@@ -25,26 +30,34 @@ Examples:
   curl 'http://127.0.0.1:9090/model/allocation?window=yesterday&aggregate=namespace&filter=cluster:%22cluster-a%22%2Bnamespace!:%22kube-system%22'
   curl 'http://127.0.0.1:9090/model/assets?window=7d&aggregate=type&accumulate=true'
 
+  # The bucket of Kubecost's federated-store.yaml (type: S3, config: {bucket, endpoint, …}):
+  ampfed-api --federated-store federated-store.yaml --now 2026-01-08T00:00:00Z
+
   # One query, printed as a table (add --json for Kubecost's JSON):
   ampfed-api --endpoint http://127.0.0.1:4566 --bucket ampfed-central --now 2026-01-08T00:00:00Z \\
     --query '/model/allocation?window=7d&aggregate=namespace&accumulate=true'
 
 Credentials: --access-key-id/--secret-access-key, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
-else LocalStack's \"test\".";
+else LocalStack's \"test\". With --federated-store: the file's access_key/secret_key, else the
+standard chain (AWS_ACCESS_KEY_ID…, web identity, ~/.aws/credentials).";
 
 /// Kubecost's allocation and assets API over the central bucket's combined ETL.
 #[derive(Debug, Parser)]
 #[command(name = "ampfed-api", version, after_help = EXAMPLES)]
 struct Flags {
     /// The S3 endpoint (http://…).
-    #[arg(long)]
-    endpoint: String,
+    #[arg(long, required_unless_present = "federated_store", conflicts_with = "federated_store")]
+    endpoint: Option<String>,
     /// The bucket holding federated/combined/….
-    #[arg(long)]
-    bucket: String,
+    #[arg(long, required_unless_present = "federated_store", conflicts_with = "federated_store")]
+    bucket: Option<String>,
     /// The bucket's region.
-    #[arg(long, default_value = "us-east-1")]
+    #[arg(long, default_value = "us-east-1", conflicts_with = "federated_store")]
     region: String,
+    /// Kubecost's federated-store.yaml (type: S3; config: bucket, endpoint, region, insecure,
+    /// access_key, secret_key, …) instead of --endpoint, --bucket and --region.
+    #[arg(long, value_name = "FILE")]
+    federated_store: Option<std::path::PathBuf>,
     /// Where to listen: a loopback address only (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:9090")]
     listen: SocketAddr,
@@ -59,10 +72,10 @@ struct Flags {
     #[arg(long, requires = "query")]
     json: bool,
     /// The access key id; AWS_ACCESS_KEY_ID, else "test" (LocalStack's), when absent.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "federated_store")]
     access_key_id: Option<String>,
     /// The secret access key; AWS_SECRET_ACCESS_KEY, else "test", when absent.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "federated_store")]
     secret_access_key: Option<String>,
     /// The longest window served, in days.
     #[arg(long, default_value_t = Limits::default().max_window_days)]
@@ -85,6 +98,39 @@ fn parse_now(s: &str) -> Result<i64> {
 
 fn credential(flag: Option<String>, env: &str) -> String {
     flag.or_else(|| std::env::var(env).ok()).unwrap_or_else(|| "test".to_owned())
+}
+
+/// The store the flags name: `--federated-store`'s, or `--endpoint`'s and `--bucket`'s.
+fn store(flags: &Flags) -> Result<Store> {
+    let Some(path) = &flags.federated_store else {
+        let (Some(endpoint), Some(bucket)) = (&flags.endpoint, &flags.bucket) else {
+            bail!("--endpoint and --bucket, or --federated-store FILE, name the bucket");
+        };
+        return Ok(Store::new(&StoreConfig {
+            endpoint: endpoint.clone(),
+            region: flags.region.clone(),
+            bucket: bucket.clone(),
+            access_key_id: credential(flags.access_key_id.clone(), "AWS_ACCESS_KEY_ID"),
+            secret_access_key: credential(flags.secret_access_key.clone(), "AWS_SECRET_ACCESS_KEY"),
+        }));
+    };
+    let file = store_file::read(path).context("--federated-store")?;
+    for warning in &file.warnings {
+        tracing::warn!("{warning}");
+    }
+    if file.keys.is_some() {
+        return Ok(Store::new(&file.store_config((String::new(), String::new()))));
+    }
+    let chain = ampfed_proxy::chain::ChainOptions::new(file.region.clone());
+    let resolved = ampfed_proxy::chain::resolve(&ampfed_proxy::chain::Env::from_process(), &chain)
+        .with_context(|| {
+            format!(
+                "{}: the file has no access_key/secret_key, and the credential chain found none",
+                path.display()
+            )
+        })?;
+    tracing::info!(source = %resolved.source, "S3 credentials from the credential chain");
+    Ok(Store::with_credentials(&file.store_config((String::new(), String::new())), resolved.provider))
 }
 
 async fn stopped() {
@@ -119,13 +165,7 @@ async fn main() -> Result<()> {
         .init();
     let flags = Flags::parse();
     let now = flags.now.as_deref().map(parse_now).transpose()?;
-    let store = Store::new(&StoreConfig {
-        endpoint: flags.endpoint.clone(),
-        region: flags.region.clone(),
-        bucket: flags.bucket.clone(),
-        access_key_id: credential(flags.access_key_id.clone(), "AWS_ACCESS_KEY_ID"),
-        secret_access_key: credential(flags.secret_access_key.clone(), "AWS_SECRET_ACCESS_KEY"),
-    });
+    let store = store(&flags)?;
     let config = ApiConfig {
         listen: flags.listen,
         now,

@@ -5,60 +5,15 @@
 
 use std::fmt;
 
-use ampfed_allocation::{Window, DAY_SECS};
-
-/// Seconds in an hour.
-const HOUR_SECS: i64 = 3_600;
+use ampfed_allocation::Window;
 
 /// What an object holds: the layout's one [`Kind`] (`crate::layout`), whose `as_str` is the
 /// key segment and the `ampfed.kind` metadata value.
 pub use crate::layout::Kind;
 
-/// How long an object's window is: one UTC day (`1d`) or one UTC hour (`1h`), as Kubecost's
-/// daily and hourly ETL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Resolution {
-    Day,
-    Hour,
-}
-
-impl Resolution {
-    /// The key segment: `1d`, `1h`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resolution::Day => "1d",
-            Resolution::Hour => "1h",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Resolution> {
-        match s {
-            "1d" => Some(Resolution::Day),
-            "1h" => Some(Resolution::Hour),
-            _ => None,
-        }
-    }
-
-    /// The resolution whose objects have this window: a UTC day (midnight to midnight) or a
-    /// UTC hour (on the hour, 3600 s); `None` for anything else.
-    pub fn of(window: Window) -> Option<Resolution> {
-        if window.check_utc_day().is_ok() {
-            Some(Resolution::Day)
-        } else if window.start.rem_euclid(HOUR_SECS) == 0 && window.duration_secs() == HOUR_SECS {
-            Some(Resolution::Hour)
-        } else {
-            None
-        }
-    }
-
-    /// The window's length in seconds.
-    pub fn secs(self) -> i64 {
-        match self {
-            Resolution::Day => DAY_SECS,
-            Resolution::Hour => HOUR_SECS,
-        }
-    }
-}
+/// How long an object's window is (`1d`, `1h`): the layout's one [`Resolution`]
+/// (`crate::layout`).
+pub use crate::layout::Resolution;
 
 /// How an object is encoded, by its key's suffix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -5,6 +5,7 @@
 
 mod concurrent;
 mod faults;
+mod hourly;
 mod incremental;
 mod killed;
 mod localstack;

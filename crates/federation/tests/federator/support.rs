@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ampfed_allocation::{
-    Allocation, AllocationSet, AssetSet, ClusterManagementAsset, NodeAsset, Properties, Window,
-};
+use ampfed_allocation::{Allocation, AllocationSet, AssetSet, Window};
 use ampfed_federation::layout::LEASE_KEY;
 use ampfed_federation::{federate_with, Options, Store, StoreConfig};
 use ampfed_s3::{Config, EmbeddedS3};
@@ -19,16 +17,11 @@ use aws_sdk_s3::config::interceptors::{
 };
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 
+pub(crate) use ampfed_test_support::etl::{day, DAY, EPOCH};
+
 pub(crate) const ACCESS_KEY: &str = "AKIAFEDERATORTEST001";
 pub(crate) const SECRET_KEY: &str = "federator/tests/secret/key/only+000000";
 pub(crate) const REGION: &str = "us-west-2";
-/// 2026-01-01T00:00:00Z.
-pub(crate) const EPOCH: i64 = 1_767_225_600;
-pub(crate) const DAY: i64 = 86_400;
-
-pub(crate) fn day(n: i64) -> Window {
-    Window { start: EPOCH + n * DAY, end: EPOCH + (n + 1) * DAY }
-}
 
 /// An embedded S3 with no bucket; each case creates its own.
 pub(crate) fn server() -> EmbeddedS3 {
@@ -118,23 +111,17 @@ pub(crate) fn options(holder: &str) -> Options {
 
 pub(crate) fn allocation(cluster: &str, window: Window, pod: usize, cost: f64) -> Allocation {
     Allocation {
-        name: format!("{cluster}/node-1/default/pod-{pod}/app"),
-        properties: Properties {
-            cluster: cluster.into(),
-            node: "node-1".into(),
-            namespace: "default".into(),
-            pod: format!("pod-{pod}"),
-            container: "app".into(),
-            ..Properties::default()
-        },
-        start: window.start,
-        end: window.end,
-        minutes: 1440.0,
-        cpu_cores: 0.5,
         cpu_core_hours: 12.0,
         cpu_cost: cost,
         total_cost: cost,
-        ..Allocation::default()
+        ..ampfed_test_support::etl::allocation(
+            cluster,
+            window,
+            "node-1",
+            "default",
+            &format!("pod-{pod}"),
+            "app",
+        )
     }
 }
 
@@ -146,30 +133,7 @@ pub(crate) fn set(cluster: &str, window: Window, pods: usize) -> AllocationSet {
 }
 
 pub(crate) fn assets(cluster: &str, window: Window) -> AssetSet {
-    let mut assets = AssetSet::new(vec![cluster.into()], window);
-    assets.nodes.push(NodeAsset {
-        cluster: cluster.into(),
-        name: "node-1".into(),
-        start: window.start,
-        end: window.end,
-        minutes: 1440.0,
-        cpu_cores: 2.0,
-        cpu_cost: 1.5,
-        total_cost: 1.5,
-        ..NodeAsset::default()
-    });
-    assets.cluster_management.push(ClusterManagementAsset {
-        cluster: cluster.into(),
-        provisioner: "EKS".into(),
-        start: window.start,
-        end: window.end,
-        minutes: 1440.0,
-        price_per_hour: 0.1,
-        cost: 2.4,
-        total_cost: 2.4,
-        ..ClusterManagementAsset::default()
-    });
-    assets
+    ampfed_test_support::etl::assets(cluster, window, "node-1", 2.0, 1.5)
 }
 
 /// The clusters `cluster-a`, `cluster-b`, … (`clusters` of them).

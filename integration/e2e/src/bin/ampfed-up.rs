@@ -103,6 +103,48 @@ Examples:
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         timeout: u64,
     },
+    /// Run each cluster's cost model over the running `up`'s workspace and ship its daily and
+    /// hourly ETL to the bucket (the e2e's "cost model" step).
+    #[command(after_help = "\
+Exits 0 when every cluster shipped, 1 when a check failed (the hours do not add up to the day), \
+2 on bad flags, 3 when no `up` runs or AMP or S3 refused.
+
+Examples:
+  cargo xtask up --load                 # in another shell: data to compute from
+  cargo xtask etl                       # every cluster with samples on 2026-01-01
+  cargo xtask etl --clusters cluster-a --epoch 2026-01-01 --days 1")]
+    Etl {
+        #[command(flatten)]
+        dir: StateDir,
+        /// The clusters (comma-separated); default: those with samples in the window.
+        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+        clusters: Option<Vec<String>>,
+        /// The first UTC day: 2026-01-01, RFC 3339 or unix seconds.
+        #[arg(long, value_name = "DATE", default_value = "2026-01-01", value_parser = ampfed_e2e::sim::parse_epoch)]
+        epoch: i64,
+        /// How many UTC days.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(ampfed_e2e::sim::MAX_DAYS)))]
+        days: u32,
+        /// The label that names the cluster on the samples (Kubecost's promClusterIDLabel).
+        #[arg(long, value_name = "NAME", default_value = ampfed_e2e::sim::CLUSTER_LABEL)]
+        cluster_label: String,
+    },
+    /// Combine the running `up`'s bucket into federated/combined/ (the e2e's "federation"
+    /// step): incremental, under its lease.
+    #[command(after_help = "\
+Exits 0 when every window combined cleanly, 1 when objects were quarantined, a cluster misses a \
+window or two sources claim one cluster id, 3 when no `up` runs or S3 refused.
+
+Examples:
+  cargo xtask etl && cargo xtask federate
+  cargo xtask federate --json")]
+    Federate {
+        #[command(flatten)]
+        dir: StateDir,
+        /// Print the federator's report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the service logs: a running `up`'s, or else the newest run's kept under
     /// <cache>/logs (every e2e and up run archives its logs there; the newest 10 are kept).
     #[command(after_help = "\
@@ -194,6 +236,15 @@ fn main() -> ExitCode {
             let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             run_up(UpOptions { files: dir.files(), env, show_progress, credentials }, load)
         }
+        Command::Etl { dir, clusters, epoch, days, cluster_label } => {
+            let settings = ampfed_e2e::sim::Settings { epoch, days, cluster_label, ..Default::default() };
+            if let Err(e) = settings.config().check() {
+                eprintln!("error: {e} (given by --cluster-label, --days or --epoch)");
+                return ExitCode::from(2);
+            }
+            run_job(&dir.files(), Job::Etl(clusters, settings))
+        }
+        Command::Federate { dir, json } => run_job(&dir.files(), Job::Federate { json }),
         Command::Down { dir, timeout } => run_down(&dir.files(), Duration::from_secs(timeout)),
         Command::Logs { dir, service, lines, list } => {
             run_logs(&dir.files(), service.as_deref(), lines, list)
@@ -252,6 +303,81 @@ fn run_up(options: UpOptions, load: Option<up::Load>) -> anyhow::Result<ExitCode
         Served::Stopped => eprintln!("ampfed up: stopped; all services stopped"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `etl` or `federate`.
+enum Job {
+    Etl(Option<Vec<String>>, ampfed_e2e::sim::Settings),
+    Federate { json: bool },
+}
+
+fn run_job(files: &Files, job: Job) -> anyhow::Result<ExitCode> {
+    let endpoints = match up::status(files)? {
+        Status::Running(_, endpoints) => *endpoints,
+        other => {
+            eprintln!(
+                "error: no `up` runs on {} ({other:?}): start one with `cargo xtask up --load`",
+                files.dir().display()
+            );
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(async {
+        match job {
+            Job::Etl(clusters, settings) => {
+                let (clusters, shipped) = up::jobs::etl(&endpoints, clusters, &settings).await?;
+                println!(
+                    "{} clusters ({}): {} daily allocation, {} daily asset and {} hourly ETL objects shipped to s3://{}",
+                    clusters.len(),
+                    clusters.join(", "),
+                    shipped.etl_objects.len(),
+                    shipped.asset_objects.len(),
+                    shipped.hourly_objects.len(),
+                    endpoints.bucket
+                );
+                anyhow::Ok(ExitCode::SUCCESS)
+            }
+            Job::Federate { json } => {
+                let report = up::jobs::federate(&endpoints).await?;
+                let problems = up::jobs::problems(&report);
+                if json {
+                    let value = serde_json::json!({
+                        "clusters": report.clusters,
+                        "objects_read": report.objects_read,
+                        "objects_written": report.objects_written,
+                        "asset_objects_written": report.asset_objects_written,
+                        "hourly_objects_written": report.hourly_objects_written.len(),
+                        "windows_recombined": report.recombined.len(),
+                        "windows_unchanged": report.skipped.len(),
+                        "problems": problems,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                } else {
+                    println!(
+                        "{} clusters, {} objects read; {} daily and {} hourly allocation sets combined ({} windows recombined, {} unchanged)",
+                        report.clusters.len(),
+                        report.objects_read,
+                        report.objects_written.len(),
+                        report.hourly_objects_written.len(),
+                        report.recombined.len(),
+                        report.skipped.len()
+                    );
+                }
+                for p in &problems {
+                    eprintln!("problem: {p}");
+                }
+                Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+        }
+    });
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("error: {}", ampfed_e2e::report::redact(&ampfed_common::errors::report(e.as_ref())));
+            Ok(ExitCode::from(ampfed_e2e::classify(&e).exit_code()))
+        }
+    }
 }
 
 fn run_logs(files: &Files, service: Option<&str>, lines: usize, list: bool) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,7 @@ use ampfed_allocation::Window;
 use ampfed_federation::layout::{self, Classified, Kind};
 use ampfed_federation::manifest::Manifest;
 use ampfed_federation::store::{Condition, Listed};
-use ampfed_federation::{S3Failure, Store, StoreConfig};
+use ampfed_federation::{S3Failure, Store};
 
 use super::check::{Check, Options};
 use crate::up::Endpoints;
@@ -20,14 +20,9 @@ const PROBE_PREFIX: &str = "ampfed-diagnose/";
 
 /// The store of the endpoints file: its keys, one attempt per call.
 fn store(endpoints: &Endpoints) -> Store {
-    let config = StoreConfig {
-        endpoint: endpoints.s3_url.clone(),
-        region: endpoints.region.clone(),
-        bucket: endpoints.bucket.clone(),
-        access_key_id: endpoints.credentials.access_key_id.clone(),
-        secret_access_key: endpoints.credentials.secret_access_key.clone(),
-    };
-    Store::with_s3_config(&config, |b| b.retry_config(aws_smithy_types::retry::RetryConfig::disabled()))
+    Store::with_s3_config(&endpoints.store_config(), |b| {
+        b.retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+    })
 }
 
 /// A failed S3 call as a failed check.

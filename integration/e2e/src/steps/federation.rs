@@ -1,7 +1,7 @@
-//! Step "federation": the federator combines every cluster's ETL objects into
-//! `federated/combined/` (incremental, under its lease), and must find exactly the clusters
-//! that shipped, nothing quarantined, no two sources for one cluster, no cluster missing a
-//! window.
+//! Step "federation": the federator combines every cluster's daily and hourly ETL objects
+//! into `federated/combined/` (incremental, under its lease), and must find exactly the
+//! clusters that shipped, nothing quarantined, no two sources for one cluster, no cluster
+//! missing a window, and 24 combined hours for each combined day.
 
 use ampfed_federation::{federate_with, FederationReport, Options};
 use anyhow::Result;
@@ -32,6 +32,15 @@ pub async fn combine(env: &Env, expected: &[String]) -> Result<FederationReport>
     }
     if let Some(w) = report.windows.iter().find(|w| !w.missing.is_empty()) {
         return check(format!("window {:?} misses clusters {:?}", w.window, w.missing));
+    }
+    let hours = 24 * report.objects_written.len();
+    if report.hourly_objects_written.len() != hours || report.hourly_asset_objects_written.len() != hours {
+        return check(format!(
+            "{} combined days but {} combined hourly allocation and {} asset sets (24 a day)",
+            report.objects_written.len(),
+            report.hourly_objects_written.len(),
+            report.hourly_asset_objects_written.len()
+        ));
     }
     Ok(report)
 }

@@ -198,6 +198,27 @@ pub struct Endpoints {
     pub web_identity: WebIdentityFile,
 }
 
+impl Endpoints {
+    /// The ETL store with the long-lived keys.
+    pub fn store_config(&self) -> ampfed_federation::StoreConfig {
+        ampfed_federation::StoreConfig {
+            endpoint: self.s3_url.clone(),
+            region: self.region.clone(),
+            bucket: self.bucket.clone(),
+            access_key_id: self.credentials.access_key_id.clone(),
+            secret_access_key: self.credentials.secret_access_key.clone(),
+        }
+    }
+
+    /// The workspace's Prometheus API through the signing proxy, as a cost model queries AMP.
+    pub fn workspace_client(&self) -> ampfed_prom::Client {
+        ampfed_prom::Client::new(
+            format!("{}/workspaces/{}", self.proxy_url, self.workspace_id),
+            "/api/v1/remote_write",
+        )
+    }
+}
+
 /// An access key as the SDKs take it. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keys {

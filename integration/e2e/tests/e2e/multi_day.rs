@@ -11,8 +11,13 @@ fn three_days_across_a_month_end_under_another_cluster_label() {
     // 2026-02-27T00:00:00Z, worked out: 2026-01-01 is 1767225600; January has 31 days and
     // February 26 more before the 27th: 57 days × 86400 s later.
     assert_eq!(epoch, 1_767_225_600 + 57 * 86_400);
-    let settings =
-        Settings { epoch, days: 3, cluster_label: "cluster".into(), label_style: Some(LabelStyle::Legacy), ..Settings::default() };
+    let settings = Settings {
+        epoch,
+        days: 3,
+        cluster_label: "cluster".into(),
+        label_style: Some(LabelStyle::Legacy),
+        ..Settings::default()
+    };
     let outcome = crate::run_options(None, None, settings).unwrap_or_else(|e| panic!("{}", crate::chain(&e)));
     let s = &outcome.summary;
     assert_eq!(s.clusters, ["cluster-a", "cluster-b", "cluster-c"]);

@@ -2,9 +2,10 @@
 //! as the e2e path runs it against LocalStack: create the bucket, put every cluster's sets,
 //! list clusters and keys, read the sets back, federate, read the combined sets.
 
-use ampfed_allocation::{Allocation, AllocationSet, Properties, Window};
+use ampfed_allocation::{Allocation, AllocationSet, Window};
 use ampfed_federation::{federate, Store, StoreConfig};
 use ampfed_s3::{Config, EmbeddedS3};
+use ampfed_test_support::etl;
 
 use crate::{ACCESS_KEY, REGION, SECRET_KEY};
 
@@ -14,22 +15,9 @@ fn set(cluster: &str, day: i64, pods: usize) -> AllocationSet {
     let window = Window { start: day * DAY, end: (day + 1) * DAY };
     let allocations = (0..pods)
         .map(|pod| Allocation {
-            name: format!("{cluster}/node-1/default/pod-{pod}/app"),
-            properties: Properties {
-                cluster: cluster.into(),
-                node: "node-1".into(),
-                namespace: "default".into(),
-                pod: format!("pod-{pod}"),
-                container: "app".into(),
-                ..Properties::default()
-            },
-            start: window.start,
-            end: window.end,
-            minutes: 1440.0,
-            cpu_cores: 0.5,
             cpu_cost: 0.25 + pod as f64,
             total_cost: 0.25 + pod as f64,
-            ..Allocation::default()
+            ..etl::allocation(cluster, window, "node-1", "default", &format!("pod-{pod}"), "app")
         })
         .collect();
     AllocationSet::new(vec![cluster.into()], window, allocations)

@@ -1,0 +1,284 @@
+//! `cargo xtask bench api`: `GET /model/allocation?window=30d&aggregate=namespace` through the
+//! API's own HTTP server (`ampfed_api::server`, 127.0.0.1) over a bucket in an embedded S3
+//! (`ampfed-s3`) holding the combined ETL of N clusters × D days × C containers
+//! (`ampfed_test_support::etl::Synthetic`; defaults 1000 × 30 × 200, `--quick` 100 × 30 × 20,
+//! `--clusters`, `--days`, `--containers` override). The combined objects are written as the
+//! federator writes them: per day, every cluster's set in one allocation set and their assets
+//! in one asset set, encoded by `ampfed_federation::parquet`, at the combined keys.
+//!
+//! The API's "now" is set to noon of the last synthetic day, so `30d` covers the days written
+//! (with fewer days, the rest are reported missing); `--without-tenancy` adds
+//! `shareTenancyCosts=false` (written to `api-without-tenancy.json`). Measured: the first
+//! query (cold: fresh connections to S3 and to the API) and the best and median of the next
+//! [`WARM`] (warm; `--warm N`), the
+//! process's peak RSS during the queries (`VmHWM`, reset before them; the embedded S3's
+//! objects are in the same process, so the RSS before the queries and the bytes stored are
+//! given too). The answer (one set a day, as the API steps by day) is checked: 10 namespaces
+//! besides `__idle__`, and their total cost over the days equal to the sum of the rows written
+//! plus the clusters' EKS cost (shared tenancy costs, on by default as in Kubecost). Target (the issue): ≤ 1 s. Figures go to stdout and
+//! `target/bench/api.json`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ampfed_allocation::{AllocationSet, AssetSet};
+use ampfed_api::server::ApiServer;
+use ampfed_api::source::StoreSource;
+use ampfed_api::{Api, ApiConfig};
+use ampfed_federation::store::{Condition, COMBINED};
+use ampfed_federation::{parquet, Store, StoreConfig};
+use ampfed_s3::{Config, EmbeddedS3};
+use ampfed_test_support::etl::{self, Synthetic};
+use ampfed_test_support::measure::{reset_peak, round, status_mib, write_figures};
+use serde_json::{json, Value};
+
+const REGION: &str = "us-east-1";
+const KEY_ID: &str = "AKIDAMPFEDAPIBENCH";
+const SECRET: &str = "api-bench-secret";
+/// Warm queries after the cold one (`--warm N` changes it).
+const WARM: usize = 3;
+/// Longest one query may take before the bench fails.
+const QUERY_LIMIT: Duration = Duration::from_secs(600);
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// What the command line asks for.
+struct Args {
+    size: Synthetic,
+    /// `--without-tenancy`: the query with `shareTenancyCosts=false`.
+    without_tenancy: bool,
+    warm: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let (mut without_tenancy, mut warm) = (false, WARM);
+    let mut size = Synthetic { clusters: 1000, days: 30, containers: 200 };
+    let mut given: Vec<(String, usize)> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => size = Synthetic { clusters: 100, days: 30, containers: 20 },
+            "--without-tenancy" => without_tenancy = true,
+            "--clusters" | "--days" | "--containers" | "--warm" => {
+                let value = args.next().ok_or(format!("{arg} needs a number"))?;
+                let n: usize = value.parse().map_err(|_| format!("{arg} {value}: not a number"))?;
+                if n == 0 {
+                    return Err(format!("{arg} must be at least 1"));
+                }
+                match arg.as_str() {
+                    "--warm" => warm = n,
+                    _ => given.push((arg, n)),
+                }
+            }
+            "--bench" => {}
+            other => {
+                return Err(format!(
+                    "unknown argument {other} (--quick, --without-tenancy, --warm N, --clusters N, --days N, --containers N)"
+                ))
+            }
+        }
+    }
+    for (flag, n) in given {
+        match flag.as_str() {
+            "--clusters" => size.clusters = n,
+            "--days" => size.days = n,
+            _ => size.containers = n,
+        }
+    }
+    Ok(Args { size, without_tenancy, warm })
+}
+
+/// Writes day `d`'s combined sets; the total cost of its allocations.
+async fn write_day(store: &Store, size: Synthetic, d: usize) -> Result<f64, String> {
+    let sets: Vec<AllocationSet> = (0..size.clusters).map(|c| size.allocations(c, d, 0.0)).collect();
+    let assets: Vec<AssetSet> = (0..size.clusters).map(|c| size.assets(c, d)).collect();
+    let window = etl::day(d as i64);
+    let mut clusters = Vec::new();
+    let mut rows = Vec::new();
+    for set in sets {
+        clusters.extend(set.clusters);
+        rows.extend(set.allocations);
+    }
+    let total: f64 = rows.iter().map(|a| a.total_cost).sum();
+    let combined = AllocationSet::new(clusters, window, rows);
+    let bytes = parquet::encode_allocations(&combined, None).map_err(err)?;
+    store
+        .put_object(
+            &Store::allocation_key(COMBINED, window),
+            bytes,
+            parquet::CONTENT_TYPE,
+            &Condition::Always,
+        )
+        .await
+        .map_err(err)?;
+    let assets = AssetSet::combine(&assets).ok_or("no assets")?;
+    let bytes = parquet::encode_assets(&assets, None).map_err(err)?;
+    store
+        .put_object(&Store::asset_key(COMBINED, window), bytes, parquet::CONTENT_TYPE, &Condition::Always)
+        .await
+        .map_err(err)?;
+    Ok(total)
+}
+
+/// One query through HTTP (on a thread of its own: ureq blocks); its seconds and answer.
+async fn query(url: String) -> Result<(f64, Value), String> {
+    tokio::task::spawn_blocking(move || {
+        let agent = ureq::AgentBuilder::new().timeout(QUERY_LIMIT).build();
+        let started = Instant::now();
+        let answer: Value = agent.get(&url).call().map_err(err)?.into_json().map_err(err)?;
+        Ok((started.elapsed().as_secs_f64(), answer))
+    })
+    .await
+    .map_err(err)?
+}
+
+/// The keys of the answer's sets (one a day) but `__idle__`, and their total cost.
+fn rows(answer: &Value) -> Result<(usize, f64), String> {
+    let sets =
+        answer["data"].as_array().ok_or_else(|| format!("no sets in the answer: {}", answer["message"]))?;
+    let mut keys = std::collections::BTreeSet::new();
+    let mut total = 0.0;
+    for set in sets.iter().filter_map(Value::as_object) {
+        // Idle is on by default (as Kubecost's): its row is the nodes' cost less what they run.
+        for (key, row) in set.iter().filter(|(k, _)| k.as_str() != "__idle__") {
+            keys.insert(key.clone());
+            total += row["totalCost"].as_f64().unwrap_or(f64::NAN);
+        }
+    }
+    Ok((keys.len(), total))
+}
+
+async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
+    let size = args.size;
+    println!(
+        "API bench: combined ETL of {} clusters × {} days × {} containers = {} allocation rows",
+        size.clusters,
+        size.days,
+        size.containers,
+        size.rows()
+    );
+    let store = Store::new(&StoreConfig {
+        endpoint: endpoint.to_owned(),
+        region: REGION.into(),
+        bucket: "bench-api".into(),
+        access_key_id: KEY_ID.into(),
+        secret_access_key: SECRET.into(),
+    });
+    store.ensure_bucket().await.map_err(err)?;
+    let started = Instant::now();
+    let mut written_total = 0.0;
+    for d in 0..size.days {
+        written_total += write_day(&store, size, d).await?;
+    }
+    let write_seconds = started.elapsed().as_secs_f64();
+    let stored: i64 = store.list("").await.map_err(err)?.iter().map(|l| l.size).sum();
+    let stored_mib = stored as f64 / (1024.0 * 1024.0);
+    println!("wrote {} days of combined ETL ({stored_mib:.0} MiB) in {write_seconds:.1} s", size.days);
+
+    let last = etl::day(size.days as i64 - 1);
+    let config = ApiConfig {
+        listen: std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
+        now: Some(last.start + 12 * 3600),
+        request_timeout: QUERY_LIMIT,
+        ..ApiConfig::default()
+    };
+    let api = Arc::new(Api::new(Arc::new(StoreSource::new(store)), config));
+    let server = ApiServer::start(api).await.map_err(err)?;
+    let url = format!("http://{}{}", server.local_addr(), target(args.without_tenancy));
+
+    let peak_reset = reset_peak();
+    let rss_before = status_mib("VmRSS");
+    let (cold, answer) = query(url.clone()).await?;
+    let (namespaces, total) = rows(&answer)?;
+    let covered = size.days.min(30);
+    // Kubecost shares tenancy costs by default: EKS's $2.40 a cluster and day go to the
+    // namespaces on top of what they run.
+    let tenancy = if args.without_tenancy { 0.0 } else { 2.4 * (size.clusters * covered) as f64 };
+    let expected = written_total * covered as f64 / size.days as f64 + tenancy;
+    let mut warm = Vec::new();
+    for _ in 0..args.warm {
+        let (seconds, again) = query(url.clone()).await?;
+        if rows(&again)? != (namespaces, total) {
+            return Err("a warm query answered differently from the cold one".into());
+        }
+        warm.push(seconds);
+    }
+    let peak = if peak_reset { status_mib("VmHWM") } else { f64::NAN };
+    let mut server = server;
+    server.stop();
+    warm.sort_by(f64::total_cmp);
+    let (best, median) = (warm[0], warm[warm.len() / 2]);
+    println!("{url}");
+    println!(
+        "cold {cold:.3} s, warm best {best:.3} s, median {median:.3} s (target ≤ 1 s); {namespaces} namespaces, \
+         total cost {total:.2} (expected: {expected:.2}); peak {peak:.0} MiB = {rss_before:.0} MiB before \
+         (the embedded S3 holding {stored_mib:.0} MiB) + {:.0} MiB the queries added",
+        peak - rss_before
+    );
+    if namespaces != 10 || (total - expected).abs() > 1e-6 * expected.abs().max(1.0) {
+        return Err(format!(
+            "wrong answer: {namespaces} namespaces, total {total} (expected 10, {expected})"
+        ));
+    }
+    Ok(json!({
+        "rows": size.rows(),
+        "days_queried": covered,
+        "write_seconds": round(write_seconds, 2),
+        "stored_mib": round(stored_mib, 1),
+        "cold_seconds": round(cold, 3),
+        "warm_best_seconds": round(best, 3),
+        "warm_median_seconds": round(median, 3),
+        "peak_mib": round(peak, 1),
+        "rss_before_mib": round(rss_before, 1),
+        "query_peak_mib": round(peak - rss_before, 1),
+        "namespaces": namespaces,
+        "total_cost": round(total, 4),
+        "target_seconds": 1,
+    }))
+}
+
+/// The request target.
+fn target(without_tenancy: bool) -> String {
+    let tenancy = if without_tenancy { "&shareTenancyCosts=false" } else { "" };
+    format!("/model/allocation?window=30d&aggregate=namespace{tenancy}")
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let result = (|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(err)?;
+        let s3 = EmbeddedS3::start(Config::new(KEY_ID, SECRET, REGION)).map_err(err)?;
+        let result = runtime.block_on(bench(s3.endpoint(), &args));
+        drop(s3);
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        result
+    })();
+    let (figures, failed) = match result {
+        Ok(figures) => (figures, None),
+        Err(e) => (json!({}), Some(e)),
+    };
+    let report = json!({
+        "benchmark": "api",
+        "query": target(args.without_tenancy),
+        "clusters": args.size.clusters,
+        "days": args.size.days,
+        "containers": args.size.containers,
+        "cpus": std::thread::available_parallelism().map(usize::from).unwrap_or(0),
+        "figures": figures,
+        "failed": failed,
+    });
+    let name = if args.without_tenancy { "api-without-tenancy" } else { "api" };
+    write_figures(name, &serde_json::to_string_pretty(&report).unwrap_or_default());
+    if let Some(e) = report["failed"].as_str() {
+        eprintln!("the bench failed: {e}");
+        std::process::exit(1);
+    }
+}
