@@ -263,11 +263,19 @@ pub fn query(
     } else {
         share_coefficients(&rest, &key, opts.share_split)
     };
-    let mut tenancy_coeffs: BTreeMap<String, Coefficients> = BTreeMap::new();
-    for cluster in tenancy.keys() {
-        let members = rest.iter().filter(|a| &a.properties.cluster == cluster);
-        tenancy_coeffs.insert(cluster.clone(), share_coefficients(members, &key, opts.share_split));
+    // Each cluster's members, found in one pass over the rows (not one pass per cluster: at
+    // 1000 clusters × 200k rows a day that was most of a query's time).
+    let mut members: BTreeMap<&str, Vec<&Allocation>> =
+        tenancy.keys().map(|cluster| (cluster.as_str(), Vec::new())).collect();
+    for a in &rest {
+        if let Some(list) = members.get_mut(a.properties.cluster.as_str()) {
+            list.push(a);
+        }
     }
+    let tenancy_coeffs: BTreeMap<String, Coefficients> = members
+        .into_iter()
+        .map(|(cluster, list)| (cluster.to_owned(), share_coefficients(list, &key, opts.share_split)))
+        .collect();
 
     let mut idle_index: IdleIndex<'_> = BTreeMap::new();
     for i in &idle {
