@@ -109,6 +109,14 @@ pub(crate) struct Bench {
     /// What to measure.
     #[arg(value_enum)]
     pub(crate) component: Component,
+    /// Compare the figures this run writes (target/bench/<name>.json) with an earlier run's
+    /// JSON, and fail when one regressed beyond --tolerance, e.g.
+    /// `cp target/bench/federation.json base.json; …; cargo xtask bench federation --compare base.json`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) compare: Option<std::path::PathBuf>,
+    /// How far a figure may move the wrong way before it counts as a regression (0.2 = 20 %).
+    #[arg(long, default_value_t = 0.2, requires = "compare")]
+    pub(crate) tolerance: f64,
     /// Passed to the benchmark binary, e.g. `cargo xtask bench ingest -- --labelled`.
     #[arg(last = true)]
     pub(crate) args: Vec<String>,
