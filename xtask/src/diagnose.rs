@@ -10,10 +10,9 @@ use xshell::{cmd, Shell};
 
 use crate::flags;
 
-impl flags::Diagnose {
-    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        exec_e2e_bin(sh, "ampfed-diagnose", self.release, &self.args)
-    }
+/// `cargo xtask diagnose`: becomes `ampfed-diagnose`.
+pub(crate) fn run(sh: &Shell, task: flags::Forwarded) -> anyhow::Result<()> {
+    exec_e2e_bin(sh, "ampfed-diagnose", task.release, &task.args)
 }
 
 /// Builds the `ampfed-e2e` binary `bin` (cargo's own progress shown), then replaces this

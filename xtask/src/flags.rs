@@ -12,7 +12,8 @@ pub(crate) struct Xtask {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Task {
-    /// Install what the harness needs and is missing: Prometheus (apt), the LocalStack venv and the kubernetes-validate venv (pip, pinned).
+    /// Install what the harness needs and is missing: Prometheus (apt) and the LocalStack,
+    /// kubernetes-validate, AWS CLI and pyarrow venvs (pip, pinned).
     Setup(Setup),
     /// Run the whole AMP → rules → ETL → S3 → federation → query path and check the snapshots.
     E2e(E2e),
@@ -20,7 +21,8 @@ pub(crate) enum Task {
     Test(Test),
     /// Fuzz a component for a bounded time with cargo-fuzz (not part of `cargo test` or CI).
     Fuzz(Fuzz),
-    /// Measure a component's cost per request in release mode.
+    /// Measure a component in release mode: figures printed and written to target/bench/<name>.json,
+    /// optionally compared with an earlier run's (`--compare FILE`).
     Bench(Bench),
     /// Create or delete kind clusters from the cluster fixtures (needs Docker; docs/kind.md).
     Kind(Kind),
@@ -28,23 +30,23 @@ pub(crate) enum Task {
     Query(Query),
     /// Keep the environment up in the foreground (Prometheus, LocalStack S3, STS and AMP mocks,
     /// SigV4 proxy, a workspace, the bucket) and print the AWS SDKs' exports; Ctrl-C stops it.
-    Up(Up),
+    Up(Forwarded),
     /// Stop the environment `cargo xtask up` keeps, and check that nothing of it is left.
-    Down(Down),
+    Down(Forwarded),
     /// Tell whether `cargo xtask up` runs, and its endpoints (`--json`, `--exports`).
-    Status(Status),
+    Status(Forwarded),
     /// Print the service logs of the running `up`, or of the newest run kept under the cache dir.
-    Logs(Logs),
+    Logs(Forwarded),
     /// Run the cost models over the running `up`'s workspace and ship their ETL to its bucket.
-    Etl(Etl),
+    Etl(Forwarded),
     /// Combine the running `up`'s bucket into federated/combined/.
-    Federate(Federate),
+    Federate(Forwarded),
     /// Check a running `up` as the AMP guide's troubleshooting does: pass, warn or fail and a
     /// fix for each; the exit code says whether all passed (`--json` for CI).
-    Diagnose(Diagnose),
+    Diagnose(Forwarded),
     /// Lint Prometheus rules files, install them into a running `up`, or test them on the
     /// simulated series with promtool (`lint`, `install`, `test`).
-    Rules(Rules),
+    Rules(Forwarded),
 }
 
 /// A component that has a fuzz target or a benchmark.
@@ -182,100 +184,15 @@ pub(crate) enum KindAction {
     Down,
 }
 
-/// `cargo xtask up [--release] [ARGS…]`: the flags are the `ampfed-up up` binary's, passed on
-/// as they are (`cargo xtask up --help` prints them).
+/// A task whose flags belong to one of the harness's binaries (`ampfed-up`, `ampfed-diagnose`,
+/// `ampfed-rules`) and are passed on as they are: `cargo xtask <task> --help` prints them.
 #[derive(Debug, clap::Args)]
 #[command(disable_help_flag = true)]
-pub(crate) struct Up {
-    /// Build optimised.
+pub(crate) struct Forwarded {
+    /// Build the binary optimised.
     #[arg(long)]
     pub(crate) release: bool,
-    /// `ampfed-up up`'s flags (`--state-dir`, `--credentials`, `--keep`, …).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub(crate) args: Vec<String>,
-}
-
-/// `cargo xtask down [ARGS…]`: `ampfed-up down`'s flags (`cargo xtask down --help`).
-#[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
-pub(crate) struct Down {
-    /// Build optimised (as the `up` was, to spare a build).
-    #[arg(long)]
-    pub(crate) release: bool,
-    /// `ampfed-up down`'s flags (`--state-dir`, `--timeout`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub(crate) args: Vec<String>,
-}
-
-/// `cargo xtask etl [ARGS…]`: `ampfed-up etl`'s flags (`cargo xtask etl --help`).
-#[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
-pub(crate) struct Etl {
-    /// Build optimised.
-    #[arg(long)]
-    pub(crate) release: bool,
-    /// `ampfed-up etl`'s flags (`--clusters`, `--epoch`, `--days`, `--cluster-label`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub(crate) args: Vec<String>,
-}
-
-/// `cargo xtask federate [ARGS…]`: `ampfed-up federate`'s flags (`cargo xtask federate --help`).
-#[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
-pub(crate) struct Federate {
-    /// Build optimised.
-    #[arg(long)]
-    pub(crate) release: bool,
-    /// `ampfed-up federate`'s flags (`--json`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub(crate) args: Vec<String>,
-}
-
-/// `cargo xtask logs [ARGS…]`: `ampfed-up logs`'s flags (`cargo xtask logs --help`).
-#[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
-pub(crate) struct Logs {
-    /// Build optimised (as the `up` was, to spare a build).
-    #[arg(long)]
-    pub(crate) release: bool,
-    /// `ampfed-up logs`'s flags (`SERVICE`, `--lines`, `--list`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub(crate) args: Vec<String>,
-}
-
-/// `cargo xtask status [ARGS…]`: `ampfed-up status`'s flags (`cargo xtask status --help`).
-#[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
-pub(crate) struct Status {
-    /// Build optimised (as the `up` was, to spare a build).
-    #[arg(long)]
-    pub(crate) release: bool,
-    /// `ampfed-up status`'s flags (`--json`, `--exports`, `--wait SECS`, `--state-dir`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub(crate) args: Vec<String>,
-}
-
-/// `cargo xtask diagnose [ARGS…]`: `ampfed-diagnose`'s flags (`cargo xtask diagnose --help`).
-#[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
-pub(crate) struct Diagnose {
-    /// Build optimised.
-    #[arg(long)]
-    pub(crate) release: bool,
-    /// `ampfed-diagnose`'s flags (`--endpoints`, `--cluster-label`, `--clusters`, `--now`, `--json`, …).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub(crate) args: Vec<String>,
-}
-
-/// `cargo xtask rules lint|install|test [ARGS…]`: `ampfed-rules`' commands and flags
-/// (`cargo xtask rules --help`).
-#[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
-pub(crate) struct Rules {
-    /// Build optimised.
-    #[arg(long)]
-    pub(crate) release: bool,
-    /// `lint`, `install` or `test`, and its flags.
+    /// The binary's flags.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
     pub(crate) args: Vec<String>,
 }

@@ -62,14 +62,14 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Bench(cmd) => cmd.run(&sh),
         flags::Task::Kind(cmd) => cmd.run(&sh),
         flags::Task::Query(cmd) => cmd.run(&sh),
-        flags::Task::Up(cmd) => cmd.run(&sh),
-        flags::Task::Down(cmd) => cmd.run(&sh),
-        flags::Task::Status(cmd) => cmd.run(&sh),
-        flags::Task::Logs(cmd) => cmd.run(&sh),
-        flags::Task::Etl(cmd) => cmd.run(&sh),
-        flags::Task::Federate(cmd) => cmd.run(&sh),
-        flags::Task::Diagnose(cmd) => cmd.run(&sh),
-        flags::Task::Rules(cmd) => cmd.run(&sh),
+        flags::Task::Up(cmd) => up::up(&sh, cmd),
+        flags::Task::Down(cmd) => up::forward(&sh, "down", cmd),
+        flags::Task::Status(cmd) => up::forward(&sh, "status", cmd),
+        flags::Task::Logs(cmd) => up::forward(&sh, "logs", cmd),
+        flags::Task::Etl(cmd) => up::forward(&sh, "etl", cmd),
+        flags::Task::Federate(cmd) => up::forward(&sh, "federate", cmd),
+        flags::Task::Diagnose(cmd) => diagnose::run(&sh, cmd),
+        flags::Task::Rules(cmd) => rules::run(&sh, cmd),
     }
 }
 

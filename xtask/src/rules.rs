@@ -10,67 +10,66 @@ use xshell::{cmd, Shell};
 
 use crate::flags;
 
-impl flags::Rules {
-    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let asks_for_help = self.args.iter().any(|a| a == "--help" || a == "-h");
-        if self.args.first().map(String::as_str) != Some("test") || asks_for_help {
-            return crate::diagnose::exec_e2e_bin(sh, "ampfed-rules", self.release, &self.args);
-        }
-        let promtool = match which("promtool") {
-            Some(p) => p,
-            None => {
-                eprintln!(
-                    "error: promtool is not on PATH: `cargo xtask setup` installs Debian's prometheus package, \
-                     which ships it"
-                );
-                return Err(crate::ChildExit(3).into());
-            }
-        };
-        let mut args = self.args.clone();
-        let out = match args.iter().position(|a| a == "--out") {
-            Some(i) => PathBuf::from(args.get(i + 1).context("--out needs a directory")?),
-            None => {
-                let dir = ampfed_common::paths::cache_dir().join("rules-test");
-                args.extend(["--out".to_owned(), dir.display().to_string()]);
-                dir
-            }
-        };
-        let cargo = crate::cargo();
-        let release = self.release.then_some("--release");
-        let written = std::process::Command::new(&cargo)
-            .current_dir(sh.current_dir())
-            .args(["run", "-q"])
-            .args(release)
-            .args(["-p", "ampfed-e2e", "--bin", "ampfed-rules", "--"])
-            .args(&args)
-            .status()
-            .context("start ampfed-rules")?;
-        match written.code() {
-            Some(0) => {}
-            Some(code) => return Err(crate::ChildExit(u8::try_from(code).unwrap_or(1)).into()),
-            None => return Err(crate::ChildExit(130).into()),
-        }
-        let file = out.join("ampfed-rules.test.yaml");
-        let output = cmd!(sh, "{promtool} test rules {file}").quiet().ignore_status().output()?;
-        let text =
-            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        print!("{text}");
-        if output.status.success() {
-            println!("every record produced a series on the simulated data");
-            return Ok(());
-        }
-        let failed = failed_records(&text);
-        if failed.is_empty() {
-            eprintln!("error: promtool could not run the test (its output above says why)");
-            return Err(crate::ChildExit(2).into());
-        }
-        println!(
-            "{} record(s) produced no series on the simulated data: {} (`cargo xtask rules lint` says which labels)",
-            failed.len(),
-            failed.join(", ")
-        );
-        Err(crate::ChildExit(1).into())
+/// `cargo xtask rules`: `ampfed-rules`, and promtool after `rules test`.
+pub(crate) fn run(sh: &Shell, task: flags::Forwarded) -> anyhow::Result<()> {
+    let asks_for_help = task.args.iter().any(|a| a == "--help" || a == "-h");
+    if task.args.first().map(String::as_str) != Some("test") || asks_for_help {
+        return crate::diagnose::exec_e2e_bin(sh, "ampfed-rules", task.release, &task.args);
     }
+    let promtool = match which("promtool") {
+        Some(p) => p,
+        None => {
+            eprintln!(
+                "error: promtool is not on PATH: `cargo xtask setup` installs Debian's prometheus package, \
+                 which ships it"
+            );
+            return Err(crate::ChildExit(3).into());
+        }
+    };
+    let mut args = task.args.clone();
+    let out = match args.iter().position(|a| a == "--out") {
+        Some(i) => PathBuf::from(args.get(i + 1).context("--out needs a directory")?),
+        None => {
+            let dir = ampfed_common::paths::cache_dir().join("rules-test");
+            args.extend(["--out".to_owned(), dir.display().to_string()]);
+            dir
+        }
+    };
+    let cargo = crate::cargo();
+    let release = task.release.then_some("--release");
+    let written = std::process::Command::new(&cargo)
+        .current_dir(sh.current_dir())
+        .args(["run", "-q"])
+        .args(release)
+        .args(["-p", "ampfed-e2e", "--bin", "ampfed-rules", "--"])
+        .args(&args)
+        .status()
+        .context("start ampfed-rules")?;
+    match written.code() {
+        Some(0) => {}
+        Some(code) => return Err(crate::ChildExit(u8::try_from(code).unwrap_or(1)).into()),
+        None => return Err(crate::ChildExit(130).into()),
+    }
+    let file = out.join("ampfed-rules.test.yaml");
+    let output = cmd!(sh, "{promtool} test rules {file}").quiet().ignore_status().output()?;
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    print!("{text}");
+    if output.status.success() {
+        println!("every record produced a series on the simulated data");
+        return Ok(());
+    }
+    let failed = failed_records(&text);
+    if failed.is_empty() {
+        eprintln!("error: promtool could not run the test (its output above says why)");
+        return Err(crate::ChildExit(2).into());
+    }
+    println!(
+        "{} record(s) produced no series on the simulated data: {} (`cargo xtask rules lint` says which labels)",
+        failed.len(),
+        failed.join(", ")
+    );
+    Err(crate::ChildExit(1).into())
 }
 
 /// The path of `program` on PATH.

@@ -10,43 +10,17 @@ use xshell::{cmd, Shell};
 
 use crate::{flags, setup};
 
-impl flags::Up {
-    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        if !asks_for_help(&self.args) {
-            setup::ensure_installed(sh)?;
-        }
-        exec(sh, "up", self.release, self.args)
+/// `cargo xtask up`: installs what is missing, then becomes `ampfed-up up`.
+pub(crate) fn up(sh: &Shell, task: flags::Forwarded) -> anyhow::Result<()> {
+    if !asks_for_help(&task.args) {
+        setup::ensure_installed(sh)?;
     }
+    exec(sh, "up", task.release, task.args)
 }
 
-impl flags::Down {
-    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        exec(sh, "down", self.release, self.args)
-    }
-}
-
-impl flags::Etl {
-    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        exec(sh, "etl", self.release, self.args)
-    }
-}
-
-impl flags::Federate {
-    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        exec(sh, "federate", self.release, self.args)
-    }
-}
-
-impl flags::Logs {
-    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        exec(sh, "logs", self.release, self.args)
-    }
-}
-
-impl flags::Status {
-    pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        exec(sh, "status", self.release, self.args)
-    }
+/// `cargo xtask down|status|logs|etl|federate`: becomes `ampfed-up <command>`.
+pub(crate) fn forward(sh: &Shell, command: &str, task: flags::Forwarded) -> anyhow::Result<()> {
+    exec(sh, command, task.release, task.args)
 }
 
 fn asks_for_help(args: &[String]) -> bool {
