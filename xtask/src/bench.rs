@@ -41,7 +41,7 @@ impl flags::Bench {
             None => None,
         };
         let started = std::time::SystemTime::now();
-        let cargo = crate::cargo();
+        let cargo = crate::tools::cargo();
         let args = &self.args;
         cmd!(sh, "{cargo} bench -q -p {package} --bench {bench} -- {args...}")
             .run()

@@ -18,7 +18,7 @@ pub(crate) fn run(sh: &Shell, task: flags::Forwarded) -> anyhow::Result<()> {
 /// Builds the `ampfed-e2e` binary `bin` (cargo's own progress shown), then replaces this
 /// process with `bin ARGS`; returns only if that cannot start.
 pub(crate) fn exec_e2e_bin(sh: &Shell, bin: &str, release: bool, args: &[String]) -> anyhow::Result<()> {
-    let cargo = crate::cargo();
+    let cargo = crate::tools::cargo();
     let release = release.then_some("--release");
     cmd!(sh, "{cargo} build -q {release...} -p ampfed-e2e --bin {bin}")
         .quiet()

@@ -15,10 +15,10 @@ impl flags::E2e {
             if let Err(e) = setup::ensure_installed(sh) {
                 // Exit code 3: the environment could not be set up.
                 eprintln!("error: {e:#}");
-                return Err(crate::ChildExit(3).into());
+                return Err(crate::tools::ChildExit(3).into());
             }
         }
-        let cargo = crate::cargo();
+        let cargo = crate::tools::cargo();
         // `--release` is the build's wherever it stands before a `--`; everything else (and
         // all after a `--`) is the scenario's.
         let end = self.args.iter().position(|a| a == "--").unwrap_or(self.args.len());
@@ -47,8 +47,8 @@ impl flags::E2e {
             .context("start the scenario")?;
         match status.code() {
             Some(0) => Ok(()),
-            Some(code) => Err(crate::ChildExit(u8::try_from(code).unwrap_or(1)).into()),
-            None => Err(crate::ChildExit(130).into()),
+            Some(code) => Err(crate::tools::ChildExit(u8::try_from(code).unwrap_or(1)).into()),
+            None => Err(crate::tools::ChildExit(130).into()),
         }
     }
 }

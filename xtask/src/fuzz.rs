@@ -33,7 +33,7 @@ impl flags::Fuzz {
             flags::Component::AmpRules => (AMP_FUZZ, "rules"),
             flags::Component::AmpQueryScope => (AMP_FUZZ, "scope_query"),
         };
-        let cargo = crate::cargo();
+        let cargo = crate::tools::cargo();
         let installed =
             cmd!(sh, "{cargo} fuzz --version").quiet().ignore_stdout().ignore_stderr().run().is_ok();
         if !installed {
@@ -43,7 +43,7 @@ impl flags::Fuzz {
             bail!("--seconds must be at least 1");
         }
         let seconds = self.seconds.to_string();
-        let dict = crate::project_root().join(fuzz_dir).join("dict").join(format!("{target}.dict"));
+        let dict = crate::tools::project_root().join(fuzz_dir).join("dict").join(format!("{target}.dict"));
         let dict: Vec<String> =
             if dict.exists() { vec![format!("-dict={}", dict.display())] } else { Vec::new() };
         let _bootstrap = sh.push_env("RUSTC_BOOTSTRAP", "1");

@@ -37,7 +37,7 @@ impl flags::Kind {
         if let Some(file) = &self.credentials {
             args.push(format!("--credentials={}", file.display()));
         }
-        let cargo = crate::cargo();
+        let cargo = crate::tools::cargo();
         let plan = cmd!(sh, "{cargo} run -q -p ampfed-kind --bin ampfed-kind-plan -- {args...}")
             .read()
             .context("render the kind clusters and their plan")?;

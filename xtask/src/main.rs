@@ -14,9 +14,8 @@ mod setup;
 mod test;
 #[cfg(test)]
 mod tidy;
+mod tools;
 mod up;
-
-use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
@@ -28,8 +27,8 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // A scenario that printed its own cause: pass its exit code on, add nothing.
-        Err(e) if e.downcast_ref::<ChildExit>().is_some() => {
-            std::process::ExitCode::from(e.downcast_ref::<ChildExit>().map_or(1, |c| c.0))
+        Err(e) if e.downcast_ref::<tools::ChildExit>().is_some() => {
+            std::process::ExitCode::from(e.downcast_ref::<tools::ChildExit>().map_or(1, |c| c.0))
         }
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -38,22 +37,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// A child task that ended with this exit code after printing its own error.
-#[derive(Debug)]
-pub(crate) struct ChildExit(pub(crate) u8);
-
-impl std::fmt::Display for ChildExit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exited with code {}", self.0)
-    }
-}
-
-impl std::error::Error for ChildExit {}
-
 fn run() -> anyhow::Result<()> {
     let flags = flags::Xtask::parse();
     let sh = Shell::new().context("create a shell")?;
-    sh.change_dir(project_root());
+    sh.change_dir(tools::project_root());
     match flags.task {
         flags::Task::Setup(cmd) => cmd.run(&sh),
         flags::Task::E2e(cmd) => cmd.run(&sh),
@@ -71,14 +58,4 @@ fn run() -> anyhow::Result<()> {
         flags::Task::Diagnose(cmd) => diagnose::run(&sh, cmd),
         flags::Task::Rules(cmd) => rules::run(&sh, cmd),
     }
-}
-
-/// The workspace root.
-pub(crate) fn project_root() -> PathBuf {
-    ampfed_common::paths::workspace_root()
-}
-
-/// The cargo that runs us, so nested builds share its toolchain.
-pub(crate) fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }

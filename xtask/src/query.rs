@@ -26,7 +26,7 @@ impl flags::Query {
         if self.json {
             args.push("--json".to_owned());
         }
-        let cargo = crate::cargo();
+        let cargo = crate::tools::cargo();
         cmd!(sh, "{cargo} run -q -p ampfed-api --bin ampfed-api -- {args...}")
             .quiet()
             .run()

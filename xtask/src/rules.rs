@@ -23,7 +23,7 @@ pub(crate) fn run(sh: &Shell, task: flags::Forwarded) -> anyhow::Result<()> {
                 "error: promtool is not on PATH: `cargo xtask setup` installs Debian's prometheus package, \
                  which ships it"
             );
-            return Err(crate::ChildExit(3).into());
+            return Err(crate::tools::ChildExit(3).into());
         }
     };
     let mut args = task.args.clone();
@@ -35,7 +35,7 @@ pub(crate) fn run(sh: &Shell, task: flags::Forwarded) -> anyhow::Result<()> {
             dir
         }
     };
-    let cargo = crate::cargo();
+    let cargo = crate::tools::cargo();
     let release = task.release.then_some("--release");
     let written = std::process::Command::new(&cargo)
         .current_dir(sh.current_dir())
@@ -47,8 +47,8 @@ pub(crate) fn run(sh: &Shell, task: flags::Forwarded) -> anyhow::Result<()> {
         .context("start ampfed-rules")?;
     match written.code() {
         Some(0) => {}
-        Some(code) => return Err(crate::ChildExit(u8::try_from(code).unwrap_or(1)).into()),
-        None => return Err(crate::ChildExit(130).into()),
+        Some(code) => return Err(crate::tools::ChildExit(u8::try_from(code).unwrap_or(1)).into()),
+        None => return Err(crate::tools::ChildExit(130).into()),
     }
     let file = out.join("ampfed-rules.test.yaml");
     let output = cmd!(sh, "{promtool} test rules {file}").quiet().ignore_status().output()?;
@@ -62,14 +62,14 @@ pub(crate) fn run(sh: &Shell, task: flags::Forwarded) -> anyhow::Result<()> {
     let failed = failed_records(&text);
     if failed.is_empty() {
         eprintln!("error: promtool could not run the test (its output above says why)");
-        return Err(crate::ChildExit(2).into());
+        return Err(crate::tools::ChildExit(2).into());
     }
     println!(
         "{} record(s) produced no series on the simulated data: {} (`cargo xtask rules lint` says which labels)",
         failed.len(),
         failed.join(", ")
     );
-    Err(crate::ChildExit(1).into())
+    Err(crate::tools::ChildExit(1).into())
 }
 
 /// The path of `program` on PATH.

@@ -28,7 +28,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Every `.rs` file under `crates/`, `integration/` and `xtask/`.
 fn sources() -> Vec<PathBuf> {
-    let root = crate::project_root();
+    let root = crate::tools::project_root();
     let mut files = Vec::new();
     for folder in CRATE_FOLDERS {
         rust_files(&root.join(folder), &mut files);
@@ -40,7 +40,7 @@ fn sources() -> Vec<PathBuf> {
 
 /// The directory of every crate of the workspace: `crates/*`, `integration/*`, `xtask`.
 fn crate_dirs() -> Vec<PathBuf> {
-    let root = crate::project_root();
+    let root = crate::tools::project_root();
     let mut dirs = vec![root.join("xtask")];
     for folder in CRATE_FOLDERS {
         let Ok(entries) = fs::read_dir(root.join(folder)) else { continue };
@@ -51,7 +51,7 @@ fn crate_dirs() -> Vec<PathBuf> {
 }
 
 fn rel(path: &Path) -> String {
-    path.strip_prefix(crate::project_root()).unwrap_or(path).display().to_string()
+    path.strip_prefix(crate::tools::project_root()).unwrap_or(path).display().to_string()
 }
 
 /// Fails unless `found` (relative paths) holds at least `at_least` entries and every one of
@@ -584,7 +584,7 @@ fn crate_roots(src: &Path) -> Vec<PathBuf> {
 }
 
 fn read_rel(path: &str) -> Option<String> {
-    fs::read_to_string(crate::project_root().join(path)).ok()
+    fs::read_to_string(crate::tools::project_root().join(path)).ok()
 }
 
 /// Every crate root's module graph, by the root's relative path.
@@ -893,7 +893,7 @@ fn every_server_listens_on_localhost() {
         concat!("Ipv4Addr::", "UNSPECIFIED"),
         concat!("Ipv6Addr::", "UNSPECIFIED"),
     ];
-    let root = crate::project_root();
+    let root = crate::tools::project_root();
     let mut files = sources();
     if let Ok(entries) = fs::read_dir(root.join("scripts")) {
         files
@@ -952,7 +952,7 @@ fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn no_reference_outside_the_repository() {
     let mut files = Vec::new();
-    text_files(&crate::project_root(), &mut files);
+    text_files(&crate::tools::project_root(), &mut files);
     files.sort();
     assert_found(
         "text files",
@@ -987,7 +987,7 @@ fn no_reference_outside_the_repository() {
 
 #[test]
 fn the_architecture_names_only_paths_that_exist() {
-    let root = crate::project_root();
+    let root = crate::tools::project_root();
     let text = fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
     let mut named = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -1031,7 +1031,7 @@ fn snapshot_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_snapshot_is_asserted_by_name_and_none_is_pending() {
     let mut dirs = Vec::new();
     for folder in CRATE_FOLDERS {
-        snapshot_dirs(&crate::project_root().join(folder), &mut dirs);
+        snapshot_dirs(&crate::tools::project_root().join(folder), &mut dirs);
     }
     dirs.sort();
     assert_found(

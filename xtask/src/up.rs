@@ -30,7 +30,7 @@ fn asks_for_help(args: &[String]) -> bool {
 /// Builds `ampfed-up` (cargo's own progress shown), then replaces this process with
 /// `ampfed-up <command> ARGS`; returns only if that cannot start.
 fn exec(sh: &Shell, command: &str, release: bool, args: Vec<String>) -> anyhow::Result<()> {
-    let cargo = crate::cargo();
+    let cargo = crate::tools::cargo();
     // `--release` is the build's wherever it stands before a `--`; everything else is the
     // binary's.
     let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
