@@ -70,7 +70,14 @@ pub async fn fill(
             StepName::CostModel,
             None,
             |_| cost_model::ship(env, workspace, &written.clusters, settings),
-            |s| format!("{} allocation and {} asset ETL objects", s.etl_objects.len(), s.asset_objects.len()),
+            |s| {
+                format!(
+                    "{} daily allocation, {} daily asset and {} hourly ETL objects",
+                    s.etl_objects.len(),
+                    s.asset_objects.len(),
+                    s.hourly_objects.len()
+                )
+            },
         )
         .await?;
 
@@ -79,7 +86,15 @@ pub async fn fill(
             StepName::Federation,
             None,
             |_| federation::combine(env, &written.clusters),
-            |f| format!("{} objects read, {} allocations combined", f.objects_read, f.allocations),
+            |f| {
+                format!(
+                    "{} objects read, {} allocations combined ({} days, {} hours)",
+                    f.objects_read,
+                    f.allocations,
+                    f.objects_written.len(),
+                    f.hourly_objects_written.len()
+                )
+            },
         )
         .await?;
 
