@@ -80,6 +80,19 @@ impl FederatedStore {
             secret_access_key,
         }
     }
+
+    /// The store: with the file's keys, or else with the credentials `chain` finds for the
+    /// region (the caller's credential chain); `chain`'s error says what it tried.
+    pub fn open<E>(
+        &self,
+        chain: impl FnOnce(&str) -> Result<aws_credential_types::provider::SharedCredentialsProvider, E>,
+    ) -> Result<crate::Store, E> {
+        let config = self.store_config((String::new(), String::new()));
+        if self.keys.is_some() {
+            return Ok(crate::Store::new(&config));
+        }
+        Ok(crate::Store::with_credentials(&config, chain(&self.region)?))
+    }
 }
 
 /// The one store type ampfed reads.

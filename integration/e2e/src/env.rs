@@ -178,6 +178,9 @@ impl Env {
 
     /// The central ETL bucket.
     pub fn store(&self) -> Store {
+        if let Some(S3Service::Bucket(store, _)) = &self.s3 {
+            return (**store).clone();
+        }
         Store::new(&StoreConfig {
             endpoint: self.s3_url().to_owned(),
             region: REGION.into(),
@@ -234,6 +237,8 @@ enum S3Service {
     Process(LocalStackEndpoint),
     Container(Box<Container<LocalStackImage>>, LocalStackEndpoint),
     Embedded(ampfed_s3::EmbeddedS3),
+    /// A bucket the user owns: nothing runs for it.
+    Bucket(Box<Store>, String),
 }
 
 impl S3Service {
@@ -241,6 +246,7 @@ impl S3Service {
         match self {
             S3Service::Process(e) | S3Service::Container(_, e) => &e.url,
             S3Service::Embedded(s3) => s3.endpoint(),
+            S3Service::Bucket(_, url) => url,
         }
     }
 }
@@ -317,6 +323,19 @@ async fn start_services(config: &EnvConfig) -> Result<(Scenario, BackendService,
             ampfed_s3::EmbeddedS3::start(ampfed_s3::Config::new(S3_KEY, S3_SECRET, REGION))
                 .context("start the embedded S3")?,
         ),
+        (S3Provider::Bucket, None) => {
+            let file = providers.bucket.as_ref().context("--s3 bucket without its federated-store.yaml")?;
+            for warning in &file.warnings {
+                tracing::warn!("{warning}");
+            }
+            let store = file.open(|region| {
+                let chain = ampfed_proxy::chain::ChainOptions::new(region.to_owned());
+                ampfed_proxy::chain::resolve(&ampfed_proxy::chain::Env::from_process(), &chain)
+                    .map(|resolved| resolved.provider)
+                    .context("the federated-store.yaml has no keys, and the credential chain found none")
+            })?;
+            S3Service::Bucket(Box::new(store), file.endpoint_url())
+        }
         (S3Provider::Localstack, None) => unreachable!("LocalStack was started above"),
     };
     Ok((scenario, backend, s3))

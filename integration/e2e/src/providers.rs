@@ -15,6 +15,9 @@ pub enum S3Provider {
     LocalstackContainer,
     /// ampfed's in-process S3 server (SigV4-verified, in memory): the fastest.
     Embedded,
+    /// A bucket you own (AWS S3, MinIO, …), named by a Kubecost `federated-store.yaml`
+    /// (`--federated-store FILE`); nothing is started for it.
+    Bucket,
 }
 
 impl S3Provider {
@@ -23,6 +26,7 @@ impl S3Provider {
             S3Provider::Localstack => "localstack",
             S3Provider::LocalstackContainer => "localstack-container",
             S3Provider::Embedded => "embedded",
+            S3Provider::Bucket => "bucket",
         }
     }
 }
@@ -75,11 +79,30 @@ pub struct ProviderFlags {
     /// The Prometheus binary (default: `prometheus` on PATH).
     #[arg(long, value_name = "PATH")]
     pub prometheus: Option<PathBuf>,
+    /// For --s3 bucket: Kubecost's federated-store.yaml naming your bucket (`type: S3`,
+    /// `config: {bucket, endpoint, region, insecure, access_key, secret_key}`; without keys, the
+    /// credential chain: environment keys, web identity, shared credentials file).
+    #[arg(long, value_name = "FILE")]
+    pub federated_store: Option<PathBuf>,
 }
 
 impl ProviderFlags {
     pub fn resolve(&self) -> Result<Providers, ProviderError> {
-        Providers::from_flags(self.s3, self.backend, self.backend_url.as_deref(), self.prometheus.clone())
+        let mut providers = Providers::from_flags(
+            self.s3,
+            self.backend,
+            self.backend_url.as_deref(),
+            self.prometheus.clone(),
+        )?;
+        providers.bucket = match (self.s3, &self.federated_store) {
+            (S3Provider::Bucket, None) => return Err(ProviderError::MissingStoreFile),
+            (S3Provider::Bucket, Some(path)) => Some(
+                ampfed_federation::config::read(path).map_err(|e| ProviderError::StoreFile(e.to_string()))?,
+            ),
+            (_, Some(_)) => return Err(ProviderError::StoreFileWithoutBucket),
+            (_, None) => None,
+        };
+        Ok(providers)
     }
 }
 
@@ -88,6 +111,8 @@ impl ProviderFlags {
 pub struct Providers {
     pub s3: S3Provider,
     pub backend: Backend,
+    /// With [`S3Provider::Bucket`]: the bucket, read from its `federated-store.yaml`.
+    pub bucket: Option<ampfed_federation::config::FederatedStore>,
 }
 
 /// A provider flag that makes no sense.
@@ -103,6 +128,12 @@ pub enum ProviderError {
     BadUrl { url: String, why: String },
     #[error("--prometheus is the host binary; it does not go with --backend url")]
     BinaryWithUrl,
+    #[error("--s3 bucket needs --federated-store FILE (Kubecost's federated-store.yaml naming your bucket)")]
+    MissingStoreFile,
+    #[error("--federated-store is used only with --s3 bucket")]
+    StoreFileWithoutBucket,
+    #[error("--federated-store: {0}")]
+    StoreFile(String),
 }
 
 impl Providers {
@@ -130,7 +161,7 @@ impl Providers {
             (BackendKind::Host, None) => Backend::Host(prometheus),
             (BackendKind::Container, None) => Backend::Container(prometheus),
         };
-        Ok(Providers { s3, backend })
+        Ok(Providers { s3, backend, bucket: None })
     }
 
     /// Whether the snapshots describe what this run computes: any S3 provider gives the same
@@ -165,6 +196,11 @@ impl fmt::Display for Providers {
             S3Provider::Localstack => "LocalStack (host process, venv)",
             S3Provider::LocalstackContainer => "LocalStack (container)",
             S3Provider::Embedded => "embedded (in-process)",
+            S3Provider::Bucket => "your bucket",
+        };
+        let s3 = match (&self.bucket, self.s3) {
+            (Some(b), S3Provider::Bucket) => format!("{s3} {} at {}", b.bucket, b.endpoint_url()),
+            _ => s3.to_owned(),
         };
         let backend = match &self.backend {
             Backend::Host(Some(path)) => format!("Prometheus {}", path.display()),

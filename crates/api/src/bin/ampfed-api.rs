@@ -118,19 +118,18 @@ fn store(flags: &Flags) -> Result<Store> {
     for warning in &file.warnings {
         tracing::warn!("{warning}");
     }
-    if file.keys.is_some() {
-        return Ok(Store::new(&file.store_config((String::new(), String::new()))));
-    }
-    let chain = ampfed_proxy::chain::ChainOptions::new(file.region.clone());
-    let resolved = ampfed_proxy::chain::resolve(&ampfed_proxy::chain::Env::from_process(), &chain)
-        .with_context(|| {
-            format!(
-                "{}: the file has no access_key/secret_key, and the credential chain found none",
-                path.display()
-            )
-        })?;
-    tracing::info!(source = %resolved.source, "S3 credentials from the credential chain");
-    Ok(Store::with_credentials(&file.store_config((String::new(), String::new())), resolved.provider))
+    file.open(|region| {
+        let chain = ampfed_proxy::chain::ChainOptions::new(region.to_owned());
+        let resolved = ampfed_proxy::chain::resolve(&ampfed_proxy::chain::Env::from_process(), &chain)
+            .with_context(|| {
+                format!(
+                    "{}: the file has no access_key/secret_key, and the credential chain found none",
+                    path.display()
+                )
+            })?;
+        tracing::info!(source = %resolved.source, "S3 credentials from the credential chain");
+        anyhow::Ok(resolved.provider)
+    })
 }
 
 async fn stopped() {

@@ -203,8 +203,10 @@ fn main() -> ExitCode {
     let result = match Args::parse().command {
         Command::Up { dir, credentials, providers, keep, load, clusters } => {
             let providers = match providers.resolve() {
-                Ok(p) if p.s3 == ampfed_e2e::S3Provider::Embedded => {
-                    eprintln!("error: --s3 embedded takes one fixed key, not the keys `up` hands out to clients: use --s3 localstack (or localstack-container)");
+                Ok(p)
+                    if matches!(p.s3, ampfed_e2e::S3Provider::Embedded | ampfed_e2e::S3Provider::Bucket) =>
+                {
+                    eprintln!("error: --s3 {} does not take the keys `up` hands out to clients: use --s3 localstack (or localstack-container)", p.s3.as_str());
                     return ExitCode::from(2);
                 }
                 Ok(p) => p,
