@@ -153,6 +153,11 @@ pub enum ChainError {
     StsEndpoint(String),
 }
 
+/// [`resolve`] over this process's environment with the default options for `region`.
+pub fn resolve_for_process(region: &str) -> Result<Resolved, ChainError> {
+    resolve(&Env::from_process(), &ChainOptions::new(region.to_owned()))
+}
+
 /// Walks the chain: environment keys, web identity, shared credentials file.
 pub fn resolve(env: &Env, options: &ChainOptions) -> Result<Resolved, ChainError> {
     let mut tried = Vec::new();

@@ -329,8 +329,7 @@ async fn start_services(config: &EnvConfig) -> Result<(Scenario, BackendService,
                 tracing::warn!("{warning}");
             }
             let store = file.open(|region| {
-                let chain = ampfed_proxy::chain::ChainOptions::new(region.to_owned());
-                ampfed_proxy::chain::resolve(&ampfed_proxy::chain::Env::from_process(), &chain)
+                ampfed_proxy::chain::resolve_for_process(region)
                     .map(|resolved| resolved.provider)
                     .context("the federated-store.yaml has no keys, and the credential chain found none")
             })?;

@@ -167,13 +167,7 @@ fn main() -> ExitCode {
         }
     };
     // Each run's service logs are kept under <cache>/logs/<UTC time>-<pid>; the oldest go.
-    let logs_base = ampfed_common::paths::cache_dir().join("logs");
-    if let Err(e) = ampfed_env::logs::prune(&logs_base, ampfed_env::logs::RUNS_KEPT - 1) {
-        eprintln!("warning: cannot prune old logs: {e}");
-    }
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let logs_dir = logs_base.join(ampfed_env::logs::run_name(now as i64, std::process::id()));
+    let logs_dir = ampfed_env::logs::next_run();
     options.env.log_archive = Some(logs_dir.clone());
     let started = Instant::now();
     eprintln!(

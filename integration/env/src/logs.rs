@@ -13,6 +13,24 @@ pub const RUNS_KEPT: usize = 10;
 /// A log larger than this is archived as its last part only.
 const MAX_ARCHIVED_BYTES: u64 = 8 * 1024 * 1024;
 
+/// Where runs keep their logs: `<cache>/logs`.
+pub fn archive_base() -> PathBuf {
+    crate::paths::cache_dir().join("logs")
+}
+
+/// The log directory of a run starting now (`<cache>/logs/<UTC time>-<pid>`), after pruning
+/// the archive to make room for it ([`RUNS_KEPT`] runs in all). A failed prune is a warning:
+/// the run goes on.
+pub fn next_run() -> PathBuf {
+    let base = archive_base();
+    if let Err(e) = prune(&base, RUNS_KEPT - 1) {
+        tracing::warn!("cannot prune old logs: {e}");
+    }
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    base.join(run_name(i64::try_from(now).unwrap_or(i64::MAX), std::process::id()))
+}
+
 /// Copies every `<service>/<file>.log` under `scenario_dir` into `archive` (flat, named as in
 /// the scenario), keeping at most the last [`MAX_ARCHIVED_BYTES`] of each. Returns the copies.
 pub fn archive(scenario_dir: &Path, archive: &Path) -> Result<Vec<PathBuf>, EnvError> {

@@ -119,14 +119,12 @@ fn store(flags: &Flags) -> Result<Store> {
         tracing::warn!("{warning}");
     }
     file.open(|region| {
-        let chain = ampfed_proxy::chain::ChainOptions::new(region.to_owned());
-        let resolved = ampfed_proxy::chain::resolve(&ampfed_proxy::chain::Env::from_process(), &chain)
-            .with_context(|| {
-                format!(
-                    "{}: the file has no access_key/secret_key, and the credential chain found none",
-                    path.display()
-                )
-            })?;
+        let resolved = ampfed_proxy::chain::resolve_for_process(region).with_context(|| {
+            format!(
+                "{}: the file has no access_key/secret_key, and the credential chain found none",
+                path.display()
+            )
+        })?;
         tracing::info!(source = %resolved.source, "S3 credentials from the credential chain");
         anyhow::Ok(resolved.provider)
     })

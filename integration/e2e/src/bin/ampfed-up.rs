@@ -224,16 +224,7 @@ fn main() -> ExitCode {
                 }
             };
             eprintln!("providers: {providers}");
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let logs_base = ampfed_common::paths::cache_dir().join("logs");
-            if let Err(e) = ampfed_env::logs::prune(&logs_base, ampfed_env::logs::RUNS_KEPT - 1) {
-                eprintln!("warning: cannot prune old logs: {e}");
-            }
-            let log_archive =
-                Some(logs_base.join(ampfed_env::logs::run_name(now as i64, std::process::id())));
+            let log_archive = Some(ampfed_env::logs::next_run());
             let env = EnvConfig { providers, keep, log_archive, ..EnvConfig::from_env() };
             let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             run_up(UpOptions { files: dir.files(), env, show_progress, credentials }, load)
@@ -384,7 +375,7 @@ fn run_job(files: &Files, job: Job) -> anyhow::Result<ExitCode> {
 
 fn run_logs(files: &Files, service: Option<&str>, lines: usize, list: bool) -> anyhow::Result<ExitCode> {
     use ampfed_env::logs;
-    let archive = ampfed_common::paths::cache_dir().join("logs");
+    let archive = logs::archive_base();
     if list {
         let runs = logs::runs(&archive);
         for run in &runs {
