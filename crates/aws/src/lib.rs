@@ -14,6 +14,7 @@
 //! the dispatch failure underneath), as the SDK's `DisplayErrorContext` does.
 
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::region::Region;
 use aws_types::sdk_config::Builder;
@@ -26,14 +27,19 @@ pub fn sdk_config(endpoint: &str, region: &str) -> Builder {
 
 /// An SDK configuration builder for AWS itself in `region`: the SDK's own endpoints, HTTPS.
 pub fn aws_config(region: &str) -> Builder {
-    use aws_smithy_http_client::tls;
-    let client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https();
     aws_types::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
-        .http_client(client)
+        .http_client(http_client())
+}
+
+/// The connector every client gets: plain HTTP, and HTTPS with rustls on `ring` and the
+/// system's roots (for `aws-config`'s loader too, whose own HTTPS client is left out).
+pub fn http_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
 }
 
 /// An SDK error with its whole context on one line.

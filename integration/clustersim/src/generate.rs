@@ -231,6 +231,43 @@ impl Simulation {
         (0..slices).flat_map(move |s| self.slice(s * per_series, ((s + 1) * per_series).min(self.steps), max))
     }
 
+    /// The grid steps whose timestamps lie in `[from_ms, to_ms)`, as a range of step indexes
+    /// (empty when the interval misses the grid).
+    fn steps_in(&self, from_ms: i64, to_ms: i64) -> std::ops::Range<usize> {
+        let index = |ms: i64| -> usize {
+            let steps = (ms - self.start_ms).max(0).div_euclid(self.step_ms.max(1));
+            let ceil = if (ms - self.start_ms).max(0) % self.step_ms.max(1) == 0 { steps } else { steps + 1 };
+            usize::try_from(ceil).unwrap_or(usize::MAX).min(self.steps)
+        };
+        let (lo, hi) = (index(from_ms), index(to_ms));
+        lo..hi.max(lo)
+    }
+
+    /// The samples stamped in `[from_ms, to_ms)` as remote write requests of at most `max`
+    /// samples, the external label added, in time order per series: what a cluster's
+    /// Prometheus sends during that interval of its day (the wall-clock mode streams the
+    /// simulated day this way, a scrape at a time, as the clock reaches it).
+    pub fn requests_between(&self, from_ms: i64, to_ms: i64, max: usize) -> Vec<WriteRequest> {
+        let steps = self.steps_in(from_ms, to_ms);
+        if steps.is_empty() {
+            return Vec::new();
+        }
+        self.slice(steps.start, steps.end, max.max(1))
+    }
+
+    /// How many samples [`Simulation::requests_between`] sends for `[from_ms, to_ms)`.
+    pub fn samples_between(&self, from_ms: i64, to_ms: i64) -> usize {
+        let steps = self.steps_in(from_ms, to_ms);
+        self.series
+            .iter()
+            .zip(&self.first_step)
+            .map(|(ts, &first)| {
+                let (lo, hi) = (steps.start.max(first), steps.end.min(first + ts.samples.len()));
+                hi.saturating_sub(lo)
+            })
+            .sum()
+    }
+
     /// A series' labels with the external label in its sorted place (it replaces a label of
     /// the same name, as `external_labels` do not: they yield to the series' own label, but
     /// the generator never emits the cluster label itself).

@@ -50,6 +50,45 @@ fn generation_is_deterministic_to_the_byte() {
 }
 
 #[test]
+fn an_interval_of_the_day_sends_exactly_the_samples_stamped_in_it() {
+    let sim = simulate("cluster-c");
+    let (start, step) = (sim.start_ms(), sim.step_ms());
+    // Whole steps, a cut inside a step (13:00:30 to 13:03:30 holds 13:01, 13:02, 13:03),
+    // before the grid, the last step, past the end, and nothing.
+    let cases = [
+        (start + 600 * step, start + 610 * step),
+        (start + 780 * step + step / 2, start + 783 * step + step / 2),
+        (start - 5 * step, start + 2 * step),
+        (sim.end_ms() - step, sim.end_ms() + 10 * step),
+        (sim.end_ms(), sim.end_ms() + step),
+        (start + 5 * step, start + 5 * step),
+    ];
+    for (from, to) in cases {
+        let mut want: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for ts in sim.series() {
+            let stamps: Vec<i64> =
+                ts.samples.iter().map(|s| s.timestamp).filter(|t| (from..to).contains(t)).collect();
+            if !stamps.is_empty() {
+                want.entry(key(ts)).or_default().extend(stamps);
+            }
+        }
+        let mut got: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for req in sim.requests_between(from, to, 700) {
+            assert!(req.sample_count() <= 700);
+            for ts in &req.timeseries {
+                let mut labels = ts.labels.clone();
+                assert_eq!(labels.iter().filter(|l| l.name == "cluster_id").count(), 1, "the external label");
+                labels.retain(|l| l.name != "cluster_id");
+                let k = key(&TimeSeries { labels, samples: Vec::new() });
+                got.entry(k).or_default().extend(ts.samples.iter().map(|s| s.timestamp));
+            }
+        }
+        assert_eq!(got, want, "[{from}, {to})");
+        assert_eq!(sim.samples_between(from, to), want.values().map(Vec::len).sum::<usize>());
+    }
+}
+
+#[test]
 fn batches_carry_every_sample_in_time_order_within_the_limit() {
     for sim in clusters() {
         for max in [1, 500, 12_000, 10_000_000] {

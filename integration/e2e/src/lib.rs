@@ -7,6 +7,7 @@
 //! The `ampfed-e2e` binary and the `tests/e2e` suite both call [`path::run`] and then
 //! [`snapshots::compare`] or [`snapshots::check`].
 
+pub mod aws_target;
 pub mod diagnose;
 pub mod env;
 pub mod failure;

@@ -5,11 +5,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ampfed_clustersim::LabelStyle;
+use ampfed_e2e::aws_target::{self, AwsFlags};
 use ampfed_e2e::env::TEARDOWN_LIMIT;
-use ampfed_e2e::providers::ProviderFlags;
+use ampfed_e2e::providers::{ProviderFlags, Target};
 use ampfed_e2e::report::{self, Report, SnapshotResult};
 use ampfed_e2e::{path, sim, snapshots, Failure, Fault, Options, Outcome};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Runs the AMP → rules → ETL → S3 → federation → query path on this machine.
 #[derive(Debug, Parser)]
@@ -29,7 +31,9 @@ cargo xtask e2e --s3 embedded            # the in-process S3: same snapshots, fa
 cargo xtask e2e --backend url --backend-url http://127.0.0.1:8428   # your own backend; no snapshots\n  \
 cargo xtask e2e --s3 localstack-container --backend container       # with Docker\n  \
 cargo xtask e2e --json --junit target/e2e.xml   # for CI\n  \
-cargo xtask e2e --review                 # a person accepts or rejects each changed snapshot\n\n\
+cargo xtask e2e --review                 # a person accepts or rejects each changed snapshot\n  \
+cargo xtask e2e --target aws --workspace-id ws-… --federated-store store.yaml --duration 10m\n  \
+                                         # real AMP and S3, samples stamped now; no snapshots\n\n\
 Exit codes: 0 passed; 1 a check failed (samples lost, clusters missing, idle off the node cost, \
 snapshots differ); 2 bad input or usage (fixtures, rules, flags; nothing started); 3 the \
 environment failed (a service did not start or answer); 130 interrupted."
@@ -79,7 +83,21 @@ struct Args {
     /// Write a JUnit XML report (a test case per step and per snapshot) to FILE.
     #[arg(long, value_name = "FILE")]
     junit: Option<std::path::PathBuf>,
+    /// What to run against: local (the mocks on this machine, a virtual clock) or aws (an
+    /// existing AMP workspace and bucket, in wall-clock mode: --workspace-id, --federated-store).
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    target: Target,
+    #[command(flatten)]
+    aws: AwsFlags,
 }
+
+/// Flags that mean nothing against AWS (its services are not started or faulted here, and its
+/// clock is the wall clock), refused with `--target aws`.
+const LOCAL_ONLY: &[&str] =
+    &["fault", "keep", "review", "days", "epoch", "backend", "backend_url", "prometheus"];
+/// Flags that mean nothing against the local mocks.
+const AWS_ONLY: &[&str] =
+    &["workspace_id", "region", "role_arn", "amp_url", "duration", "rules_wait", "keep_rules"];
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -89,7 +107,33 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let wrong: Vec<&str> = match args.target {
+        Target::Aws => LOCAL_ONLY.iter().copied().filter(|id| given(id)).collect(),
+        Target::Local => AWS_ONLY.iter().copied().filter(|id| given(id)).collect(),
+    };
+    if let Some(id) = wrong.first() {
+        let flag = format!("--{}", id.replace('_', "-"));
+        match args.target {
+            Target::Aws => eprintln!(
+                "error: {flag} is not used with --target aws (AWS's services and clock are its own)"
+            ),
+            Target::Local => eprintln!("error: {flag} is used only with --target aws"),
+        }
+        return ExitCode::from(2);
+    }
+    if args.target == Target::Aws {
+        if given("s3") && args.providers.s3 != ampfed_e2e::S3Provider::Bucket {
+            eprintln!(
+                "error: --target aws writes to the bucket of --federated-store (--s3 bucket), not --s3 {}",
+                args.providers.s3.as_str()
+            );
+            return ExitCode::from(2);
+        }
+        return run_against_aws(&args);
+    }
     if args.review {
         if let Err(why) = can_review() {
             eprintln!("error: --review {why}; run it in a terminal, or review the *.snap.new files with `cargo insta review`");
@@ -251,6 +295,11 @@ fn main() -> ExitCode {
             }
         }
     };
+    finish(&args, report, code)
+}
+
+/// Prints the JSON and writes the JUnit report if asked, then the last line; the exit code.
+fn finish(args: &Args, report: Report, code: Option<String>) -> ExitCode {
     if args.json {
         print!("{}", report.to_json());
     }
@@ -264,6 +313,78 @@ fn main() -> ExitCode {
         eprintln!("\nerror: {line}");
     }
     ExitCode::from(report.exit_code)
+}
+
+/// `--target aws`: the path in wall-clock mode against the workspace and bucket given.
+fn run_against_aws(args: &Args) -> ExitCode {
+    let bucket = match &args.providers.federated_store {
+        None => None,
+        Some(path) => match ampfed_federation::config::read(path) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                eprintln!("error: --federated-store: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut options = match args.aws.check(bucket) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    options.clusters = args.clusters.map(|n| n as usize);
+    options.cluster_label = args.cluster_label.clone();
+    options.label_style = args.label_style;
+    options.seed = args.seed;
+    options.show_progress = true;
+    for warning in &options.bucket.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    eprintln!("ampfed e2e against AWS (wall clock: {} s of samples stamped now)", options.duration.as_secs());
+    eprintln!(
+        "providers: s3 your bucket {} at {} · backend AMP workspace {} · clusters simulator · target aws (wall clock)",
+        options.bucket.bucket,
+        options.bucket.endpoint_url(),
+        options.workspace_id
+    );
+    let cancel = options.cancel.clone();
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = aws_target::run(&options) => Some(r),
+            _ = interrupted() => {
+                cancel.cancel();
+                None
+            }
+        }
+    });
+    runtime.shutdown_timeout(TEARDOWN_LIMIT);
+    let total = started.elapsed().as_secs_f64();
+    let (report, code) = match result {
+        None => {
+            eprintln!("interrupted: the proxy is stopped; the ampfed-e2e-* rule namespaces may be left (delete them with `aws amp delete-rule-groups-namespace`)");
+            return ExitCode::from(130);
+        }
+        Some(Err(e)) => {
+            let report = Report::failed(&e, total);
+            eprintln!("\nerror: {}", report::redact(&ampfed_common::errors::report(e.as_ref())));
+            (report, None)
+        }
+        Some(Ok(outcome)) => {
+            print_summary(&outcome, Snapshots::NotCompared, total);
+            (Report::passed(&outcome, SnapshotResult::NotCompared, total), None)
+        }
+    };
+    finish(args, report, code)
 }
 
 /// Ctrl-C (SIGINT), SIGTERM, or SIGHUP (the terminal closed): each stops the run the same way.

@@ -101,7 +101,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
 
 /// The rules files are checked as AMP checks them on upload, before anything starts: an
 /// error names its file, line and field (`cargo xtask rules lint` prints the warnings too).
-fn check_rules(dir: &std::path::Path) -> Result<()> {
+pub(crate) fn check_rules(dir: &std::path::Path) -> Result<()> {
     let files = crate::rules_cmd::rule_files(dir)?;
     if files.is_empty() {
         anyhow::bail!("no rules files (*.yaml) in {}", dir.display());

@@ -43,6 +43,18 @@ pub enum BackendKind {
     Url,
 }
 
+/// What the path runs against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The local mocks: STS and AMP on this machine, a virtual clock (the default).
+    #[default]
+    Local,
+    /// An AMP workspace and a bucket that exist (AWS, or what answers as it does), in
+    /// wall-clock mode: the clusters stream samples stamped now (`--workspace-id`,
+    /// `--federated-store`, `--duration`).
+    Aws,
+}
+
 /// The metrics backend, resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -33,6 +33,9 @@ pub use stop::{down, Stopped};
 pub const UP_ROLE: &str = "arn:aws:iam::123456789012:role/ampfed-up";
 /// The IAM user the long-lived keys belong to.
 pub const UP_USER: &str = "arn:aws:iam::123456789012:user/ampfed-up";
+/// A role both of `up`'s identities may assume (STS AssumeRole), for clients that sign with an
+/// assumed role, as `e2e --target aws --role-arn` does.
+pub const UP_ASSUMABLE_ROLE: &str = "arn:aws:iam::123456789012:role/ampfed-up-operator";
 /// The alias of the workspace `up` creates.
 pub const WORKSPACE_ALIAS: &str = "ampfed-up";
 /// How long the workspace may take to become ACTIVE.
@@ -51,6 +54,8 @@ pub struct UpOptions {
     pub show_progress: bool,
     /// Which credentials the printed exports hand out (the endpoints file has both).
     pub credentials: CredentialStyle,
+    /// Evaluate the installed rules on the wall clock while `up` runs, as AMP does.
+    pub wall_clock_rules: bool,
 }
 
 /// What `up --load` puts into the environment before it is published: the simulated
@@ -242,6 +247,8 @@ pub async fn serve(
         Some(Ok((endpoints, loaded))) => match publish(&env, claim, &endpoints) {
             Err(e) => Err(e),
             Ok(()) => {
+                // Stopped when dropped, at the end of this block: before the teardown.
+                let _ruler = options.wall_clock_rules.then(|| env.mock().ruler().run_wall_clock());
                 print!("{}", describe(&endpoints, claim.state(), options.credentials, "# "));
                 print!("{}", exports::shell(&endpoints, options.credentials));
                 if let Some(summary) = &loaded {
@@ -317,6 +324,8 @@ async fn provision(env: &Env, files: &Files, workspace: Option<String>) -> Resul
     let token = format!("ampfed.up.{}", hex::encode(rand::random::<[u8; 32]>()));
     files.write_token(&token)?;
     mock.trust_web_identity(&token, UP_ROLE);
+    mock.trust_assume_role(UP_USER, UP_ASSUMABLE_ROLE);
+    mock.trust_assume_role(UP_ROLE, UP_ASSUMABLE_ROLE);
     Ok(Endpoints {
         region: REGION.into(),
         amp_url: mock.aps_url(),

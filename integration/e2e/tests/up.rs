@@ -365,3 +365,125 @@ fn e2e_keep_leaves_a_failed_environment_up_until_down() {
     assert_nothing_left(&state, Duration::from_secs(5));
     assert!(!kept.files.state().exists() && !kept.files.endpoints().exists());
 }
+
+/// `e2e --target aws` against a running `up --wall-clock-rules`, which answers as AWS does:
+/// the SDK's default chain with the web identity `up` exports, a role assumed on top of it,
+/// the rules evaluated on the wall clock, two minutes of samples stamped now, and the ETL in
+/// the bucket of a `federated-store.yaml`. Then the refusals that must come before anything
+/// is streamed: a workspace that does not exist, a bucket holding someone else's clusters.
+#[test]
+fn the_aws_target_runs_in_wall_clock_mode_against_an_up_that_answers_as_aws() {
+    let dir = TempDir::new("up-aws-target");
+    let (mut up, state, endpoints) = Up::start(&dir, "up", &["--wall-clock-rules"]);
+    let state_dir = up.files.dir().display().to_string();
+    let exports = ampfed_up(
+        &["status", "--state-dir", &state_dir, "--exports", "--credentials", "web-identity"],
+        Duration::from_secs(30),
+    );
+    let vars = parse_exports(&exports.stdout);
+    let s3 = endpoints.s3_url.trim_start_matches("http://");
+    let store = dir.join("federated-store.yaml");
+    fs::write(
+        &store,
+        format!(
+            "type: S3\nconfig:\n  bucket: {}\n  endpoint: {s3}\n  region: us-west-2\n  insecure: true\n",
+            endpoints.bucket
+        ),
+    )
+    .unwrap();
+    let e2e = |args: &[&str], limit: Duration| -> Finished {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ampfed-e2e"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.join("home"))
+            .env("AMPFED_CACHE_DIR", dir.join("cache"))
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .args(["--target", "aws", "--federated-store"])
+            .arg(&store)
+            .args(args);
+        run_bounded(&mut cmd, limit).unwrap_or_else(|e| panic!("ampfed-e2e {args:?}: {e}"))
+    };
+
+    let run = e2e(
+        &[
+            "--workspace-id",
+            &endpoints.workspace_id,
+            "--role-arn",
+            up::UP_ASSUMABLE_ROLE,
+            "--duration",
+            "2m",
+            "--rules-wait",
+            "3m",
+            "--json",
+        ],
+        Duration::from_secs(600),
+    );
+    assert!(run.success(), "{}\n{}\nup's log:\n{}", run.status, run.stderr, up.log());
+    assert!(run.stderr.contains("target aws (wall clock)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("as arn:aws:sts::123456789012:assumed-role/ampfed-up-operator/ampfed-e2e"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("1 namespace(s) (ampfed-e2e-kubecost-amp)"), "{}", run.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!(report["passed"], true, "{report}");
+    // One or two scrapes of every series the three clusters have at this time of day (a pod
+    // may start or end between them), all stored.
+    let written = report["samples_written"].as_u64().unwrap_or_default();
+    let series = report["series_written"].as_u64().unwrap_or_default();
+    assert!(written > 0 && written == report["samples_stored"].as_u64().unwrap_or(1), "{report}");
+    assert!((series..=2 * series).contains(&written), "{report}");
+    assert!(report["rule_series_recorded"].as_u64().unwrap_or_default() > 0, "{report}");
+    // The namespaces are gone again; the ETL stays in the bucket, today's day among it.
+    let home = dir.join("home");
+    let namespaces =
+        aws(&home, &vars, &["amp", "list-rule-groups-namespaces", "--workspace-id", &endpoints.workspace_id]);
+    let namespaces: serde_json::Value = serde_json::from_str(&namespaces).unwrap();
+    let ours: Vec<&serde_json::Value> = namespaces["ruleGroupsNamespaces"]
+        .as_array()
+        .map(|all| {
+            all.iter().filter(|n| n["name"].as_str().is_some_and(|n| n.starts_with("ampfed-e2e-"))).collect()
+        })
+        .unwrap_or_default();
+    assert!(ours.iter().all(|n| n["status"]["statusCode"] == "DELETING"), "{namespaces}");
+    let today = chrono::Utc::now().timestamp().div_euclid(86_400) * 86_400;
+    let combined =
+        aws(&home, &vars, &["s3", "ls", "s3://kubecost-federated-etl/federated/combined/", "--recursive"]);
+    // (A run that crossed midnight filed its last minutes under the next day.)
+    let day = |start: i64| format!("etl/allocations/1d/{start}-{}.parquet", start + 86_400);
+    assert!(combined.contains(&day(today)) || combined.contains(&day(today - 86_400)), "{combined}");
+
+    // Refused before anything is streamed: a workspace AMP does not have (exit 3)…
+    let missing =
+        e2e(&["--workspace-id", "ws-00000000-0000-0000-0000-000000000000"], Duration::from_secs(120));
+    assert_eq!(missing.status.code(), Some(3), "{}", missing.stderr);
+    assert!(missing.stderr.contains("give --workspace-id of an existing workspace"), "{}", missing.stderr);
+    // …a bucket with another cluster's ETL in it (exit 2)…
+    let bucket = ampfed_federation::Store::new(&endpoints.store_config());
+    let put = bucket.put_object(
+        "federated/someone-else/etl/x.json",
+        b"{}".to_vec(),
+        "application/json",
+        &ampfed_federation::store::Condition::Always,
+    );
+    tokio::runtime::Runtime::new().unwrap().block_on(put).expect("put another cluster's object");
+    let shared = e2e(&["--workspace-id", &endpoints.workspace_id], Duration::from_secs(120));
+    assert_eq!(shared.status.code(), Some(2), "{}", shared.stderr);
+    assert!(
+        shared.stderr.contains("holds ETL of clusters this run does not write (someone-else)"),
+        "{}",
+        shared.stderr
+    );
+    // …and flags of the local mocks, at once (exit 2).
+    let local =
+        e2e(&["--workspace-id", &endpoints.workspace_id, "--fault", "throttle"], Duration::from_secs(30));
+    assert_eq!(local.status.code(), Some(2), "{}", local.stderr);
+    assert!(local.stderr.contains("--fault is not used with --target aws"), "{}", local.stderr);
+
+    let down = ampfed_up(&["down", "--state-dir", &state_dir], Duration::from_secs(120));
+    assert!(down.success(), "{}", down.stderr);
+    up.process.check_alive().expect_err("up still runs after down");
+    assert_nothing_left(&state, Duration::from_secs(5));
+}

@@ -62,6 +62,7 @@ Examples:
   cargo xtask up --credentials web-identity        # exports a role and a token file instead of keys
   cargo xtask up --load                            # with the fixtures' clusters, rules, ETL: a demo
   cargo xtask up --load --clusters 20              # 20 stamped clusters
+  cargo xtask up --wall-clock-rules                # rules evaluated on the wall clock, as AMP does
   cargo xtask up > up.env &                        # in the background; stdout is shell text
   cargo xtask status --wait 300 && . up.env        # ...then, once it runs
   aws amp list-workspaces; aws s3 ls               # with the exports, as against AWS
@@ -85,6 +86,11 @@ Examples:
         /// With --load: N clusters stamped from the fixtures instead of the fixtures.
         #[arg(long, value_name = "N", requires = "load", value_parser = clap::value_parser!(u32).range(1..=10_000))]
         clusters: Option<u32>,
+        /// Evaluate the installed recording rules on the wall clock, as AMP does (each group at
+        /// its interval boundary, the results written back): for clients that stream samples
+        /// stamped now, such as `cargo xtask e2e --target aws` pointed at this environment.
+        #[arg(long)]
+        wall_clock_rules: bool,
     },
     /// Stop the running `up` (SIGTERM, then SIGKILL after --timeout) and check that nothing of
     /// it is left: no process it started, no port of its services open.
@@ -201,7 +207,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Args::parse().command {
-        Command::Up { dir, credentials, providers, keep, load, clusters } => {
+        Command::Up { dir, credentials, providers, keep, load, clusters, wall_clock_rules } => {
             let providers = match providers.resolve() {
                 Ok(p)
                     if matches!(p.s3, ampfed_e2e::S3Provider::Embedded | ampfed_e2e::S3Provider::Bucket) =>
@@ -227,7 +233,7 @@ fn main() -> ExitCode {
             let log_archive = Some(ampfed_env::logs::next_run());
             let env = EnvConfig { providers, keep, log_archive, ..EnvConfig::from_env() };
             let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            run_up(UpOptions { files: dir.files(), env, show_progress, credentials }, load)
+            run_up(UpOptions { files: dir.files(), env, show_progress, credentials, wall_clock_rules }, load)
         }
         Command::Etl { dir, clusters, epoch, days, cluster_label } => {
             let settings = ampfed_e2e::sim::Settings { epoch, days, cluster_label, ..Default::default() };

@@ -33,7 +33,7 @@ pub struct Shipped {
 pub const HOURLY_TOLERANCE: f64 = 1e-3;
 
 /// Checks that `computed`'s hours add up to its day: total allocation cost and total node cost
-/// within [`HOURLY_TOLERANCE`] of the day's.
+/// within [`HOURLY_TOLERANCE`] of the day's (the hours given: all 24, or those streamed).
 pub fn check_hours(cluster: &str, computed: &ComputedDay) -> Result<()> {
     let day = computed.day.allocations.window;
     let allocations = |sets: &mut dyn Iterator<Item = &ampfed_allocation::AllocationSet>| -> f64 {
@@ -67,10 +67,6 @@ pub fn check_hours(cluster: &str, computed: &ComputedDay) -> Result<()> {
             .context(crate::Failure::Check));
         }
     }
-    if computed.hours.len() != 24 {
-        return Err(anyhow::anyhow!("cluster {cluster}: {} hourly sets, not 24", computed.hours.len())
-            .context(crate::Failure::Check));
-    }
     Ok(())
 }
 
@@ -79,7 +75,7 @@ const HOURLY_PUTS: usize = 8;
 
 /// Writes a day's hourly sets, [`HOURLY_PUTS`] hours at a time; their keys in hour order
 /// (allocations, then assets, for each hour).
-async fn ship_hours(
+pub(crate) async fn ship_hours(
     store: &ampfed_federation::Store,
     cluster: &str,
     hours: Vec<ampfed_costmodel::Computed>,
@@ -145,6 +141,10 @@ pub async fn ship_with(
                     .context("cost model task")?
                     .with_context(|| format!("cluster {cluster}: cost model for {day:?}"))?;
                 check_hours(&cluster, &computed)?;
+                if computed.hours.len() != 24 {
+                    return Err(anyhow::anyhow!("cluster {cluster}: {} hourly sets, not 24", computed.hours.len())
+                        .context(crate::Failure::Check));
+                }
                 let allocations = store.put_set(&cluster, &computed.day.allocations).await?;
                 let assets = store.put_assets(&cluster, &computed.day.assets).await?;
                 keys.push((allocations, assets));

@@ -14,8 +14,18 @@ const HOLDER: &str = "ampfed-e2e";
 /// Federates the bucket; fails unless the combined clusters are `expected` and every object
 /// was trusted.
 pub async fn combine(env: &Env, expected: &[String]) -> Result<FederationReport> {
+    combine_in(&env.store(), expected, None).await
+}
+
+/// As [`combine`], in any bucket (`e2e --target aws` federates the user's); `hours` is how
+/// many combined hourly sets there must be (`None`: 24 a combined day).
+pub async fn combine_in(
+    store: &ampfed_federation::Store,
+    expected: &[String],
+    hours: Option<usize>,
+) -> Result<FederationReport> {
     let options = Options { holder: HOLDER.to_owned(), ..Options::default() };
-    let report = federate_with(&env.store(), &options).await?;
+    let report = federate_with(store, &options).await?;
     let mut sorted = expected.to_vec();
     sorted.sort();
     let mut combined = report.clusters.clone();
@@ -33,10 +43,10 @@ pub async fn combine(env: &Env, expected: &[String]) -> Result<FederationReport>
     if let Some(w) = report.windows.iter().find(|w| !w.missing.is_empty()) {
         return check(format!("window {:?} misses clusters {:?}", w.window, w.missing));
     }
-    let hours = 24 * report.objects_written.len();
+    let hours = hours.unwrap_or(24 * report.objects_written.len());
     if report.hourly_objects_written.len() != hours || report.hourly_asset_objects_written.len() != hours {
         return check(format!(
-            "{} combined days but {} combined hourly allocation and {} asset sets (24 a day)",
+            "{} combined days but {} combined hourly allocation and {} asset sets ({hours} expected)",
             report.objects_written.len(),
             report.hourly_objects_written.len(),
             report.hourly_asset_objects_written.len()

@@ -48,7 +48,18 @@ pub async fn query(
     records: &[String],
     settings: &sim::Settings,
 ) -> Result<Answers> {
-    let store = env.store();
+    query_with(&env.store(), env.workspace_client(workspace), records, settings, settings.last_scrape()).await
+}
+
+/// As [`query`], over any bucket and AMP query client, the recorded series read at
+/// `recorded_at` (`e2e --target aws`: the last streamed scrape, not the day's last).
+pub async fn query_with(
+    store: &Store,
+    reader: Client,
+    records: &[String],
+    settings: &sim::Settings,
+    recorded_at: i64,
+) -> Result<Answers> {
     let mut days = Vec::new();
     let mut assets = Vec::new();
     for day in settings.days() {
@@ -59,10 +70,8 @@ pub async fn query(
     let combined = over_the_window(days, settings.window());
     let by_namespace = aggregate(&combined, &[Property::Namespace]).iter().map(|r| r.rounded(5)).collect();
     let by_cluster = aggregate(&combined, &[Property::Cluster]).iter().map(|r| r.rounded(5)).collect();
-    let reader = env.workspace_client(workspace);
     let records = records.to_vec();
-    let last = settings.last_scrape();
-    let rule_series = tokio::task::spawn_blocking(move || recorded_series(&reader, &records, last))
+    let rule_series = tokio::task::spawn_blocking(move || recorded_series(&reader, &records, recorded_at))
         .await
         .context("rule series task")??;
     Ok(Answers {
@@ -164,7 +173,7 @@ fn over_the_window(mut days: Vec<AllocationSet>, window: ampfed_allocation::Wind
 }
 
 /// Every record name's series at `time`.
-fn recorded_series(
+pub(crate) fn recorded_series(
     prom: &Client,
     records: &[String],
     time: i64,

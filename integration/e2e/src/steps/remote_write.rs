@@ -74,6 +74,22 @@ pub fn prepare(fixtures: &Path, stamp: Option<usize>, settings: &sim::Settings) 
     Ok(Prepared { clusters, prices, settings: settings.clone() })
 }
 
+impl Prepared {
+    /// Every cluster simulated (stamped ones now), for a writer of its own: the wall-clock
+    /// stream of `e2e --target aws` sends each scrape as the clock reaches it.
+    pub fn simulate_all(self) -> Result<Vec<clustersim::Simulation>> {
+        let config = self.settings.config();
+        self.clusters
+            .into_iter()
+            .map(|c| match c {
+                Cluster::Simulated(sim) => Ok(sim),
+                Cluster::Stamped(fixture) => clustersim::generate(&fixture, &self.prices, &config)
+                    .with_context(|| format!("simulate cluster {}", fixture.name)),
+            })
+            .collect()
+    }
+}
+
 /// Sends every cluster's batches to `workspace` through the proxy (`bar` grows by each
 /// cluster's samples once it is simulated and advances by those acknowledged), then counts
 /// them back; fails unless every request was acknowledged and every cluster stored exactly
@@ -101,7 +117,8 @@ pub async fn write(
             },
         );
         let (mut written, generated, metrics) = write_all(&sender, prepared, &bar)?;
-        written.stored = count_all(&reader, &generated, &metrics, &settings)?;
+        written.stored =
+            count_all(&reader, &generated, &metrics, &settings.cluster_label, settings.window())?;
         Ok(written)
     })
     .await
@@ -203,30 +220,32 @@ fn write_all(sender: &Sender, prepared: Prepared, bar: &Bar) -> Result<(Written,
 }
 
 /// Metric names, sorted.
-type Metrics = BTreeSet<String>;
+pub(crate) type Metrics = BTreeSet<String>;
 /// Samples generated per cluster: `(cluster, samples)`, in the clusters' order.
-type Generated = Vec<(String, usize)>;
+pub(crate) type Generated = Vec<(String, usize)>;
 
 /// Counts each cluster of `generated` (name, samples generated) by query, one metric of
-/// `metrics` at a time; returns the samples stored over all clusters, or fails naming every
-/// cluster whose count differs.
-fn count_all(
+/// `metrics` at a time, over the scrapes of `window` (`label` names the cluster); returns the
+/// samples stored over all clusters, or fails naming every cluster whose count differs.
+pub(crate) fn count_all(
     client: &Client,
     generated: &[(String, usize)],
     metrics: &Metrics,
-    settings: &sim::Settings,
+    label: &str,
+    window: ampfed_allocation::Window,
 ) -> Result<usize> {
+    let last_scrape = window.end - sim::SCRAPE_INTERVAL;
     let mut mismatches = Vec::new();
     let mut stored_total = 0;
     for group in groups(generated, MAX_SAMPLES_PER_QUERY, MAX_CLUSTERS_PER_QUERY) {
         let mut counted: BTreeMap<&str, usize> = BTreeMap::new();
         for metric in metrics {
-            let query = count_query(metric, group.iter().map(|(name, _)| name.as_str()), settings);
-            let answer = client.query(&query, settings.last_scrape()).with_context(|| {
+            let query = count_query(metric, group.iter().map(|(name, _)| name.as_str()), label, window);
+            let answer = client.query(&query, last_scrape).with_context(|| {
                 format!("count the stored samples of {metric} for {} clusters", group.len())
             })?;
             for sample in answer {
-                if let Some(cluster) = sample.labels.get(&settings.cluster_label) {
+                if let Some(cluster) = sample.labels.get(label) {
                     *counted.entry(cluster_name(group, cluster)).or_default() += sample.value as usize;
                 }
             }
@@ -272,18 +291,18 @@ fn cluster_name<'g>(group: &'g [(String, usize)], cluster: &str) -> &'g str {
     group.iter().find(|(n, _)| n == cluster).map_or("", |(n, _)| n.as_str())
 }
 
-/// Samples of `metric` per cluster over the simulated window, for the clusters named.
+/// Samples of `metric` per cluster (named by `label`) over `window`, for the clusters named.
 fn count_query<'a>(
     metric: &str,
     clusters: impl Iterator<Item = &'a str>,
-    settings: &sim::Settings,
+    label: &str,
+    window: ampfed_allocation::Window,
 ) -> String {
     let names: Vec<String> = clusters.map(regex_literal).collect();
     format!(
         "sum by ({label}) (count_over_time({metric}{{{label}=~\"{names}\"}}[{range}s]))",
-        label = settings.cluster_label,
         names = names.join("|"),
-        range = settings.duration(),
+        range = window.end - window.start,
     )
 }
 
@@ -347,7 +366,13 @@ mod tests {
 
     #[test]
     fn the_count_query_names_each_cluster_as_a_literal() {
-        let q = count_query("up", ["cluster-a-001", "eu.west"].into_iter(), &sim::Settings::default());
+        let settings = sim::Settings::default();
+        let q = count_query(
+            "up",
+            ["cluster-a-001", "eu.west"].into_iter(),
+            &settings.cluster_label,
+            settings.window(),
+        );
         assert_eq!(
             q,
             r#"sum by (cluster_id) (count_over_time(up{cluster_id=~"cluster-a-001|eu\\.west"}[86400s]))"#

@@ -69,26 +69,76 @@ pub async fn install_rules(
     workspace: &str,
     dir: &Path,
 ) -> Result<(usize, Vec<String>)> {
+    let (names, records) = install_rules_named(amp, workspace, dir, Naming::default()).await?;
+    Ok((names.len(), records))
+}
+
+/// How rules files become namespaces.
+#[derive(Clone, Copy, Debug)]
+pub struct Naming<'a> {
+    /// Put before each file's name (`e2e --target aws` installs `ampfed-e2e-<file>` into a
+    /// workspace that may hold namespaces of its own).
+    pub prefix: &'a str,
+    /// Update a namespace of that name that exists already (`PutRuleGroupsNamespace`), as a
+    /// re-run does; otherwise its existence is an error.
+    pub replace: bool,
+    /// How long AMP may take to make each namespace ACTIVE.
+    pub active_within: Duration,
+}
+
+impl Default for Naming<'_> {
+    fn default() -> Self {
+        Naming { prefix: "", replace: false, active_within: ACTIVE_WITHIN }
+    }
+}
+
+/// As [`install_rules`], named and waited for as `naming` says; returns the namespaces'
+/// names and the record names, in file order.
+pub async fn install_rules_named(
+    amp: &aws_sdk_amp::Client,
+    workspace: &str,
+    dir: &Path,
+    naming: Naming<'_>,
+) -> Result<(Vec<String>, Vec<String>)> {
     let files = rule_files(dir)?;
     if files.is_empty() {
         bail!("no rules files (*.yaml) in {}", dir.display());
     }
-    let mut records = Vec::new();
+    let (mut names, mut records) = (Vec::new(), Vec::new());
     for file in &files {
         let data = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
         let parsed = ampfed_aws_mock::rules::parse(&data)
             .with_context(|| format!("{}: not a valid rules file", file.display()))?;
-        let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("rules").to_owned();
-        amp.create_rule_groups_namespace()
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("rules");
+        let name = format!("{}{stem}", naming.prefix);
+        let created = amp
+            .create_rule_groups_namespace()
             .workspace_id(workspace)
             .name(&name)
-            .data(Blob::new(data))
+            .data(Blob::new(data.clone()))
             .send()
-            .await
-            .map_err(sdk_error)
-            .with_context(|| format!("create rule groups namespace {name} from {}", file.display()))?;
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if naming.replace && e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => {
+                amp.put_rule_groups_namespace()
+                    .workspace_id(workspace)
+                    .name(&name)
+                    .data(Blob::new(data))
+                    .send()
+                    .await
+                    .map_err(sdk_error)
+                    .with_context(|| {
+                        format!("update rule groups namespace {name} from {}", file.display())
+                    })?;
+            }
+            Err(e) => {
+                return Err(sdk_error(e))
+                    .with_context(|| format!("create rule groups namespace {name} from {}", file.display()))
+            }
+        }
         // aws-sdk-amp has no waiter for rule groups namespaces.
-        Wait::new(format!("rule groups namespace {name} to become ACTIVE"), ACTIVE_WITHIN)
+        Wait::new(format!("rule groups namespace {name} to become ACTIVE"), naming.active_within)
             .until(|| async {
                 let ns = amp
                     .describe_rule_groups_namespace()
@@ -109,6 +159,7 @@ pub async fn install_rules(
         for group in &parsed.groups {
             records.extend(group.rules.iter().filter_map(|r| r.record.clone()));
         }
+        names.push(name);
     }
-    Ok((files.len(), records))
+    Ok((names, records))
 }
