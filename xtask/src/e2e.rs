@@ -11,7 +11,10 @@ use crate::{flags, setup};
 impl flags::E2e {
     pub(crate) fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let asks_for_help = self.args.iter().any(|a| a == "--help" || a == "-h");
-        if !asks_for_help {
+        // Against AWS nothing local runs: no Prometheus or LocalStack to install.
+        let against_aws = self.args.windows(2).any(|w| w[0] == "--target" && w[1] == "aws")
+            || self.args.iter().any(|a| a == "--target=aws");
+        if !asks_for_help && !against_aws {
             if let Err(e) = setup::ensure_installed(sh) {
                 // Exit code 3: the environment could not be set up.
                 eprintln!("error: {e:#}");
