@@ -36,7 +36,7 @@ use ampfed_common::Cancel;
 use ampfed_costmodel::{ComputedDay, CostModel};
 use ampfed_federation::config::FederatedStore;
 use ampfed_federation::Store;
-use ampfed_prom::{Client, Sender, SenderOptions};
+use ampfed_prom::Client;
 use ampfed_proxy::{ProxyOptions, SigningProxy};
 use anyhow::{anyhow, bail, Context, Result};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
@@ -59,8 +59,6 @@ const ACTIVE_WITHIN: Duration = Duration::from_secs(300);
 const SESSION_NAME: &str = "ampfed-e2e";
 /// Between two looks at the recorded series.
 const RULES_POLL: Duration = Duration::from_secs(10);
-/// How long one minute's requests may be retried in total before the run fails.
-const RETRY_BUDGET: Duration = Duration::from_secs(60);
 
 /// The flags of `--target aws`.
 #[derive(Clone, Debug, clap::Args)]
@@ -457,17 +455,7 @@ pub async fn run(options: &AwsOptions) -> Result<Outcome> {
     let teardown = progress.step(StepName::Teardown, None, |_| running.down(), Clone::clone).await;
     let (summary, answers) = result?;
     teardown?;
-    Ok(Outcome {
-        summary: Summary { steps: progress.times().to_vec(), ..summary },
-        by_namespace: answers.by_namespace,
-        by_cluster: answers.by_cluster,
-        rule_series: answers.rule_series,
-        combined: answers.combined,
-        cost_by_cluster: answers.cost_by_cluster,
-        cost_by_namespace: answers.cost_by_namespace,
-        assets_by_cluster: answers.assets_by_cluster,
-        balances: answers.balances,
-    })
+    Ok(answers.into_outcome(Summary { steps: progress.times().to_vec(), ..summary }))
 }
 
 /// The steps between the environment and the teardown.
@@ -600,17 +588,7 @@ async fn stream(
 ) -> Result<remote_write::Written> {
     let reader = client.clone();
     tokio::task::spawn_blocking(move || {
-        let sender = Sender::new(
-            client,
-            SenderOptions {
-                max_samples_per_request: sim::BATCH_SAMPLES,
-                shards: sim::WRITE_SHARDS,
-                retry_budget: RETRY_BUDGET,
-                seed: sim::WRITE_SEED,
-                stop_on_loss: true,
-                ..SenderOptions::default()
-            },
-        );
+        let sender = remote_write::sender(client);
         let (tx, rx) = std::sync::mpsc::sync_channel(sim::WRITE_SHARDS * 2);
         let window = streamed.window;
         let report = std::thread::scope(|scope| {
@@ -627,7 +605,11 @@ async fn stream(
                         std::thread::sleep(Duration::from_millis(500));
                     }
                     for s in simulations {
-                        for request in s.requests_between(minute * 1000, (minute + SCRAPE_INTERVAL) * 1000, sim::BATCH_SAMPLES) {
+                        for request in s.requests_between(
+                            minute * 1000,
+                            (minute + SCRAPE_INTERVAL) * 1000,
+                            sim::BATCH_SAMPLES,
+                        ) {
                             if tx.send(request).is_err() {
                                 return;
                             }
@@ -641,30 +623,31 @@ async fn stream(
         if cancel.is_cancelled() {
             bail!("interrupted while streaming");
         }
-        if !report.complete() {
-            bail!(
-                "remote write through the signing proxy: {} of {} requests lost ({} refused, {} still failing after {:.0} s of retries); first error: {}",
-                report.requests_sent - report.requests_acknowledged,
-                report.requests_sent,
-                report.requests_dropped,
-                report.requests_exhausted,
-                RETRY_BUDGET.as_secs_f64(),
-                report.first_error.as_deref().unwrap_or("none recorded")
-            );
-        }
+        remote_write::check_sent(&report)?;
         let (from, to) = (window.start * 1000, window.end * 1000);
         let generated: remote_write::Generated =
             simulations.iter().map(|s| (s.cluster().to_owned(), s.samples_between(from, to))).collect();
-        let metrics: remote_write::Metrics =
-            simulations.iter().flat_map(|s| s.series().iter().filter_map(|ts| ts.label("__name__"))).map(str::to_owned).collect();
+        let metrics: remote_write::Metrics = simulations
+            .iter()
+            .flat_map(|s| s.series().iter().filter_map(|ts| ts.label("__name__")))
+            .map(str::to_owned)
+            .collect();
         let samples: usize = generated.iter().map(|(_, n)| n).sum();
         if report.samples_acknowledged != samples as u64 {
-            bail!("AMP acknowledged {} samples, the clusters streamed {samples}", report.samples_acknowledged);
+            bail!(
+                "AMP acknowledged {} samples, the clusters streamed {samples}",
+                report.samples_acknowledged
+            );
         }
         let stored = remote_write::count_all(&reader, &generated, &metrics, &label, window)?;
         let series = simulations
             .iter()
-            .map(|s| s.series().iter().filter(|ts| ts.samples.iter().any(|x| (from..to).contains(&x.timestamp))).count())
+            .map(|s| {
+                s.series()
+                    .iter()
+                    .filter(|ts| ts.samples.iter().any(|x| (from..to).contains(&x.timestamp)))
+                    .count()
+            })
             .sum();
         Ok(remote_write::Written {
             clusters: generated.into_iter().map(|(c, _)| c).collect(),

@@ -167,13 +167,7 @@ fn main() -> ExitCode {
         && options.sim == sim::Settings::default()
         && options.env.providers.snapshots_apply();
     let cancel = options.env.cancel.clone();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = new_runtime() else { return ExitCode::FAILURE };
     // One run per cache directory (its logs, venvs and an `up`'s state live there): a second
     // `e2e` or an `up` fails fast while this one runs. The tests call the path directly, each
     // in its own scenario directory, and run in parallel.
@@ -220,18 +214,7 @@ fn main() -> ExitCode {
         args.clusters.map(|n| format!(" ({n} stamped clusters)")).unwrap_or_default()
     );
     eprintln!("providers: {}", options.env.providers);
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = path::run(&options) => Some(r),
-            _ = interrupted() => {
-                cancel.cancel();
-                None
-            }
-        }
-    });
-    // The path's future has been dropped here: its environment is stopping on the blocking
-    // pool, which the shutdown waits for.
-    runtime.shutdown_timeout(TEARDOWN_LIMIT);
+    let result = until_interrupted(runtime, path::run(&options), &cancel);
     let total = started.elapsed().as_secs_f64();
     let (report, code) = match result {
         None => match options.keep_on_failure.as_ref().and_then(|k| k.failure()) {
@@ -342,13 +325,7 @@ fn run_against_aws(args: &Args) -> ExitCode {
     for warning in &options.bucket.warnings {
         eprintln!("warning: {warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = new_runtime() else { return ExitCode::FAILURE };
     let started = Instant::now();
     eprintln!("ampfed e2e against AWS (wall clock: {} s of samples stamped now)", options.duration.as_secs());
     eprintln!(
@@ -357,17 +334,7 @@ fn run_against_aws(args: &Args) -> ExitCode {
         options.bucket.endpoint_url(),
         options.workspace_id
     );
-    let cancel = options.cancel.clone();
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = aws_target::run(&options) => Some(r),
-            _ = interrupted() => {
-                cancel.cancel();
-                None
-            }
-        }
-    });
-    runtime.shutdown_timeout(TEARDOWN_LIMIT);
+    let result = until_interrupted(runtime, aws_target::run(&options), &options.cancel);
     let total = started.elapsed().as_secs_f64();
     let (report, code) = match result {
         None => {
@@ -385,6 +352,36 @@ fn run_against_aws(args: &Args) -> ExitCode {
         }
     };
     finish(args, report, code)
+}
+
+/// The async runtime, or `None` after saying why there is none.
+fn new_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+        .ok()
+}
+
+/// Runs `run` to its end, or until a signal (then `cancel` is set and `None` returned); then
+/// shuts the runtime down: a dropped path's environment stops on the blocking pool, which the
+/// shutdown waits for (at most [`TEARDOWN_LIMIT`]).
+fn until_interrupted<T>(
+    runtime: tokio::runtime::Runtime,
+    run: impl std::future::Future<Output = T>,
+    cancel: &ampfed_common::Cancel,
+) -> Option<T> {
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = run => Some(r),
+            _ = interrupted() => {
+                cancel.cancel();
+                None
+            }
+        }
+    });
+    runtime.shutdown_timeout(TEARDOWN_LIMIT);
+    result
 }
 
 /// Ctrl-C (SIGINT), SIGTERM, or SIGHUP (the terminal closed): each stops the run the same way.

@@ -86,17 +86,7 @@ pub async fn run(options: &Options) -> Result<Outcome> {
         rows_queried: answers.combined.allocations.len(),
         steps: progress.times().to_vec(),
     };
-    Ok(Outcome {
-        summary,
-        by_namespace: answers.by_namespace,
-        by_cluster: answers.by_cluster,
-        rule_series: answers.rule_series,
-        combined: answers.combined,
-        cost_by_cluster: answers.cost_by_cluster,
-        cost_by_namespace: answers.cost_by_namespace,
-        assets_by_cluster: answers.assets_by_cluster,
-        balances: answers.balances,
-    })
+    Ok(answers.into_outcome(summary))
 }
 
 /// The rules files are checked as AMP checks them on upload, before anything starts: an

@@ -37,6 +37,23 @@ pub struct Answers {
     pub balances: Vec<Balance>,
 }
 
+impl Answers {
+    /// The run's outcome: these answers with the run's `summary`.
+    pub fn into_outcome(self, summary: crate::outcome::Summary) -> crate::Outcome {
+        crate::Outcome {
+            summary,
+            by_namespace: self.by_namespace,
+            by_cluster: self.by_cluster,
+            rule_series: self.rule_series,
+            combined: self.combined,
+            cost_by_cluster: self.cost_by_cluster,
+            cost_by_namespace: self.cost_by_namespace,
+            assets_by_cluster: self.assets_by_cluster,
+            balances: self.balances,
+        }
+    }
+}
+
 /// How far allocated + idle may be off the node cost (0.1 %).
 pub const BALANCE_TOLERANCE: f64 = 0.001;
 

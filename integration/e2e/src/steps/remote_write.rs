@@ -105,17 +105,7 @@ pub async fn write(
     let client = env.workspace_client(workspace);
     let reader = env.workspace_client(workspace);
     tokio::task::spawn_blocking(move || {
-        let sender = Sender::new(
-            client,
-            SenderOptions {
-                max_samples_per_request: sim::BATCH_SAMPLES,
-                shards: sim::WRITE_SHARDS,
-                retry_budget: RETRY_BUDGET,
-                seed: sim::WRITE_SEED,
-                stop_on_loss: true,
-                ..SenderOptions::default()
-            },
-        );
+        let sender = sender(client);
         let (mut written, generated, metrics) = write_all(&sender, prepared, &bar)?;
         written.stored =
             count_all(&reader, &generated, &metrics, &settings.cluster_label, settings.window())?;
@@ -123,6 +113,38 @@ pub async fn write(
     })
     .await
     .context("remote write task")?
+}
+
+/// The remote write sender of the clusters' Prometheus: sharded, retrying within
+/// [`RETRY_BUDGET`], stopping once a request is lost.
+pub(crate) fn sender(client: Client) -> Sender {
+    Sender::new(
+        client,
+        SenderOptions {
+            max_samples_per_request: sim::BATCH_SAMPLES,
+            shards: sim::WRITE_SHARDS,
+            retry_budget: RETRY_BUDGET,
+            seed: sim::WRITE_SEED,
+            stop_on_loss: true,
+            ..SenderOptions::default()
+        },
+    )
+}
+
+/// Fails unless every request `report` counts was acknowledged.
+pub(crate) fn check_sent(report: &ampfed_prom::SendReport) -> Result<()> {
+    if report.complete() {
+        return Ok(());
+    }
+    bail!(
+        "remote write through the signing proxy: {} of {} requests lost ({} refused, {} still failing after {:.0} s of retries); first error: {}",
+        report.requests_sent - report.requests_acknowledged,
+        report.requests_sent,
+        report.requests_dropped,
+        report.requests_exhausted,
+        RETRY_BUDGET.as_secs_f64(),
+        report.first_error.as_deref().unwrap_or("none recorded")
+    )
 }
 
 /// Simulates and sends every cluster; returns what was written, the samples generated per
@@ -188,17 +210,7 @@ fn write_all(sender: &Sender, prepared: Prepared, bar: &Bar) -> Result<(Written,
     if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    if !report.complete() {
-        bail!(
-            "remote write through the signing proxy: {} of {} requests lost ({} refused, {} still failing after {:.0} s of retries); first error: {}",
-            report.requests_sent - report.requests_acknowledged,
-            report.requests_sent,
-            report.requests_dropped,
-            report.requests_exhausted,
-            RETRY_BUDGET.as_secs_f64(),
-            report.first_error.as_deref().unwrap_or("none recorded")
-        );
-    }
+    check_sent(&report)?;
     let mut written =
         Written { clusters: names, series: 0, samples: 0, stored: 0, retries: report.requests_retried };
     let mut generated = Vec::with_capacity(count);
