@@ -32,6 +32,9 @@ use std::time::Duration;
 
 use ampfed_allocation::Window;
 use ampfed_clustersim::{LabelStyle, Simulation};
+use std::convert::Infallible;
+
+use ampfed_common::wait::{Poll, Wait, WaitError};
 use ampfed_common::Cancel;
 use ampfed_costmodel::{ComputedDay, CostModel};
 use ampfed_federation::config::FederatedStore;
@@ -57,6 +60,8 @@ pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 const ACTIVE_WITHIN: Duration = Duration::from_secs(300);
 /// The session name of an assumed `--role-arn`.
 const SESSION_NAME: &str = "ampfed-e2e";
+/// The longest wait for one minute's scrape (a minute, and slack for a slow clock tick).
+const SCRAPE_WAIT: Duration = Duration::from_secs(2 * SCRAPE_INTERVAL as u64);
 /// Between two looks at the recorded series.
 const RULES_POLL: Duration = Duration::from_secs(10);
 
@@ -597,12 +602,20 @@ async fn stream(
             scope.spawn(move || {
                 let mut minute = window.start;
                 while minute < window.end {
-                    // Sleep until the clock reaches this minute's scrape, a second at a time.
-                    while chrono::Utc::now().timestamp() < minute {
-                        if cancel.is_cancelled() {
-                            return;
-                        }
-                        std::thread::sleep(Duration::from_millis(500));
+                    // Until the clock reaches this minute's scrape (looking at most every 0.5 s).
+                    let reached = Wait::new(format!("the clock to reach {minute}"), SCRAPE_WAIT)
+                        .backoff(Duration::from_millis(100), Duration::from_millis(500))
+                        .cancelled_by(cancel)
+                        .blocking(|| {
+                            let now = chrono::Utc::now().timestamp();
+                            Ok::<_, Infallible>(if now >= minute {
+                                Poll::Ready(())
+                            } else {
+                                Poll::Pending(format!("{} s to go", minute - now))
+                            })
+                        });
+                    if reached.is_err() {
+                        return;
                     }
                     for s in simulations {
                         for request in s.requests_between(
@@ -670,25 +683,30 @@ async fn wait_for_rules(
     cancel: Cancel,
 ) -> Result<usize> {
     tokio::task::spawn_blocking(move || {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            let now = chrono::Utc::now().timestamp();
-            let found = query::recorded_series(&reader, &records, now)?;
-            let empty: Vec<&String> = found.iter().filter(|(_, s)| s.is_empty()).map(|(r, _)| r).collect();
-            if empty.is_empty() {
-                return Ok(found.values().map(Vec::len).sum());
-            }
-            if std::time::Instant::now() >= deadline || cancel.is_cancelled() {
-                return Err(anyhow!(
-                    "after {} s, no series for {}: AMP evaluates each group at its interval (1 m by default); \
-                     a rule that selects labels no series has records nothing (`cargo xtask rules lint`), \
-                     and `cargo xtask diagnose` checks the rest",
-                    within.as_secs(),
-                    empty.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                )
-                .context(Failure::Check));
-            }
-            std::thread::sleep(RULES_POLL.min(within));
+        let mut empty = records.clone();
+        let found = Wait::new("AMP's ruler to record every rule's series", within)
+            .backoff(RULES_POLL, RULES_POLL)
+            .cancelled_by(&cancel)
+            .blocking(|| {
+                let found = query::recorded_series(&reader, &records, chrono::Utc::now().timestamp())?;
+                empty = found.iter().filter(|(_, s)| s.is_empty()).map(|(r, _)| r.clone()).collect();
+                anyhow::Ok(if empty.is_empty() {
+                    Poll::Ready(found.values().map(Vec::len).sum())
+                } else {
+                    Poll::Pending(format!("no series for {}", empty.join(", ")))
+                })
+            });
+        match found {
+            Ok(n) => Ok(n),
+            Err(WaitError::Failed(e)) => Err(e),
+            Err(_) => Err(anyhow!(
+                "after {} s, no series for {}: AMP evaluates each group at its interval (1 m by default); \
+                 a rule that selects labels no series has records nothing (`cargo xtask rules lint`), \
+                 and `cargo xtask diagnose` checks the rest",
+                within.as_secs(),
+                empty.join(", ")
+            )
+            .context(Failure::Check)),
         }
     })
     .await

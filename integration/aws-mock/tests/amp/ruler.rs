@@ -369,7 +369,7 @@ async fn ruler_agrees_with_promtool_and_reports_its_state() {
     assert_eq!(seed_alerts["data"]["alerts"].as_array().unwrap().len(), 3, "{seed_alerts}");
 
     // A rule that parses but fails at evaluation shows as health err with its error.
-    let failing = "groups:\n- name: g\n  rules:\n  - record: ok\n    expr: sum(kube_node_info)\n  - record: many_to_many\n    expr: kube_node_info + on() kube_node_info\n  - record: after\n    expr: count(kube_node_info)\n- name: limited\n  limit: 2\n  rules:\n  - record: per_node\n    expr: kube_node_info\n";
+    let failing = "groups:\n- name: g\n  rules:\n  - record: ok\n    expr: sum(kube_node_info)\n  - record: many_to_many\n    expr: kube_node_info + on() kube_node_info\n  - record: after\n    expr: count(kube_node_info)\n  - record: collides\n    expr: '{__name__=~\"container_cpu_allocation|container_memory_allocation_bytes\"}'\n- name: limited\n  limit: 2\n  rules:\n  - record: per_node\n    expr: kube_node_info\n";
     crate::namespace(&amp, &broken, "broken", failing).await;
     let (err, state, only_alerts) = tokio::task::spawn_blocking(move || {
         let err = ruler.evaluate_range(T0, T0 + MINUTES * 60).unwrap_err().to_string();
@@ -379,6 +379,11 @@ async fn ruler_agrees_with_promtool_and_reports_its_state() {
         let counts: Vec<usize> =
             [10, 45].iter().map(|m| reader.query("per_node", T0 + m * 60).unwrap().len()).collect();
         assert_eq!(counts, [0, 2]);
+        // Two metrics with the same labels: the record's name makes them one label set, every
+        // evaluation fails, as in Prometheus, and nothing is recorded.
+        let collided: Vec<usize> =
+            [10, 45, 60].iter().map(|m| reader.query("collides", T0 + m * 60).unwrap().len()).collect();
+        assert_eq!(collided, [0, 0, 0]);
         (err, get(&format!("{url}/rules")), get(&format!("{url}/rules?type=alert")))
     })
     .await
@@ -390,6 +395,10 @@ async fn ruler_agrees_with_promtool_and_reports_its_state() {
     assert!(rules[1]["lastError"].as_str().unwrap().contains("many-to-many"), "{}", rules[1]);
     // The rules after a failing one still run.
     assert_eq!(rules[2]["health"], "ok");
+    assert_eq!(
+        (&rules[3]["health"], &rules[3]["lastError"]),
+        (&json!("err"), &json!("vector contains metrics with the same labelset after applying rule labels"))
+    );
     // A group limit: 3 nodes at the last evaluation are over a limit of 2.
     let limited = &state["data"]["groups"][1]["rules"][0];
     assert_eq!(

@@ -52,17 +52,24 @@ pub enum RulerError {
         name: String,
         source: Box<PromError>,
     },
-    /// A group `limit` exceeded at the last evaluation; `rule` names it as `Rule` does.
+    /// The last evaluation produced nothing: a group `limit` exceeded, or two result series
+    /// with one label set once the rule's name and labels were applied; `rule` names it as
+    /// `Rule` does.
     #[error("{rule}: {message}")]
-    Limit { rule: String, message: String },
+    Refused { rule: String, message: String },
 }
 
 /// Why one rule failed.
 enum RuleFailure {
     Query(PromError),
-    /// The group's `limit` was exceeded at the last evaluation.
-    Limit(String),
+    /// The last evaluation was refused (over the group's `limit`, or colliding label sets).
+    Refused(String),
 }
+
+/// A series' labels, `__name__` among them.
+type Labels = BTreeMap<String, String>;
+/// A series' points: unix seconds and values, in time order.
+type Points = Vec<(i64, f64)>;
 
 /// Prometheus's stale marker.
 const STALE_NAN: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
@@ -169,12 +176,12 @@ impl Ruler {
                                     source: Box::new(source),
                                 }
                             }
-                            RuleFailure::Limit(message) => {
+                            RuleFailure::Refused(message) => {
                                 state.last_error = message.clone();
                                 let rule = format!(
                                     "workspace {workspace}, namespace {namespace}, group {group:?}, rule {index} ({name})"
                                 );
-                                RulerError::Limit { rule, message }
+                                RulerError::Refused { rule, message }
                             }
                         };
                         failure.get_or_insert(error);
@@ -230,6 +237,8 @@ impl Ruler {
         // Output series: labels (with `__name__`) → points in time order.
         let mut out: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>> = BTreeMap::new();
         let mut alerts = Vec::new();
+        // Evaluations that failed for colliding label sets (recording rules).
+        let mut collided: BTreeSet<i64> = BTreeSet::new();
         let base_labels = |labels: BTreeMap<String, String>| -> BTreeMap<String, String> {
             let mut labels: BTreeMap<String, String> =
                 labels.into_iter().filter(|(k, _)| k != "__name__" && k != TENANT_LABEL).collect();
@@ -238,11 +247,35 @@ impl Ruler {
             labels
         };
         if let Some(record) = &rule.record {
+            // Two result series that the record's name and labels make one: Prometheus fails
+            // the whole rule at every evaluation where both have a value, and writes nothing.
+            let mut sources: BTreeMap<Labels, Vec<Points>> = BTreeMap::new();
             for s in result {
                 let mut labels = base_labels(s.labels);
                 labels.insert("__name__".into(), record.clone());
                 let points = s.points.iter().map(|&(t, v)| (t.round() as i64, v)).collect();
-                out.insert(labels, points);
+                sources.entry(labels).or_default().push(points);
+            }
+            for series in sources.values().filter(|s| s.len() > 1) {
+                let mut seen: BTreeSet<i64> = BTreeSet::new();
+                for &(t, _) in series.iter().flatten() {
+                    if !seen.insert(t) {
+                        collided.insert(t);
+                    }
+                }
+            }
+            if collided.contains(&end) && over_limit_at_end.is_none() {
+                over_limit_at_end =
+                    Some("vector contains metrics with the same labelset after applying rule labels".into());
+            }
+            // An evaluation at a collided time produced nothing at all, for any series.
+            for (labels, series) in sources {
+                let mut points: Vec<(i64, f64)> =
+                    series.into_iter().flatten().filter(|(t, _)| !collided.contains(t)).collect();
+                points.sort_by_key(|p| p.0);
+                if !points.is_empty() {
+                    out.insert(labels, points);
+                }
             }
         } else {
             // Alerts: each unbroken run of evaluations with a result is one activation; it is
@@ -295,7 +328,12 @@ impl Ruler {
         for points in out.values_mut() {
             let produced: BTreeSet<i64> = points.iter().filter(|p| !is_stale(p.1)).map(|p| p.0).collect();
             for &t in &produced {
-                let next = t.saturating_add(step);
+                // The next evaluation that ran (a failed one writes nothing, stale markers
+                // neither): the series goes stale there if it was not produced.
+                let mut next = t.saturating_add(step);
+                while collided.contains(&next) && next <= end {
+                    next = next.saturating_add(step);
+                }
                 if next <= end && next > t && !produced.contains(&next) {
                     points.push((next, STALE_NAN));
                 }
@@ -328,7 +366,7 @@ impl Ruler {
         }
         self.write(series).map_err(RuleFailure::Query)?;
         match over_limit_at_end {
-            Some(message) => Err(RuleFailure::Limit(message)),
+            Some(message) => Err(RuleFailure::Refused(message)),
             None => Ok(alerts),
         }
     }
