@@ -10,30 +10,35 @@
 //! skipped; any other window is recombined (its inputs read and checked, `crate::trust`), and
 //! a window left with no inputs has its combined objects removed. Outputs are written with
 //! `If-Match` on the ETag listed (`If-None-Match: *` when there was none) and skipped when
-//! S3 already holds the same bytes; the manifest likewise, every
-//! [`Options::checkpoint_every`] windows and at the end of the pass. A lost condition
+//! S3 already holds the same bytes; the manifest likewise, one record per window, only
+//! those of the windows worked on, every [`Options::checkpoint_every`] windows and at the end
+//! of the pass. A lost condition
 //! (another federator wrote first) ends the pass early. The run ends with a pass that finds
 //! nothing to do, which is what makes it safe: whoever writes last also checks last.
+//!
+//! Allocation inputs are checked and combined as Arrow columns (`parquet::allocation_piece`,
+//! `parquet::encode_combined_allocations`: the same bytes as combining their rows); an input
+//! the columns cannot vouch for takes the row path, which names what is wrong with it.
 //!
 //! Distrusted objects are copied to `quarantine/<key>` with a reason object next to them,
 //! recorded in the manifest by ETag (so an unchanged one is not read again) and reported;
 //! the original stays in place (see `docs/federation.md`), and the other objects go on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ampfed_allocation::{AllocationSet, AssetSet, Window};
+use ampfed_allocation::{AssetSet, Window};
 use ampfed_common::wait::Cancel;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::format::Decoded;
-use crate::layout::{self, classify, Classified, Kind, MANIFEST_KEY};
+use crate::layout::{self, classify, Classified, Kind, ManifestObject};
 use crate::lease::{Lease, LeaseConfig, Taken};
-use crate::manifest::{Input, Manifest, Misfiled, WindowEntry};
+use crate::manifest::{self, Input, Manifest, Misfiled, Stored, WindowEntry};
 use crate::parquet;
 use crate::retry::Retry;
 use crate::store::{md5_etag, Condition, Fetched, Listed, Put, Store};
@@ -187,7 +192,9 @@ pub struct FederationReport {
     pub passes: usize,
     /// S3 calls that failed transiently and were asked again (beyond the SDK's retries).
     pub retries: usize,
-    /// The stored manifest was unreadable (or of another version) and was rebuilt.
+    /// Some of the stored manifest could not be used (an object of a window unreadable,
+    /// malformed, too large or of another version; or only the single manifest of an earlier
+    /// build was there): those windows were recombined and their records rewritten.
     pub manifest_rebuilt: bool,
     pub lease: LeaseOutcome,
 }
@@ -260,14 +267,17 @@ struct Snapshot {
     inputs: BTreeMap<Window, BTreeMap<String, Listing>>,
     outputs: BTreeMap<Window, BTreeMap<String, String>>,
     misfiled: BTreeMap<String, (String, String)>,
-    manifest_etag: Option<String>,
+    /// The manifest's objects (`crate::manifest`), as listed.
+    manifest: Vec<Listed>,
+    /// Whether the single manifest of earlier builds is there (it is deleted).
+    legacy_manifest: bool,
 }
 
 impl Snapshot {
     fn new(listed: Vec<Listed>, only: Option<&[String]>) -> Snapshot {
         let in_scope = |folder: &str| only.is_none_or(|only| only.iter().any(|c| c == folder));
         let mut s = Snapshot::default();
-        for Listed { key, etag, .. } in listed {
+        for Listed { key, etag, size } in listed {
             match classify(&key) {
                 Classified::Input { cluster, kind, window } if in_scope(&cluster) => {
                     s.clusters.insert(cluster.clone());
@@ -276,7 +286,8 @@ impl Snapshot {
                 Classified::Output { window, .. } => {
                     s.outputs.entry(window).or_default().insert(key, etag);
                 }
-                Classified::Manifest => s.manifest_etag = Some(etag),
+                Classified::Manifest(ManifestObject::Legacy) => s.legacy_manifest = true,
+                Classified::Manifest(_) => s.manifest.push(Listed { key, etag, size }),
                 Classified::Misfiled { folder, reason } if in_scope(&folder) => {
                     if layout::check_cluster_id(&folder).is_ok() {
                         s.clusters.insert(folder);
@@ -353,6 +364,28 @@ struct Combined {
     allocations: usize,
 }
 
+/// What S3 holds of the manifest, as far as this pass knows: the ETag of every manifest object
+/// (the condition of its next write) and the misfiled record last written.
+struct Written {
+    etags: BTreeMap<String, String>,
+    misfiled: BTreeMap<String, Misfiled>,
+    /// The stored misfiled record could not be used: it is written whatever it holds.
+    misfiled_unusable: bool,
+}
+
+/// Windows combined and encoded at once (on the blocking pool), besides the next window's
+/// reads: two, so that a window's encoding, one thread's work, overlaps the next one's.
+const ENCODES_IN_FLIGHT: usize = 2;
+
+/// A window whose trusted sets are being combined and encoded on the blocking pool: its
+/// manifest entry so far, and the task giving the allocation count and the two objects' bytes.
+struct Encoding {
+    window: Window,
+    entry: WindowEntry,
+    #[allow(clippy::type_complexity)]
+    task: tokio::task::JoinHandle<Result<(usize, Option<Vec<u8>>, Option<Vec<u8>>), FederationError>>,
+}
+
 /// What the reason object of a quarantined key says.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -394,9 +427,9 @@ enum Judged {
     Read { etag: String, source: Option<String>, verdict: Result<Trusted, (Distrust, Vec<u8>)> },
 }
 
-/// A set that passed the trust checks.
+/// A set that passed the trust checks: allocations as Arrow columns, combined without rows.
 enum Trusted {
-    Allocations(AllocationSet),
+    Allocations(parquet::AllocationPiece),
     Assets(AssetSet),
 }
 
@@ -413,7 +446,7 @@ struct Reads {
 /// key order.
 struct Gathered {
     entry: WindowEntry,
-    sets: Vec<AllocationSet>,
+    sets: Vec<parquet::AllocationPiece>,
     asset_sets: Vec<AssetSet>,
 }
 
@@ -447,21 +480,16 @@ async fn read_object(
 #[allow(clippy::type_complexity)]
 fn encode_window(
     window: Window,
-    sets: Vec<AllocationSet>,
+    sets: Vec<parquet::AllocationPiece>,
     asset_sets: Vec<AssetSet>,
 ) -> Result<(usize, Option<Vec<u8>>, Option<Vec<u8>>), FederationError> {
-    let mut allocations = 0;
-    let allocations_bytes = (!sets.is_empty()).then(|| {
-        let mut members = Vec::new();
-        let mut all = Vec::with_capacity(sets.iter().map(|s| s.allocations.len()).sum());
-        for set in sets {
-            members.extend(set.clusters);
-            all.extend(set.allocations);
+    let (allocations, allocations_bytes) = match sets.is_empty() {
+        true => (0, None),
+        false => {
+            let (rows, bytes) = parquet::encode_combined_allocations(window, sets)?;
+            (rows, Some(bytes))
         }
-        allocations = all.len();
-        parquet::encode_allocations(&AllocationSet::new(members, window, all), None)
-    });
-    let allocations_bytes = allocations_bytes.transpose()?;
+    };
     let assets_bytes =
         AssetSet::combine(&asset_sets).map(|combined| parquet::encode_assets(&combined, None)).transpose()?;
     Ok((allocations, allocations_bytes, assets_bytes))
@@ -482,14 +510,48 @@ async fn judge(
         Ok(None) => return Ok(Judged::Gone),
         Err(unreadable) => return Ok(Judged::Unreadable(unreadable)),
     };
+    let Fetched { bytes, etag } = fetched;
+    // Decoded and checked on the blocking pool (still under the read's permit, so at most
+    // `reads_in_flight` at once): the runtime's workers stay free to move the bytes of the
+    // other reads and writes, and the decodes use every core.
+    let (key, listing) = (key.to_owned(), listing.clone());
+    let decoded = tokio::task::spawn_blocking(move || decode_and_check(&key, bytes, &listing, window)).await;
+    let (source, verdict) = match decoded {
+        Ok(decoded) => decoded,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => return Err(FederationError::Cancelled { what: "decoding an input".into() }),
+    };
+    Ok(Judged::Read { etag, source, verdict })
+}
+
+/// Decodes an input and checks it against its key: the writer it names, and the trusted set
+/// or why it is distrusted with its bytes (for the quarantine copy).
+#[allow(clippy::type_complexity)]
+fn decode_and_check(
+    key: &str,
+    bytes: Vec<u8>,
+    listing: &Listing,
+    window: Window,
+) -> (Option<String>, Result<Trusted, (Distrust, Vec<u8>)>) {
+    let bytes = bytes::Bytes::from(bytes);
     let (source, verdict) = match listing.kind {
-        Kind::Allocations => match parquet::decode_allocations(key, &fetched.bytes) {
-            Ok(Decoded { set, source }) => {
-                (source, trust::check_set(&listing.cluster, window, &set).map(|()| Trusted::Allocations(set)))
-            }
-            Err(e) => (None, Err(trust::unreadable(e))),
+        // Checked in its columns and kept as such; anything the columns cannot vouch for
+        // (another version, JSON, a failed check) takes the row path, which says what is wrong.
+        Kind::Allocations => match parquet::allocation_piece(key, bytes.clone(), &listing.cluster, window) {
+            Some((piece, source)) => (source, Ok(Trusted::Allocations(piece))),
+            None => match parquet::decode_allocations(key, &bytes) {
+                Ok(Decoded { set, source }) => (
+                    source,
+                    trust::check_set(&listing.cluster, window, &set).and_then(|()| {
+                        parquet::allocation_piece_of(&set)
+                            .map(Trusted::Allocations)
+                            .map_err(trust::unreadable)
+                    }),
+                ),
+                Err(e) => (None, Err(trust::unreadable(e))),
+            },
         },
-        Kind::Assets => match parquet::decode_assets(key, &fetched.bytes) {
+        Kind::Assets => match parquet::decode_assets(key, &bytes) {
             Ok(Decoded { set, source }) => (
                 source,
                 trust::check_asset_set(&listing.cluster, window, &set).map(|()| Trusted::Assets(set)),
@@ -497,8 +559,7 @@ async fn judge(
             Err(e) => (None, Err(trust::unreadable(e))),
         },
     };
-    let Fetched { bytes, etag } = fetched;
-    Ok(Judged::Read { etag, source, verdict: verdict.map_err(|reason| (reason, bytes)) })
+    (source, verdict.map_err(|reason| (reason, Vec::from(bytes))))
 }
 
 impl<'a> Run<'a> {
@@ -557,25 +618,38 @@ impl<'a> Run<'a> {
             .call("ListObjectsV2 federated/", self.retried, || store.list(layout::FEDERATED_PREFIX))
             .await?;
         let snapshot = Snapshot::new(listed, self.options.only.as_deref());
-        let (stored, mut manifest_etag, unusable) = self.read_manifest(&snapshot).await?;
-        let plan = snapshot.plan(&stored, recombine_all);
+        let Stored { mut manifest, etags, unusable, unusable_windows } =
+            self.read_manifest(&snapshot).await?;
+        let plan = snapshot.plan(&manifest, recombine_all);
+        let mut written = Written {
+            etags,
+            misfiled: manifest.misfiled.clone(),
+            misfiled_unusable: unusable.contains_key(layout::MANIFEST_MISFILED_KEY),
+        };
+        // The windows whose record may differ from the one stored: written (or deleted) at the
+        // next checkpoint when it does.
+        let mut dirty: BTreeSet<Window> = unusable_windows;
 
-        let mut next = stored.clone();
         // Windows with neither inputs nor outputs any more, and misfiled keys that are gone.
-        next.windows.retain(|stem, entry| {
+        manifest.windows.retain(|stem, entry| {
             let w = entry.window();
-            w.file_stem() == *stem && (snapshot.inputs.contains_key(&w) || snapshot.outputs.contains_key(&w))
+            let keep = w.file_stem() == *stem
+                && (snapshot.inputs.contains_key(&w) || snapshot.outputs.contains_key(&w));
+            if !keep {
+                dirty.insert(w);
+            }
+            keep
         });
-        next.misfiled.retain(|key, _| snapshot.misfiled.contains_key(key));
+        manifest.misfiled.retain(|key, _| snapshot.misfiled.contains_key(key));
         for (key, (etag, reason)) in &snapshot.misfiled {
-            if next.misfiled.get(key).is_some_and(|m| m.etag == *etag) {
+            if manifest.misfiled.get(key).is_some_and(|m| m.etag == *etag) {
                 continue;
             }
             self.keep_lease().await?;
             let recorded = self.quarantine_misfiled(key, reason).await?;
             match recorded {
-                Some(m) => next.misfiled.insert(key.clone(), m),
-                None => next.misfiled.remove(key),
+                Some(m) => manifest.misfiled.insert(key.clone(), m),
+                None => manifest.misfiled.remove(key),
             };
         }
 
@@ -585,28 +659,33 @@ impl<'a> Run<'a> {
             plan.iter().filter(|(_, a)| **a == Action::Recombine).map(|(w, _)| *w).collect();
         // The next window's inputs, being read while this one is combined and written.
         let mut ahead: Option<(Window, Reads)> = None;
+        // Windows being combined and encoded, oldest first: at most `ENCODES_IN_FLIGHT`, so
+        // that one window's encoding overlaps the next one's (each is one thread's work).
+        let mut encoding: VecDeque<Encoding> = VecDeque::new();
         for (window, action) in &plan {
             self.keep_lease().await?;
-            let stem = window.file_stem();
-            match action {
+            let finished = match action {
                 Action::Recombine => {
-                    match self.recombine(*window, &snapshot, &stored, &recombining, &mut ahead).await? {
-                        Ok(combined) => {
-                            self.recombined.insert(
-                                *window,
-                                (combined.allocations_key, combined.assets_key, combined.allocations),
-                            );
-                            self.removed.remove(window);
-                            if combined.entry.inputs.is_empty() {
-                                next.windows.remove(&stem);
-                            } else {
-                                next.windows.insert(stem, combined.entry);
+                    // `manifest` still holds this window's stored record (and the next's,
+                    // whose reads may start here): a window's record is replaced only once
+                    // its outputs are written.
+                    let started =
+                        self.start_recombine(*window, &snapshot, &manifest, &recombining, &mut ahead).await?;
+                    encoding.push_back(started);
+                    match encoding.len() >= ENCODES_IN_FLIGHT {
+                        true => match encoding.pop_front() {
+                            Some(oldest) => {
+                                if let Err(why) =
+                                    self.finish(oldest, &snapshot, &mut manifest, &mut dirty).await?
+                                {
+                                    end = PassEnd::Conflict(why);
+                                    break;
+                                }
+                                1
                             }
-                        }
-                        Err(why) => {
-                            end = PassEnd::Conflict(why);
-                            break;
-                        }
+                            None => 0,
+                        },
+                        false => 0,
                     }
                 }
                 Action::Remove => {
@@ -614,15 +693,17 @@ impl<'a> Run<'a> {
                     for key in outputs.keys() {
                         self.delete(key).await?;
                     }
-                    next.windows.remove(&stem);
+                    manifest.windows.remove(&window.file_stem());
                     self.recombined.remove(window);
                     self.removed.insert(*window);
+                    dirty.insert(*window);
+                    1
                 }
-            }
-            since_checkpoint += 1;
+            };
+            since_checkpoint += finished;
             if since_checkpoint >= self.options.checkpoint_every.max(1) {
                 since_checkpoint = 0;
-                match self.write_manifest(&next, &mut manifest_etag).await? {
+                match self.write_manifest(&manifest, &mut dirty, &mut written).await? {
                     true => {}
                     false => {
                         end = PassEnd::Conflict("the manifest changed under this federator".into());
@@ -631,57 +712,114 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        let changed = next != stored || unusable;
-        if plan.is_empty() && !changed {
-            return Ok((PassEnd::Settled, snapshot, next));
-        }
-        self.keep_lease().await?;
-        if !self.write_manifest(&next, &mut manifest_etag).await? && matches!(end, PassEnd::Worked) {
-            end = PassEnd::Conflict("the manifest changed under this federator".into());
-        }
-        Ok((end, snapshot, next))
-    }
-
-    /// The stored manifest (an empty one when there is none or it cannot be used), its ETag,
-    /// and whether it was unusable (so that it is replaced even if nothing else changes).
-    async fn read_manifest(
-        &mut self,
-        snapshot: &Snapshot,
-    ) -> Result<(Manifest, Option<String>, bool), FederationError> {
-        if snapshot.manifest_etag.is_none() {
-            return Ok((Manifest::new(), None, false));
-        }
-        let store = self.store;
-        let fetched =
-            match self.retry.call("GetObject manifest", self.retried, || store.fetch(MANIFEST_KEY)).await {
-                Ok(fetched) => fetched,
-                // Listed, then gone: someone removed it; start afresh.
-                Err(e) if e.s3_failure() == Some(S3Failure::NotFound) => {
-                    return Ok((Manifest::new(), None, false))
-                }
-                Err(e) => return Err(e),
-            };
-        match Manifest::from_bytes(&fetched.bytes) {
-            Ok(manifest) => Ok((manifest, Some(fetched.etag), false)),
-            Err(e) => {
-                tracing::warn!(error = %e, "the manifest is unusable; rebuilding it");
-                self.manifest_rebuilt = true;
-                Ok((Manifest::new(), Some(fetched.etag), true))
+        while matches!(end, PassEnd::Worked) {
+            let Some(oldest) = encoding.pop_front() else { break };
+            self.keep_lease().await?;
+            if let Err(why) = self.finish(oldest, &snapshot, &mut manifest, &mut dirty).await? {
+                end = PassEnd::Conflict(why);
             }
         }
+        // Encodings left after a lost write are dropped (their results with them).
+        drop(encoding);
+        let misfiled_changed = written.misfiled_unusable || manifest.misfiled != written.misfiled;
+        if plan.is_empty() && dirty.is_empty() && !misfiled_changed && !snapshot.legacy_manifest {
+            return Ok((PassEnd::Settled, snapshot, manifest));
+        }
+        self.keep_lease().await?;
+        if !self.write_manifest(&manifest, &mut dirty, &mut written).await? && matches!(end, PassEnd::Worked)
+        {
+            end = PassEnd::Conflict("the manifest changed under this federator".into());
+        }
+        if snapshot.legacy_manifest && matches!(end, PassEnd::Worked) {
+            // Ignored (its windows were recombined as if it were not there); this pass wrote
+            // their records, so it goes.
+            self.delete(layout::LEGACY_MANIFEST_KEY).await?;
+        }
+        Ok((end, snapshot, manifest))
     }
 
-    /// Writes the manifest unless S3 holds it already; false when another writer changed it.
+    /// The stored manifest, read from its objects (`crate::manifest`), [`Options::reads_in_flight`]
+    /// at once; an object that cannot be used is left out, so that its window is recombined.
+    async fn read_manifest(&mut self, snapshot: &Snapshot) -> Result<Stored, FederationError> {
+        let stored = manifest::read_listed(
+            self.store,
+            &snapshot.manifest,
+            self.options.reads_in_flight,
+            Some(&self.retry),
+            self.retried,
+        )
+        .await?;
+        for (key, why) in &stored.unusable {
+            tracing::warn!(key, why, "a manifest object is unusable; its window is recombined");
+        }
+        if snapshot.legacy_manifest {
+            tracing::warn!(
+                key = layout::LEGACY_MANIFEST_KEY,
+                "the single manifest of an earlier build is ignored (every window without a record of its \
+                 own is recombined) and deleted"
+            );
+        }
+        if !stored.unusable.is_empty() || (snapshot.legacy_manifest && snapshot.manifest.is_empty()) {
+            self.manifest_rebuilt = true;
+        }
+        Ok(stored)
+    }
+
+    /// Writes the records of the `dirty` windows that differ from what S3 holds (and deletes
+    /// those of windows no longer in the manifest), then the misfiled record; false when
+    /// another writer changed one of them.
     async fn write_manifest(
         &mut self,
         manifest: &Manifest,
-        etag: &mut Option<String>,
+        dirty: &mut BTreeSet<Window>,
+        written: &mut Written,
     ) -> Result<bool, FederationError> {
-        let bytes = manifest.to_bytes();
-        if etag.as_deref() == Some(md5_etag(&bytes).as_str()) {
+        for window in std::mem::take(dirty) {
+            let Some(key) = layout::manifest_window_key(window) else { continue };
+            match manifest.windows.get(&window.file_stem()) {
+                Some(entry) => {
+                    if !self.write_manifest_object(&key, manifest::window_to_bytes(entry), written).await? {
+                        return Ok(false);
+                    }
+                }
+                None => {
+                    if written.etags.remove(&key).is_some() {
+                        self.delete(&key).await?;
+                    }
+                }
+            }
+        }
+        if written.misfiled_unusable || manifest.misfiled != written.misfiled {
+            let key = layout::MANIFEST_MISFILED_KEY;
+            if manifest.misfiled.is_empty() {
+                if written.etags.remove(key).is_some() {
+                    self.delete(key).await?;
+                }
+            } else if !self
+                .write_manifest_object(key, manifest::misfiled_to_bytes(&manifest.misfiled), written)
+                .await?
+            {
+                return Ok(false);
+            }
+            written.misfiled = manifest.misfiled.clone();
+            written.misfiled_unusable = false;
+        }
+        Ok(true)
+    }
+
+    /// Writes one manifest object unless S3 holds it already (`If-Match` on the ETag read,
+    /// `If-None-Match: *` when there was none); false when another writer changed it.
+    async fn write_manifest_object(
+        &mut self,
+        key: &str,
+        bytes: Vec<u8>,
+        written: &mut Written,
+    ) -> Result<bool, FederationError> {
+        let known = written.etags.get(key);
+        if known.is_some_and(|etag| *etag == md5_etag(&bytes)) {
             return Ok(true);
         }
-        let condition = match etag {
+        let condition = match known {
             Some(e) => Condition::IfMatch(e.clone()),
             None => Condition::IfAbsent,
         };
@@ -689,12 +827,12 @@ impl<'a> Run<'a> {
         let put = self
             .retry
             .call("PutObject manifest", self.retried, || {
-                store.put_if(MANIFEST_KEY, bytes.clone(), "application/json", &condition)
+                store.put_if(key, bytes.clone(), "application/json", &condition)
             })
             .await?;
         match put {
             Put::Written(new) => {
-                *etag = Some(new);
+                written.etags.insert(key.to_owned(), new);
                 Ok(true)
             }
             Put::Lost => Ok(false),
@@ -882,32 +1020,68 @@ impl<'a> Run<'a> {
         Ok(Some(Misfiled { etag, reason }))
     }
 
-    /// Reads, checks and combines one window's inputs and writes its outputs; the inner error
-    /// says why the write was lost to another federator. `ahead` holds the reads started for
+    /// Writes an encoded window's outputs and records it in `manifest` (and `dirty`); the
+    /// error says why the write was lost to another federator.
+    async fn finish(
+        &mut self,
+        encoding: Encoding,
+        snapshot: &Snapshot,
+        manifest: &mut Manifest,
+        dirty: &mut BTreeSet<Window>,
+    ) -> Result<Result<(), String>, FederationError> {
+        let window = encoding.window;
+        let combined = match self.write_combined(encoding, snapshot).await? {
+            Ok(combined) => combined,
+            Err(why) => return Ok(Err(why)),
+        };
+        self.recombined.insert(window, (combined.allocations_key, combined.assets_key, combined.allocations));
+        self.removed.remove(&window);
+        if combined.entry.inputs.is_empty() {
+            manifest.windows.remove(&window.file_stem());
+        } else {
+            manifest.windows.insert(window.file_stem(), combined.entry);
+        }
+        dirty.insert(window);
+        Ok(Ok(()))
+    }
+
+    /// Reads and checks one window's inputs and starts combining and encoding them on the
+    /// blocking pool ([`Run::finish`] writes the result). `ahead` holds the reads started for
     /// this window, if any; once its inputs are in, the reads of the next window of
     /// `recombining` start, so that they go on while this one is combined and written.
-    async fn recombine(
+    async fn start_recombine(
         &mut self,
         window: Window,
         snapshot: &Snapshot,
         stored: &Manifest,
         recombining: &[Window],
         ahead: &mut Option<(Window, Reads)>,
-    ) -> Result<Result<Combined, String>, FederationError> {
+    ) -> Result<Encoding, FederationError> {
         let reads = match ahead.take() {
             Some((w, reads)) if w == window => reads,
             _ => self.start_reads(window, snapshot, stored),
         };
-        let Gathered { mut entry, sets, asset_sets } = self.gather(window, reads, snapshot, stored).await?;
+        let Gathered { entry, sets, asset_sets } = self.gather(window, reads, snapshot, stored).await?;
         if let Some(next) = recombining.iter().find(|w| **w > window) {
             *ahead = Some((*next, self.start_reads(*next, snapshot, stored)));
         }
+        // Combined and encoded on the blocking pool: the next window's reads, and the writes
+        // of the window before, go on meanwhile.
+        let task = tokio::task::spawn_blocking(move || encode_window(window, sets, asset_sets));
+        Ok(Encoding { window, entry, task })
+    }
 
+    /// Waits for a window's encoding and writes its outputs; the inner error says why the
+    /// write was lost to another federator.
+    async fn write_combined(
+        &mut self,
+        encoding: Encoding,
+        snapshot: &Snapshot,
+    ) -> Result<Result<Combined, String>, FederationError> {
+        let Encoding { window, mut entry, task } = encoding;
         let listed_outputs = snapshot.outputs.get(&window);
         let listed = |key: &str| listed_outputs.and_then(|o| o.get(key)).cloned();
-        // Combined and encoded on the blocking pool: the next window's reads go on meanwhile.
-        let encoded = tokio::task::spawn_blocking(move || encode_window(window, sets, asset_sets)).await;
-        let (allocations, allocations_bytes, assets_bytes) = match encoded {
+        let (allocations, allocations_bytes, assets_bytes) = match task.await {
             Ok(encoded) => encoded?,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => {
@@ -1147,7 +1321,8 @@ mod tests {
                 listed(&layout::key("b", Kind::Assets, W0), "\"2\""),
                 listed("federated/b/etl/allocations/1d/junk.json", "\"3\""),
                 listed("federated/c/etl/bingen/allocations/1d/0-86400", "\"4\""),
-                listed(layout::MANIFEST_KEY, "\"m\""),
+                listed(layout::LEGACY_MANIFEST_KEY, "\"m\""),
+                listed(&layout::manifest_window_key(W0).unwrap(), "\"w\""),
                 listed(layout::LEASE_KEY, "\"l\""),
             ],
             Some(&["a".to_owned(), "b".to_owned()]),
@@ -1155,6 +1330,7 @@ mod tests {
         assert_eq!(s.clusters.iter().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(s.inputs[&W0].len(), 2);
         assert_eq!(s.misfiled.keys().collect::<Vec<_>>(), ["federated/b/etl/allocations/1d/junk.json"]);
-        assert_eq!(s.manifest_etag.as_deref(), Some("\"m\""));
+        assert!(s.legacy_manifest);
+        assert_eq!(s.manifest.iter().map(|l| l.etag.as_str()).collect::<Vec<_>>(), ["\"w\""]);
     }
 }

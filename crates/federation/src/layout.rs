@@ -28,8 +28,15 @@ pub const QUARANTINE_PREFIX: &str = "quarantine/";
 pub const RESERVED_CLUSTER_IDS: [&str; 2] = [COMBINED, QUARANTINE];
 /// The longest cluster id accepted, in bytes (a Kubernetes DNS subdomain's limit).
 pub const MAX_CLUSTER_ID_BYTES: usize = 253;
-/// The federator's record of what it combined (`crate::manifest`).
-pub const MANIFEST_KEY: &str = "federated/combined/etl/manifest.json";
+/// The federator's record of what it combined (`crate::manifest`): one object per window,
+/// `<prefix><1d|1h>/<start>-<end>.json` ([`manifest_window_key`]), and
+/// [`MANIFEST_MISFILED_KEY`].
+pub const MANIFEST_PREFIX: &str = "federated/combined/etl/manifest/";
+/// The manifest's record of the misfiled objects.
+pub const MANIFEST_MISFILED_KEY: &str = "federated/combined/etl/manifest/misfiled.json";
+/// The manifest as one object, as earlier builds wrote it: ignored, every window recombined
+/// once, then deleted (`docs/federation.md`).
+pub const LEGACY_MANIFEST_KEY: &str = "federated/combined/etl/manifest.json";
 /// The federators' lease (`crate::lease`).
 pub const LEASE_KEY: &str = "federated/combined/etl/.lease";
 
@@ -222,8 +229,8 @@ pub enum Classified {
     Input { cluster: String, kind: Kind, window: Window },
     /// A combined daily or hourly set.
     Output { kind: Kind, window: Window },
-    /// The federator's manifest.
-    Manifest,
+    /// An object of the federator's manifest (`crate::manifest`).
+    Manifest(ManifestObject),
     /// The federators' lease.
     Lease,
     /// In a cluster's `etl/{allocations,assets}/{1d,1h}/` folder (or in a folder whose name
@@ -232,6 +239,38 @@ pub enum Classified {
     /// Not an object ampfed writes or reads (Kubecost's `bingen/` files, other tools' files);
     /// left alone. `folder` is the cluster folder, when there is one.
     Ignored { folder: Option<String> },
+}
+
+/// Which object of the manifest a key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManifestObject {
+    /// The record of one window (a UTC day or a UTC hour).
+    Window(Window),
+    /// The record of the misfiled objects.
+    Misfiled,
+    /// The single manifest of earlier builds ([`LEGACY_MANIFEST_KEY`]).
+    Legacy,
+}
+
+/// The key of the manifest's record of `window`; `None` for a window that is neither a UTC
+/// day nor a UTC hour (no input has one).
+pub fn manifest_window_key(window: Window) -> Option<String> {
+    let resolution = Resolution::of(window)?;
+    Some(format!("{MANIFEST_PREFIX}{resolution}/{}{JSON_SUFFIX}", window.file_stem()))
+}
+
+/// What a key under [`MANIFEST_PREFIX`] (given without it) is: `None` for anything the
+/// federator does not write there.
+fn manifest_object(file: &str) -> Option<ManifestObject> {
+    if file == "misfiled.json" {
+        return Some(ManifestObject::Misfiled);
+    }
+    let (resolution, name) = file.split_once('/')?;
+    let resolution = Resolution::parse(resolution)?;
+    if !name.ends_with(JSON_SUFFIX) {
+        return None;
+    }
+    window_of(name, resolution).ok().map(ManifestObject::Window)
 }
 
 /// Reads a `<start>-<end>.parquet` (or legacy `<start>-<end>.json`) file name as one window
@@ -278,7 +317,13 @@ pub fn classify(key: &str) -> Classified {
     });
     if folder == COMBINED {
         return match (tail, ours) {
-            ("etl/manifest.json", _) => Classified::Manifest,
+            ("etl/manifest.json", _) => Classified::Manifest(ManifestObject::Legacy),
+            (_, None) if tail.starts_with("etl/manifest/") => {
+                match tail.strip_prefix("etl/manifest/").and_then(manifest_object) {
+                    Some(object) => Classified::Manifest(object),
+                    None => Classified::Ignored { folder: Some(folder.to_owned()) },
+                }
+            }
             ("etl/.lease", _) => Classified::Lease,
             (_, Some((kind, resolution, file))) => match window_of(file, resolution) {
                 Ok(window) => Classified::Output { kind, window },
@@ -355,7 +400,23 @@ mod tests {
             classify(&key(COMBINED, Kind::Allocations, DAY)),
             Classified::Output { kind: Kind::Allocations, window: DAY }
         );
-        assert_eq!(classify(MANIFEST_KEY), Classified::Manifest);
+        assert_eq!(classify(LEGACY_MANIFEST_KEY), Classified::Manifest(ManifestObject::Legacy));
+        assert_eq!(classify(MANIFEST_MISFILED_KEY), Classified::Manifest(ManifestObject::Misfiled));
+        let hour = Window { start: 86_400 + 3600, end: 86_400 + 7200 };
+        for w in [DAY, hour] {
+            let k = manifest_window_key(w).unwrap();
+            assert_eq!(classify(&k), Classified::Manifest(ManifestObject::Window(w)), "{k}");
+        }
+        assert_eq!(manifest_window_key(DAY).unwrap(), "federated/combined/etl/manifest/1d/86400-172800.json");
+        assert_eq!(manifest_window_key(Window { start: 1, end: 2 }), None);
+        for foreign in [
+            "federated/combined/etl/manifest/1d/86400-90000.json",
+            "federated/combined/etl/manifest/1d/86400-172800.parquet",
+            "federated/combined/etl/manifest/1w/86400-172800.json",
+            "federated/combined/etl/manifest/notes.txt",
+        ] {
+            assert_eq!(classify(foreign), Classified::Ignored { folder: Some(COMBINED.into()) }, "{foreign}");
+        }
         assert_eq!(classify(LEASE_KEY), Classified::Lease);
         assert_eq!(quarantine_key(&k), "quarantine/federated/cluster-a/etl/assets/1d/86400-172800.parquet");
     }

@@ -62,6 +62,8 @@ pub enum FederationError {
     LeaseHeld { key: String, holder: String, waited_ms: u64 },
     #[error("the federation lease {key} was lost ({message}); this federator stopped writing")]
     LeaseLost { key: String, message: String },
+    #[error("object {key} is {size} bytes or more, over the {limit} bytes read of it")]
+    TooLarge { key: String, size: u64, limit: u64 },
     #[error("the manifest {key} cannot be written: {message}")]
     Manifest { key: String, message: String },
     #[error("federation did not settle after {passes} passes: {last}")]

@@ -25,7 +25,9 @@ mod columns;
 mod container;
 mod error;
 mod keys;
+pub mod scan;
 
+pub use codec::{allocation_piece, allocation_piece_of, encode_combined_allocations, AllocationPiece};
 pub use codec::{
     decode_allocations, decode_any, decode_any_with, decode_assets, encode_allocations, encode_assets,
     schema, ColumnInfo, EtlObject, EtlSet,

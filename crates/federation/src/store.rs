@@ -107,6 +107,21 @@ pub fn is_md5_etag(etag: &str) -> bool {
     bare.len() == 32 && bare.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A body read whole, with its ETag (`None`: the body's MD5): a body that does not match an
+/// MD5 ETag was cut or changed on the way, a transient failure to read again.
+fn checked_body(key: &str, bytes: Vec<u8>, etag: Option<String>) -> Result<Fetched, FederationError> {
+    let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
+    if is_md5_etag(&etag) && md5_etag(&bytes) != etag {
+        return Err(FederationError::S3 {
+            operation: "GetObject body",
+            target: key.to_owned(),
+            message: format!("the body read ({} bytes) does not match its ETag {etag}", bytes.len()),
+            failure: S3Failure::Transient,
+        });
+    }
+    Ok(Fetched { bytes, etag })
+}
+
 /// The S3 error code and message when S3 answered, the whole error chain otherwise, and the
 /// class of the failure.
 fn s3_error<E>(operation: &'static str, target: &str, e: SdkError<E, HttpResponse>) -> FederationError
@@ -387,16 +402,43 @@ impl Store {
             })?
             .into_bytes()
             .to_vec();
-        let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
-        if is_md5_etag(&etag) && md5_etag(&bytes) != etag {
-            return Err(FederationError::S3 {
+        checked_body(key, bytes, etag)
+    }
+
+    /// Reads one object whole, as [`Store::fetch`], refusing one larger than `limit` bytes
+    /// ([`FederationError::TooLarge`]) before reading more than `limit` bytes of it.
+    pub async fn fetch_limited(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
+        let too_large = |size: u64| FederationError::TooLarge { key: key.to_owned(), size, limit };
+        let mut out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_error("GetObject", key, e))?;
+        if let Some(length) = out.content_length().and_then(|l| u64::try_from(l).ok()) {
+            if length > limit {
+                return Err(too_large(length));
+            }
+        }
+        let etag = out.e_tag().map(str::to_owned);
+        let mut bytes = Vec::new();
+        loop {
+            let chunk = out.body.try_next().await.map_err(|e| FederationError::S3 {
                 operation: "GetObject body",
                 target: key.to_owned(),
-                message: format!("the body read ({} bytes) does not match its ETag {etag}", bytes.len()),
+                message: ampfed_aws::error_text(&e),
                 failure: S3Failure::Transient,
-            });
+            })?;
+            let Some(chunk) = chunk else { break };
+            let read = (bytes.len() + chunk.len()) as u64;
+            if read > limit {
+                return Err(too_large(read));
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched { bytes, etag })
+        checked_body(key, bytes, etag)
     }
 
     /// Every object under `prefix`, with its ETag, in key order.

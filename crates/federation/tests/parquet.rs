@@ -705,3 +705,49 @@ fn the_docs_list_every_column_with_its_type() {
     assert!(missing.is_empty(), "docs/etl-format.md lacks the schema rows:\n{}", missing.join("\n"));
     assert!(docs.contains(&format!("version {SCHEMA_VERSION}")), "the docs name the current version");
 }
+
+/// The federator's column path: pieces read from each cluster's object, combined, give the
+/// bytes of the row path (the union set encoded), in key order and in any other order.
+#[test]
+fn combined_columns_give_the_bytes_of_the_combined_set() {
+    use ampfed_federation::parquet::{allocation_piece, allocation_piece_of, encode_combined_allocations};
+    let set_of = |cluster: &str, pods: usize| {
+        let rows = (0..pods).map(|p| allocation(cluster, &format!("web-{p}"), p as f64 * 0.1)).collect();
+        AllocationSet::new(vec![cluster.to_owned()], DAY, rows)
+    };
+    let sets = [set_of("c1", 3), set_of("c2", 0), set_of("c3", 5), set_of("c3-x", 2)];
+    let mut all = Vec::new();
+    for s in &sets {
+        all.extend(s.allocations.iter().cloned());
+    }
+    let clusters = sets.iter().map(|s| s.clusters[0].clone()).collect();
+    let expected = encode_allocations(&AllocationSet::new(clusters, DAY, all), None).expect("encode");
+    let pieces: Vec<_> = sets
+        .iter()
+        .map(|s| {
+            let cluster = &s.clusters[0];
+            let bytes = encode_allocations(s, Some("writer-1")).expect("encode");
+            let key = EtlKey::parquet(cluster, Kind::Allocations, DAY).expect("a day").to_string();
+            let (piece, source) =
+                allocation_piece(&key, bytes.into(), cluster, DAY).expect("the column path takes it");
+            assert_eq!(source.as_deref(), Some("writer-1"));
+            assert_eq!(piece.rows(), s.allocations.len());
+            piece
+        })
+        .collect();
+    let (rows, bytes) = encode_combined_allocations(DAY, pieces.clone()).expect("combine");
+    assert_eq!(rows, 10);
+    assert!(bytes == expected, "the column path wrote other bytes");
+    // Out of order (names unsorted once concatenated): through rows, the same bytes.
+    let reversed: Vec<_> = pieces.into_iter().rev().collect();
+    assert!(encode_combined_allocations(DAY, reversed).expect("combine").1 == expected);
+    // Pieces made from decoded sets (the row path's inputs) give them too.
+    let from_sets: Vec<_> = sets.iter().map(|s| allocation_piece_of(s).expect("piece")).collect();
+    assert!(encode_combined_allocations(DAY, from_sets).expect("combine").1 == expected);
+    // Another cluster's key, another window: not taken, left to the row path.
+    let bytes = encode_allocations(&sets[0], None).expect("encode");
+    let key = EtlKey::parquet("c1", Kind::Allocations, DAY).expect("a day").to_string();
+    assert!(allocation_piece(&key, bytes.clone().into(), "c2", DAY).is_none());
+    let other = Window { start: DAY.end, end: DAY.end + 86_400 };
+    assert!(allocation_piece(&key, bytes.into(), "c1", other).is_none());
+}

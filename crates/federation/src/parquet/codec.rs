@@ -5,8 +5,11 @@
 //! parsing, and against its key when the key is one of the layout's ([`EtlKey`]).
 
 use ampfed_allocation::{Allocation, AllocationSet, AssetSet, Window};
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int64Array, ListArray, MapArray, RecordBatch, StringArray, StructArray,
+};
 use arrow_schema::Field;
+use bytes::Bytes;
 use std::sync::Arc;
 
 use super::allocations;
@@ -52,7 +55,7 @@ pub struct EtlObject {
 }
 
 /// The two columns every table starts with: the set's window, on every row.
-const WINDOW_COLUMNS: [&str; 2] = ["window_start", "window_end"];
+pub(super) const WINDOW_COLUMNS: [&str; 2] = ["window_start", "window_end"];
 /// The assets table's third column.
 const TYPE_COLUMN: &str = "type";
 
@@ -311,7 +314,7 @@ fn typed_rows(batch: &RecordBatch, first: usize) -> Result<Vec<AnyAsset>, ErrorK
         .collect()
 }
 
-fn check_window(batch: &RecordBatch, window: Window, first: usize) -> Result<(), ErrorKind> {
+pub(super) fn check_window(batch: &RecordBatch, window: Window, first: usize) -> Result<(), ErrorKind> {
     for (name, expected) in [(WINDOW_COLUMNS[0], window.start), (WINDOW_COLUMNS[1], window.end)] {
         let column =
             batch.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<Int64Array>()).ok_or_else(
@@ -361,4 +364,277 @@ pub fn schema(kind: Kind) -> Vec<ColumnInfo> {
         }
     }
     out
+}
+
+/// One input's allocations, held as Arrow columns for [`encode_combined_allocations`]: what
+/// the federator combines without making rows of them. The columns are those of the
+/// allocations table after the window columns, in file order, with the values today's encoder
+/// would build from the set's rows in stored order.
+#[derive(Clone, Debug)]
+pub struct AllocationPiece {
+    clusters: Vec<String>,
+    rows: usize,
+    columns: Vec<ArrayRef>,
+}
+
+impl AllocationPiece {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// The allocations table's columns after the window columns for no rows, as the encoder
+/// builds them: their fields are what a piece's columns must be.
+fn empty_allocations() -> &'static [(Field, ArrayRef)] {
+    static EMPTY: std::sync::OnceLock<Vec<(Field, ArrayRef)>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| columns::encode_rows::<Allocation>(&allocations::columns(), &[]).unwrap_or_default())
+}
+
+fn allocation_fields() -> Vec<Field> {
+    empty_allocations().iter().map(|(f, _)| f.clone()).collect()
+}
+
+fn empty_allocation_columns() -> Vec<ArrayRef> {
+    empty_allocations().iter().map(|(_, a)| Arc::clone(a)).collect()
+}
+
+/// The piece of an allocations object when it is a current-version Parquet object that
+/// passes, in its columns, every check [`decode_allocations`] and `trust::check_set` make for
+/// the key of `cluster` and `window`, with its writer id; `None` when anything is off (or of
+/// another version, or JSON), for the caller to take the row path, which says exactly what.
+pub fn allocation_piece(
+    key: &str,
+    bytes: Bytes,
+    cluster: &str,
+    window: Window,
+) -> Option<(AllocationPiece, Option<String>)> {
+    if !bytes.starts_with(b"PAR1") {
+        return None;
+    }
+    let opened = container::open_bytes(bytes, &Limits::default()).ok()?;
+    let header = &opened.header;
+    if header.kind != Kind::Allocations
+        || header.version != SCHEMA_VERSION
+        || header.window != window
+        || header.clusters != [cluster]
+    {
+        return None;
+    }
+    let k = EtlKey::parse(key)?;
+    if k.kind != Kind::Allocations || k.window != window || k.encoding != Encoding::Parquet {
+        return None;
+    }
+    let columns = allocations::columns();
+    columns::check_names(&columns, &WINDOW_COLUMNS, header.version, &opened.schema).ok()?;
+    let fields = &allocation_fields();
+    let source = header.source.clone();
+    let declared = opened.rows;
+    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); fields.len()];
+    let mut rows = 0;
+    let prefix = format!("{cluster}/");
+    let mut last_name: Option<String> = None;
+    for batch in opened.batches {
+        let batch = batch.ok()?;
+        check_window(&batch, window, rows).ok()?;
+        let mut taken = Vec::with_capacity(fields.len());
+        for field in fields {
+            let array = batch.column_by_name(field.name())?;
+            if array.data_type() != field.data_type() || !canonical(array.as_ref()) {
+                return None;
+            }
+            taken.push(Arc::clone(array));
+        }
+        let get = |name: &str| fields.iter().position(|f| f.name() == name).map(|i| &taken[i]);
+        let names = get("name")?.as_any().downcast_ref::<StringArray>()?;
+        let clusters = get("cluster")?.as_any().downcast_ref::<StringArray>()?;
+        let starts = get("start")?.as_any().downcast_ref::<Int64Array>()?;
+        let ends = get("end")?.as_any().downcast_ref::<Int64Array>()?;
+        for i in 0..batch.num_rows() {
+            let name = names.value(i);
+            let (start, end) = (starts.value(i), ends.value(i));
+            // Strictly increasing names: sorted as the encoder sorts, and no duplicates.
+            if clusters.value(i) != cluster
+                || !name.starts_with(&prefix)
+                || last_name.as_deref().is_some_and(|l| l >= name)
+                || !(window.start <= start && start <= end && end <= window.end)
+            {
+                return None;
+            }
+            last_name = Some(name.to_owned());
+        }
+        rows += batch.num_rows();
+        for (part, array) in parts.iter_mut().zip(taken) {
+            part.push(array);
+        }
+    }
+    if rows != declared {
+        return None;
+    }
+    let columns = match rows {
+        0 => empty_allocation_columns(),
+        _ => parts.iter().map(|p| concat(p)).collect::<Option<Vec<_>>>()?,
+    };
+    Some((AllocationPiece { clusters: header_clusters(cluster), rows, columns }, source))
+}
+
+fn header_clusters(cluster: &str) -> Vec<String> {
+    vec![cluster.to_owned()]
+}
+
+/// The piece of a decoded (and trusted) set: its rows in stored order.
+pub fn allocation_piece_of(set: &AllocationSet) -> Result<AllocationPiece, ParquetError> {
+    let fail = |kind| ParquetError::new(&new_object(Kind::Allocations, set.window), kind);
+    let rows: Vec<&Allocation> = set.allocations.iter().collect();
+    let columns = columns::encode_rows(&allocations::columns(), &rows).map_err(fail)?;
+    Ok(AllocationPiece {
+        clusters: set.clusters.clone(),
+        rows: rows.len(),
+        columns: columns.into_iter().map(|(_, a)| a).collect(),
+    })
+}
+
+/// The Parquet object of the union of `pieces` (in the order given) over `window`, and its
+/// rows: the same bytes as [`encode_allocations`] of the set of all their rows, written
+/// straight from the columns when the names come sorted (each input's are, and inputs in key
+/// order are), through rows otherwise.
+pub fn encode_combined_allocations(
+    window: Window,
+    pieces: Vec<AllocationPiece>,
+) -> Result<(usize, Vec<u8>), ParquetError> {
+    let fail = |kind| ParquetError::new(&new_object(Kind::Allocations, window), kind);
+    checked_window(window).map_err(fail)?;
+    let fields = allocation_fields();
+    let members: Vec<String> = pieces.iter().flat_map(|p| p.clusters.iter().cloned()).collect();
+    let rows: usize = pieces.iter().map(|p| p.rows).sum();
+    let mut columns = window_columns(window, rows);
+    for (i, field) in fields.iter().enumerate() {
+        let parts: Vec<ArrayRef> = pieces.iter().map(|p| Arc::clone(&p.columns[i])).collect();
+        let array = match parts.len() {
+            0 => Arc::clone(&empty_allocations()[i].1),
+            _ => concat(&parts).ok_or_else(|| {
+                fail(ErrorKind::Schema { detail: format!("column `{}` does not concatenate", field.name()) })
+            })?,
+        };
+        columns.push((field.clone(), array));
+    }
+    drop(pieces);
+    let name_at = 2 + fields.iter().position(|f| f.name() == "name").unwrap_or(0);
+    let sorted = columns[name_at]
+        .1
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .is_some_and(|names| (1..names.len()).all(|i| names.value(i - 1) <= names.value(i)));
+    if !sorted {
+        // Rows, sorted (stably) as the encoder sorts them.
+        let schema =
+            Arc::new(arrow_schema::Schema::new(columns.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>()));
+        let batch = RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect())
+            .map_err(|e| fail(library(e)))?;
+        let mut all = vec![Allocation::default(); rows];
+        columns::decode_rows(&allocations::columns(), SCHEMA_VERSION, &batch, &mut all, 0).map_err(fail)?;
+        let bytes = encode_allocations(&AllocationSet::new(members, window, all), None)?;
+        return Ok((rows, bytes));
+    }
+    let sorted_by = sorting(&columns, &["name"]).map_err(fail)?;
+    let header = header(Kind::Allocations, window, &members, None);
+    let bytes = container::write(&header, columns, &sorted_by, &Limits::default()).map_err(fail)?;
+    Ok((rows, bytes))
+}
+
+/// Whether `array` has no nulls (at any depth), only finite floats, and maps whose keys
+/// strictly increase within each entry: what the row path's `BTreeMap`s and checks give.
+fn canonical(array: &dyn Array) -> bool {
+    if array.null_count() != 0 {
+        return false;
+    }
+    let any = array.as_any();
+    if let Some(a) = any.downcast_ref::<Float64Array>() {
+        return a.values().iter().all(|x| x.is_finite());
+    }
+    if let Some(a) = any.downcast_ref::<ListArray>() {
+        return canonical(a.values().as_ref());
+    }
+    if let Some(a) = any.downcast_ref::<StructArray>() {
+        return a.columns().iter().all(|c| canonical(c.as_ref()));
+    }
+    if let Some(a) = any.downcast_ref::<MapArray>() {
+        let Some(keys) = a.keys().as_any().downcast_ref::<StringArray>() else { return false };
+        let offsets = a.value_offsets();
+        let increasing = offsets.windows(2).all(|w| {
+            let (from, to) = (w[0] as usize, w[1] as usize);
+            (from + 1..to).all(|j| keys.value(j - 1) < keys.value(j))
+        });
+        return increasing && canonical(a.entries());
+    }
+    any.downcast_ref::<Int64Array>().is_some() || any.downcast_ref::<StringArray>().is_some()
+}
+
+/// `parts` (arrays of one type without nulls, as [`canonical`] accepts) end to end.
+fn concat(parts: &[ArrayRef]) -> Option<ArrayRef> {
+    let first = parts.first()?;
+    if parts.len() == 1 && first.offset() == 0 {
+        return Some(Arc::clone(first));
+    }
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let builder = first.to_data().into_builder().len(len).offset(0).nulls(None);
+    let any = first.as_any();
+    let data = if any.downcast_ref::<Int64Array>().is_some() {
+        let mut values: Vec<i64> = Vec::with_capacity(len);
+        for p in parts {
+            values.extend_from_slice(p.as_any().downcast_ref::<Int64Array>()?.values());
+        }
+        builder.buffers(vec![values.into()])
+    } else if any.downcast_ref::<Float64Array>().is_some() {
+        let mut values: Vec<f64> = Vec::with_capacity(len);
+        for p in parts {
+            values.extend_from_slice(p.as_any().downcast_ref::<Float64Array>()?.values());
+        }
+        builder.buffers(vec![values.into()])
+    } else if any.downcast_ref::<StringArray>().is_some() {
+        let mut offsets: Vec<i32> = Vec::with_capacity(len + 1);
+        offsets.push(0);
+        let mut values: Vec<u8> = Vec::new();
+        for p in parts {
+            let a = p.as_any().downcast_ref::<StringArray>()?;
+            let o = a.value_offsets();
+            let (from, to) = (*o.first()? as usize, *o.last()? as usize);
+            let base = i32::try_from(values.len()).ok()? - o[0];
+            offsets.extend(o[1..].iter().map(|x| x + base));
+            values.extend_from_slice(&a.value_data()[from..to]);
+        }
+        i32::try_from(values.len()).ok()?;
+        builder.buffers(vec![offsets.into(), values.into()])
+    } else if any.downcast_ref::<ListArray>().is_some() || any.downcast_ref::<MapArray>().is_some() {
+        let mut offsets: Vec<i32> = Vec::with_capacity(len + 1);
+        offsets.push(0);
+        let mut children: Vec<ArrayRef> = Vec::with_capacity(parts.len());
+        let mut at = 0i32;
+        for p in parts {
+            let (o, child): (&[i32], ArrayRef) = match p.as_any().downcast_ref::<ListArray>() {
+                Some(a) => (a.value_offsets(), Arc::clone(a.values())),
+                None => {
+                    let a = p.as_any().downcast_ref::<MapArray>()?;
+                    (a.value_offsets(), Arc::new(a.entries().clone()))
+                }
+            };
+            let (from, to) = (*o.first()?, *o.last()?);
+            offsets.extend(o[1..].iter().map(|x| x - from + at));
+            at = at.checked_add(to - from)?;
+            children.push(child.slice(from as usize, (to - from) as usize));
+        }
+        builder.buffers(vec![offsets.into()]).child_data(vec![concat(&children)?.to_data()])
+    } else if let Some(s) = any.downcast_ref::<StructArray>() {
+        let mut child_data = Vec::with_capacity(s.num_columns());
+        for i in 0..s.num_columns() {
+            let children: Vec<ArrayRef> = parts
+                .iter()
+                .map(|p| p.as_any().downcast_ref::<StructArray>().map(|s| Arc::clone(s.column(i))))
+                .collect::<Option<_>>()?;
+            child_data.push(concat(&children)?.to_data());
+        }
+        builder.buffers(vec![]).child_data(child_data)
+    } else {
+        return None;
+    };
+    data.build().ok().map(arrow_array::make_array)
 }

@@ -247,10 +247,22 @@ pub(super) fn open(bytes: &[u8], limits: &Limits) -> Result<Opened, ErrorKind> {
         return Err(ErrorKind::TooLarge { bytes: bytes.len() as u64, limit: limits.max_object_bytes });
     }
     verify(bytes)?;
+    open_verified(Bytes::copy_from_slice(bytes), limits)
+}
+
+/// [`open`] without copying `bytes`.
+pub(super) fn open_bytes(bytes: Bytes, limits: &Limits) -> Result<Opened, ErrorKind> {
+    if bytes.len() as u64 > limits.max_object_bytes {
+        return Err(ErrorKind::TooLarge { bytes: bytes.len() as u64, limit: limits.max_object_bytes });
+    }
+    verify(&bytes)?;
+    open_verified(bytes, limits)
+}
+
+/// The rest of [`open`], once size and checksum are checked.
+fn open_verified(bytes: Bytes, limits: &Limits) -> Result<Opened, ErrorKind> {
     let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new_with_options(Bytes::copy_from_slice(bytes), options)
-            .map_err(library)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options).map_err(library)?;
     let metadata = Arc::clone(builder.metadata());
     let file = metadata.file_metadata();
     let kv = file.key_value_metadata().map(Vec::as_slice).unwrap_or_default();
@@ -275,7 +287,10 @@ pub(super) fn open(bytes: &[u8], limits: &Limits) -> Result<Opened, ErrorKind> {
         });
     }
     let schema = Arc::clone(builder.schema());
-    let batches = builder.with_batch_size(READ_BATCH_ROWS).build().map_err(library)?;
+    // No larger than the object: the readers size their buffers by the batch, and most
+    // objects hold a few hundred rows.
+    let batch_rows = READ_BATCH_ROWS.min(usize::try_from(rows).unwrap_or(READ_BATCH_ROWS).max(1));
+    let batches = builder.with_batch_size(batch_rows).build().map_err(library)?;
     // `rows` is at most `max_rows`, which a caller sized for memory.
     Ok(Opened { header, schema, rows: rows as usize, batches })
 }

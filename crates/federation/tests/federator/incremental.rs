@@ -3,12 +3,12 @@
 //! its window; the combined objects of a clean run are what the federator always wrote.
 
 use ampfed_allocation::{AllocationSet, AssetSet};
-use ampfed_federation::layout::MANIFEST_KEY;
-use ampfed_federation::manifest::Manifest;
+use ampfed_federation::layout::{manifest_window_key, LEGACY_MANIFEST_KEY, MANIFEST_PREFIX};
+use ampfed_federation::manifest;
 use ampfed_federation::store::Condition;
 use ampfed_federation::{federate, federate_with, parquet, LeaseOutcome, Store};
 
-use crate::support::{self, cluster_names, day, options, seed, server, set};
+use crate::support::{self, cluster_names, day, options, recorded_store, seed, server, set, Recorder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_run_writes_what_the_federator_always_wrote_and_a_second_run_reads_nothing() {
@@ -46,7 +46,7 @@ async fn a_clean_run_writes_what_the_federator_always_wrote_and_a_second_run_rea
         let expected = parquet::encode_assets(&AssetSet::combine(&assets).unwrap(), None).unwrap();
         assert_eq!(store.fetch(&first.asset_objects_written[d]).await.unwrap().bytes, expected);
     }
-    let manifest = Manifest::from_bytes(&store.fetch(MANIFEST_KEY).await.unwrap().bytes).unwrap();
+    let manifest = manifest::read_all(&store).await.unwrap();
     assert_eq!(manifest.windows.len(), 3);
     assert!(manifest.windows.values().all(|w| w.inputs.len() == 6 && w.outputs.len() == 2));
 
@@ -134,27 +134,159 @@ async fn federate_recombines_everything_and_two_runs_report_the_same() {
     assert_eq!(all.recombined, [day(0), day(1)]);
 }
 
+/// The keys of the manifest's objects with their ETags.
+async fn manifest_objects(store: &Store) -> std::collections::BTreeMap<String, String> {
+    store.list(MANIFEST_PREFIX).await.unwrap().into_iter().map(|l| (l.key, l.etag)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreadable_manifest_is_rebuilt_to_the_same_bytes() {
+async fn only_the_records_of_the_windows_recombined_are_written() {
+    let s3 = server();
+    let recorder = Recorder::default();
+    let store = recorded_store(s3.endpoint(), "incremental-records", &recorder);
+    seed(&store, 3, 4).await;
+    recorder.clear();
+    federate_with(&store, &options("f")).await.unwrap();
+    let manifest_puts = |recorder: &Recorder| -> Vec<String> {
+        recorder.puts().into_iter().filter(|p| p.contains(&format!("/{MANIFEST_PREFIX}"))).collect()
+    };
+    let records: Vec<String> = (0..4).map(|d| manifest_window_key(day(d)).unwrap()).collect();
+    assert_eq!(
+        manifest_puts(&recorder),
+        records.iter().map(|k| format!("/incremental-records/{k}")).collect::<Vec<_>>(),
+        "one record per window, written once"
+    );
+    let before = manifest_objects(&store).await;
+    assert_eq!(before.keys().collect::<Vec<_>>(), records.iter().collect::<Vec<_>>(), "no misfiled record");
+
+    // Nothing changed: nothing of the manifest is written.
+    recorder.clear();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert!(r.recombined.is_empty());
+    assert_eq!(manifest_puts(&recorder), Vec::<String>::new());
+    let other: Vec<String> = recorder.puts().into_iter().filter(|p| !p.ends_with("/.lease")).collect();
+    assert_eq!(other, Vec::<String>::new(), "a settled run writes the lease only");
+
+    // One input rewritten: its window's record alone, once.
+    store.put_set("cluster-b", &set("cluster-b", day(2), 4)).await.unwrap();
+    recorder.clear();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert_eq!(r.recombined, [day(2)]);
+    assert_eq!(manifest_puts(&recorder), [format!("/incremental-records/{}", records[2])]);
+    let after = manifest_objects(&store).await;
+    for (key, etag) in &before {
+        assert_eq!(after[key] == *etag, *key != records[2], "{key}");
+    }
+
+    // A full run recombines every window, and writes no record whose bytes are unchanged.
+    recorder.clear();
+    let r = federate(&store, None).await.unwrap();
+    assert_eq!(r.recombined.len(), 4);
+    assert_eq!(manifest_puts(&recorder), Vec::<String>::new());
+    assert_eq!(manifest_objects(&store).await, after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_record_recombines_just_its_window_to_the_same_bytes() {
     let s3 = server();
     let store = support::store(s3.endpoint(), "incremental-manifest");
-    seed(&store, 2, 2).await;
+    seed(&store, 2, 3).await;
     federate_with(&store, &options("f")).await.unwrap();
     let clean = support::combined(&store).await;
+    let record = |d: i64| manifest_window_key(day(d)).unwrap();
+    let day0 = store.fetch(&record(0)).await.unwrap().bytes;
+    let other_version =
+        String::from_utf8(day0.clone()).unwrap().replace("\"version\": 2", "\"version\": 1").into_bytes();
+    let cases: [(&str, Option<Vec<u8>>); 5] = [
+        ("cut short", Some(b"{\"version\": 2, \"sta".to_vec())),
+        ("not JSON", Some(b"\x00\x01garbage".to_vec())),
+        ("another version", Some(other_version)),
+        ("another window's record", Some(day0)),
+        ("deleted", None),
+    ];
+    for (case, bytes) in cases {
+        match bytes {
+            Some(bytes) => {
+                store.put_object(&record(1), bytes, "application/json", &Condition::Always).await.unwrap();
+            }
+            None => store.delete_object(&record(1)).await.unwrap(),
+        }
+        let r = federate_with(&store, &options("f")).await.unwrap();
+        assert_eq!(r.manifest_rebuilt, case != "deleted", "{case}");
+        assert_eq!(r.recombined, [day(1)], "{case}");
+        assert_eq!(r.skipped, [day(0), day(2)], "{case}");
+        assert_eq!(r.objects_read, 4, "{case}: day 1's inputs only");
+        assert!(r.objects_written.len() == 1 && r.quarantined.is_empty(), "{case}");
+        assert_eq!(support::combined(&store).await, clean, "{case}");
+        let again = federate_with(&store, &options("f")).await.unwrap();
+        assert!(again.recombined.is_empty() && !again.manifest_rebuilt, "{case}: {again:?}");
+    }
+    // A manifest object is read only up to a bound (`manifest::MAX_OBJECT_BYTES`).
+    let big = store.fetch_limited(&record(0), 16).await.unwrap_err();
+    assert!(matches!(big, ampfed_federation::FederationError::TooLarge { limit: 16, .. }), "{big}");
+    // An unusable misfiled record is replaced (here deleted: nothing is misfiled); an unusable record of a window with nothing
+    // left is deleted.
     store
         .put_object(
-            MANIFEST_KEY,
-            b"{\"version\": 1, \"windo".to_vec(),
+            ampfed_federation::layout::MANIFEST_MISFILED_KEY,
+            b"[]".to_vec(),
             "application/json",
             &Condition::Always,
         )
         .await
         .unwrap();
+    let gone = manifest_window_key(day(9)).unwrap();
+    store.put_object(&gone, b"{}".to_vec(), "application/json", &Condition::Always).await.unwrap();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert!(r.manifest_rebuilt && r.recombined.is_empty(), "{r:?}");
+    assert_eq!(support::combined(&store).await, clean);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_single_manifest_of_an_earlier_build_is_ignored_then_deleted() {
+    let s3 = server();
+    let recorder = Recorder::default();
+    let store = recorded_store(s3.endpoint(), "incremental-legacy-manifest", &recorder);
+    seed(&store, 2, 2).await;
+    federate_with(&store, &options("f")).await.unwrap();
+    let clean = support::combined(&store).await;
+    // The bucket as an earlier build left it: combined sets, one manifest.json, no records.
+    let legacy = r#"{"version": 1, "windows": {}}"#;
+    for key in manifest_objects(&store).await.into_keys() {
+        store.delete_object(&key).await.unwrap();
+    }
+    store
+        .put_object(LEGACY_MANIFEST_KEY, legacy.into(), "application/json", &Condition::Always)
+        .await
+        .unwrap();
+
+    recorder.clear();
     let r = federate_with(&store, &options("f")).await.unwrap();
     assert!(r.manifest_rebuilt);
-    assert_eq!(r.recombined, [day(0), day(1)]);
-    assert_eq!(r.objects_written.len(), 2);
+    assert_eq!(r.recombined, [day(0), day(1)], "every window recombined once");
+    assert_eq!(r.objects_read, 8);
+    let combined_puts: Vec<String> =
+        recorder.puts().into_iter().filter(|p| p.contains("/federated/combined/etl/allocations/")).collect();
+    assert_eq!(combined_puts, Vec::<String>::new(), "the combined sets held the same bytes already");
+    assert_eq!(
+        store.fetch(LEGACY_MANIFEST_KEY).await.unwrap_err().s3_failure(),
+        Some(ampfed_federation::S3Failure::NotFound),
+        "manifest.json is deleted"
+    );
     assert_eq!(support::combined(&store).await, clean);
+
+    // Left next to the records (a run killed before deleting it): the records are used, it
+    // is deleted.
+    store
+        .put_object(LEGACY_MANIFEST_KEY, legacy.into(), "application/json", &Condition::Always)
+        .await
+        .unwrap();
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert!(r.recombined.is_empty() && !r.manifest_rebuilt, "{r:?}");
+    assert!(store.fetch(LEGACY_MANIFEST_KEY).await.is_err());
+    assert_eq!(support::combined(&store).await, clean);
+    let r = federate_with(&store, &options("f")).await.unwrap();
+    assert_eq!((r.recombined.len(), r.passes), (0, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

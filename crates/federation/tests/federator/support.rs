@@ -182,7 +182,7 @@ pub(crate) async fn reference(
     seed(&store, clusters, days).await;
     federate_with(&store, &options("reference")).await.expect("the clean run");
     let state = combined(&store).await;
-    assert_eq!(state.len() as i64, 2 * days + 1, "two combined sets a day and the manifest");
+    assert_eq!(state.len() as i64, 3 * days, "two combined sets a day and the day's manifest record");
     state
 }
 
@@ -263,4 +263,48 @@ pub(crate) fn spawn_on_own_thread<T: Send + 'static>(
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(f())
     })
+}
+
+/// Records every request a store sends, as `METHOD path` (the path without the query).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Recorder(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Recorder {
+    /// The paths of the `PUT`s sent, in order.
+    pub(crate) fn puts(&self) -> Vec<String> {
+        let sent = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        sent.iter().filter_map(|r| r.strip_prefix("PUT ")).map(str::to_owned).collect()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "request recorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let request = context.request();
+        let uri = request.uri();
+        let path =
+            uri.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or(uri);
+        let path = path.split_once('?').map_or(path, |(path, _)| path);
+        let line = format!("{} {path}", request.method());
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        Ok(())
+    }
+}
+
+/// A store whose requests `recorder` records.
+pub(crate) fn recorded_store(endpoint: &str, bucket: &str, recorder: &Recorder) -> Store {
+    let recorder = recorder.clone();
+    Store::with_s3_config(&config(endpoint, bucket), move |b| b.interceptor(recorder))
 }

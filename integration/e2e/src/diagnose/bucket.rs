@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ampfed_allocation::Window;
 use ampfed_federation::layout::{self, Classified, Kind};
-use ampfed_federation::manifest::Manifest;
+use ampfed_federation::manifest;
 use ampfed_federation::store::{Condition, Listed};
 use ampfed_federation::{S3Failure, Store};
 
@@ -213,9 +213,8 @@ async fn federation(store: &Store, endpoints: &Endpoints, etl: &Etl) -> Check {
     if etl.inputs.is_empty() {
         return Check::skip(NAME, "etl");
     }
-    let manifest = match store.fetch(layout::MANIFEST_KEY).await {
-        Ok(f) => Manifest::from_bytes(&f.bytes).ok(),
-        Err(e) if e.s3_failure() == Some(S3Failure::NotFound) => None,
+    let manifest = match manifest::read_all(store).await {
+        Ok(m) => m,
         Err(e) => return s3_failed(NAME, endpoints, &e),
     };
     let run_fix =
@@ -224,7 +223,7 @@ async fn federation(store: &Store, endpoints: &Endpoints, etl: &Etl) -> Check {
     let mut problems = Vec::new();
     let mut quarantined = Vec::new();
     for (window, clusters) in &etl.inputs {
-        let entry = manifest.as_ref().and_then(|m| m.windows.get(&format!("{}-{}", window.0, window.1)));
+        let entry = manifest.windows.get(&format!("{}-{}", window.0, window.1));
         for kind in [Kind::Allocations, Kind::Assets] {
             if !etl.outputs.contains(&(*window, kind)) {
                 problems.push(format!("{}: no combined {kind}", day(*window)));

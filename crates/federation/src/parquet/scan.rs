@@ -1,0 +1,263 @@
+//! A projected reader of allocation objects: only the columns a caller names are decoded, as
+//! Arrow batches, for engines that work on columns rather than on [`ampfed_allocation::Allocation`]s
+//! (the API's pre-aggregation). The object is checked exactly as [`super::decode_any_with`]
+//! checks it before anything is decoded (size, footer, checksum, metadata, schema version,
+//! declared rows and sizes against [`Limits`], the top-level columns against the version's,
+//! the key against the content), and every batch's window columns against the header.
+//!
+//! What the full decoder refuses in a value (a null, a non-finite float, a map with a null or
+//! repeated key) is refused here too for the columns read, with an [`ErrorKind::Value`];
+//! columns not read are not looked at, so a caller that wants the full decoder's exact
+//! message for a damaged value decodes the object fully when a scan fails. A list or map
+//! column whose chunk statistics count no value at all (every row's list or map is empty, as
+//! labels often are) is not decoded either: it is left out of the batches, as a column of an
+//! older version is, and reads as empty.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ::parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use ::parquet::arrow::ProjectionMask;
+use ampfed_allocation::Window;
+use arrow_array::{
+    Array, ArrayRef, Float64Array, ListArray, MapArray, RecordBatch, StringArray, StructArray,
+};
+use arrow_schema::{DataType, Field, FieldRef, Schema};
+use bytes::Bytes;
+
+use super::allocations;
+use super::codec::{check_window, WINDOW_COLUMNS};
+use super::columns;
+use super::container::{self, Limits};
+use super::error::{library, ErrorKind, ParquetError};
+use super::keys::{Encoding, EtlKey, Kind};
+
+/// Rows per batch of a scan.
+const SCAN_BATCH_ROWS: usize = 65_536;
+
+/// The projected batches of one allocation object.
+#[derive(Clone, Debug)]
+pub struct Scan {
+    pub window: Window,
+    /// The clusters the header names, sorted as written.
+    pub clusters: Vec<String>,
+    /// The schema version of the file: columns added later are absent from the batches.
+    pub version: u32,
+    /// Rows in the object (the footer's count, checked against the batches).
+    pub rows: usize,
+    /// The batches, in file order (allocations sorted by name), holding the requested
+    /// columns that the file's version has.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Scan {
+    /// Column `name` of batch `b`, `None` when not read or not in the file's version.
+    pub fn column(&self, b: usize, name: &str) -> Option<&ArrayRef> {
+        self.batches.get(b).and_then(|batch| batch.column_by_name(name))
+    }
+}
+
+/// Scans the allocation object `bytes` stored at `key`, decoding only `wanted` (names of the
+/// allocations table's columns; unknown names are refused), the string columns among
+/// `dictionary` as `Dictionary(Int32, Utf8)` arrays. `Ok(None)` when the object is not Parquet
+/// (the first format's JSON, which only the full decoder reads).
+pub fn scan_allocations(
+    key: &str,
+    bytes: Bytes,
+    wanted: &[&str],
+    dictionary: &[&str],
+    limits: &Limits,
+) -> Result<Option<Scan>, ParquetError> {
+    let fail = |kind| ParquetError::new(key, kind);
+    if bytes.len() as u64 > limits.max_object_bytes {
+        return Err(fail(ErrorKind::TooLarge { bytes: bytes.len() as u64, limit: limits.max_object_bytes }));
+    }
+    if !bytes.starts_with(b"PAR1") {
+        return Ok(None);
+    }
+    scan(key, bytes, wanted, dictionary, limits).map(Some).map_err(fail)
+}
+
+fn scan(
+    key: &str,
+    bytes: Bytes,
+    wanted: &[&str],
+    dictionary: &[&str],
+    limits: &Limits,
+) -> Result<Scan, ErrorKind> {
+    // Every check of the full decoder, before any row is decoded.
+    let opened = container::open(&bytes, limits)?;
+    let header = opened.header;
+    if header.kind != Kind::Allocations {
+        return Err(ErrorKind::WrongKind { expected: Kind::Allocations, found: header.kind });
+    }
+    let table = allocations::columns();
+    columns::check_names(&table, &WINDOW_COLUMNS, header.version, &opened.schema)?;
+    if let Some(k) = EtlKey::parse(key) {
+        let detail = if k.kind != Kind::Allocations {
+            Some(format!("the key is under {}/, the object holds {}", k.kind, Kind::Allocations))
+        } else if k.window != header.window {
+            Some(format!(
+                "the key names window {}, the object holds {}",
+                k.window.file_stem(),
+                header.window.file_stem()
+            ))
+        } else if k.encoding != Encoding::Parquet {
+            Some(format!("the key ends in {}, the object is {:?}", k.encoding.suffix(), Encoding::Parquet))
+        } else {
+            None
+        };
+        if let Some(detail) = detail {
+            return Err(ErrorKind::KeyMismatch { detail });
+        }
+    }
+    for name in wanted {
+        if !table.iter().any(|c| c.name == *name) && !WINDOW_COLUMNS.contains(name) {
+            return Err(ErrorKind::Schema { detail: format!("no allocation column `{name}` to scan") });
+        }
+    }
+    let declared = opened.rows;
+    drop(opened.batches);
+
+    let options = || ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let mut builder =
+        ParquetRecordBatchReaderBuilder::try_new_with_options(bytes.clone(), options()).map_err(library)?;
+    if !dictionary.is_empty() {
+        // String columns whose values repeat, as dictionaries: their keys without copying a
+        // string per row.
+        let fields: Vec<FieldRef> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                if dictionary.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                    Arc::new(Field::new(f.name(), dict, f.is_nullable()))
+                } else {
+                    Arc::clone(f)
+                }
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options().with_schema(schema))
+            .map_err(library)?;
+    }
+    // A nested column (list, map) whose leaves hold no value in any row group is empty on
+    // every row: it is not decoded, and reads as absent (empty).
+    let descr = builder.parquet_schema();
+    let mut holds_values = vec![false; builder.schema().fields().len()];
+    for (leaf, column) in descr.columns().iter().enumerate() {
+        let root = descr.get_column_root_idx(leaf);
+        let nested = column.max_rep_level() > 0;
+        let empty = builder.metadata().row_groups().iter().all(|g| {
+            let chunk = g.column(leaf);
+            chunk.statistics().and_then(|s| s.null_count_opt()) == u64::try_from(chunk.num_values()).ok()
+        });
+        if let Some(h) = holds_values.get_mut(root) {
+            *h |= !(nested && empty);
+        }
+    }
+    let roots: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| WINDOW_COLUMNS.contains(&f.name().as_str()) || wanted.contains(&f.name().as_str()))
+        .filter(|(i, _)| holds_values[*i])
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder.with_projection(mask).with_batch_size(SCAN_BATCH_ROWS).build().map_err(library)?;
+    let mut batches = Vec::new();
+    let mut seen = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(library)?;
+        if seen + batch.num_rows() > declared {
+            return Err(ErrorKind::Parquet {
+                detail: format!("more rows than the {declared} the footer declares"),
+            });
+        }
+        check_window(&batch, header.window, seen)?;
+        check_values(&batch, seen)?;
+        seen += batch.num_rows();
+        batches.push(batch);
+    }
+    if seen != declared {
+        return Err(ErrorKind::Parquet {
+            detail: format!("{seen} rows, but the footer declares {declared}"),
+        });
+    }
+    Ok(Scan {
+        window: header.window,
+        clusters: header.clusters,
+        version: header.version,
+        rows: declared,
+        batches,
+    })
+}
+
+/// What the full decoder refuses in the columns read: nulls (no allocation column is
+/// nullable), non-finite floats, null or repeated map keys.
+fn check_values(batch: &RecordBatch, first: usize) -> Result<(), ErrorKind> {
+    let schema = batch.schema();
+    for (field, array) in schema.fields().iter().zip(batch.columns()) {
+        let column: &'static str = allocations::columns()
+            .iter()
+            .map(|c| c.name)
+            .chain(WINDOW_COLUMNS)
+            .find(|n| *n == field.name().as_str())
+            .unwrap_or("?");
+        let refuse = |row: usize, detail: String| ErrorKind::Value {
+            row: first + row,
+            name: format!("row {}", first + row),
+            column,
+            detail,
+        };
+        if array.null_count() > 0 {
+            let i = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
+            return Err(refuse(i, "is null, but the row has this field".into()));
+        }
+        if let Some(a) = array.as_any().downcast_ref::<Float64Array>() {
+            if let Some(i) = a.values().iter().position(|x| !x.is_finite()) {
+                return Err(refuse(i, format!("{} is not a finite number", a.value(i))));
+            }
+        } else if let Some(m) = array.as_any().downcast_ref::<MapArray>() {
+            let keys = m.keys();
+            if keys.null_count() > 0 || m.values().null_count() > 0 {
+                let row = (0..m.len()).find(|&i| m.value(i).null_count() > 0).unwrap_or(0);
+                return Err(refuse(row, "holds a null key or value".into()));
+            }
+            if let Some(s) = m.values().as_any().downcast_ref::<StructArray>() {
+                if s.columns().iter().any(|c| c.null_count() > 0) {
+                    return Err(refuse(0, "holds a null key, PV or PV field".into()));
+                }
+                for c in s.columns() {
+                    if let Some(f) = c.as_any().downcast_ref::<Float64Array>() {
+                        if f.values().iter().any(|x| !x.is_finite()) {
+                            return Err(refuse(0, "holds a PV field that is not a finite number".into()));
+                        }
+                    }
+                }
+            }
+            let keys = keys.as_any().downcast_ref::<StringArray>().ok_or_else(|| ErrorKind::Schema {
+                detail: format!("column `{column}`: its keys are not strings"),
+            })?;
+            let offsets = m.value_offsets();
+            for i in 0..m.len() {
+                let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let sorted = (a + 1..b).all(|j| keys.value(j - 1) < keys.value(j));
+                if !sorted {
+                    let mut set = HashSet::new();
+                    if let Some(j) = (a..b).find(|&j| !set.insert(keys.value(j))) {
+                        return Err(refuse(i, format!("holds key {:?} twice", keys.value(j))));
+                    }
+                }
+            }
+        } else if let Some(l) = array.as_any().downcast_ref::<ListArray>() {
+            if l.values().null_count() > 0 {
+                return Err(refuse(0, "holds a null element".into()));
+            }
+        }
+    }
+    Ok(())
+}
