@@ -8,12 +8,15 @@
 //!
 //! The API's "now" is set to noon of the last synthetic day, so `30d` covers the days written
 //! (with fewer days, the rest are reported missing); `--without-tenancy` adds
-//! `shareTenancyCosts=false` (written to `api-without-tenancy.json`). Measured: the first
+//! `shareTenancyCosts=false` (written to `api-without-tenancy.json`); `--full-path` reads the
+//! store as decoded sets, so every row is decoded and queried (the reference engine, the API
+//! before its fast path; written to `api-full-path.json`). Measured: the first
 //! query (cold: fresh connections to S3 and to the API) and the best and median of the next
 //! [`WARM`] (warm; `--warm N`), the
 //! process's peak RSS during the queries (`VmHWM`, reset before them; the embedded S3's
 //! objects are in the same process, so the RSS before the queries and the bytes stored are
-//! given too). The answer (one set a day, as the API steps by day) is checked: 10 namespaces
+//! given too), and the process's CPU time per query (on a shared machine the wall times
+//! depend on what else runs). The answer (one set a day, as the API steps by day) is checked: 10 namespaces
 //! besides `__idle__`, and their total cost over the days equal to the sum of the rows written
 //! plus the clusters' EKS cost (shared tenancy costs, on by default as in Kubecost). Target (the issue): ≤ 1 s. Figures go to stdout and
 //! `target/bench/api.json`.
@@ -21,10 +24,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ampfed_allocation::{AllocationSet, AssetSet};
+use ampfed_allocation::{AllocationSet, AssetSet, Window};
 use ampfed_api::server::ApiServer;
-use ampfed_api::source::StoreSource;
+use ampfed_api::source::{BoxFuture, StoreSource};
 use ampfed_api::{Api, ApiConfig};
+use ampfed_api::{EtlSource, SourceError};
 use ampfed_federation::store::{Condition, COMBINED};
 use ampfed_federation::{parquet, Store, StoreConfig};
 use ampfed_s3::{Config, EmbeddedS3};
@@ -49,11 +53,14 @@ struct Args {
     size: Synthetic,
     /// `--without-tenancy`: the query with `shareTenancyCosts=false`.
     without_tenancy: bool,
+    /// `--full-path`: every row decoded and queried (the reference engine, as before the fast
+    /// path), written to `api-full-path.json`.
+    full_path: bool,
     warm: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let (mut without_tenancy, mut warm) = (false, WARM);
+    let (mut without_tenancy, mut full_path, mut warm) = (false, false, WARM);
     let mut size = Synthetic { clusters: 1000, days: 30, containers: 200 };
     let mut given: Vec<(String, usize)> = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -61,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--quick" => size = Synthetic { clusters: 100, days: 30, containers: 20 },
             "--without-tenancy" => without_tenancy = true,
+            "--full-path" => full_path = true,
             "--clusters" | "--days" | "--containers" | "--warm" => {
                 let value = args.next().ok_or(format!("{arg} needs a number"))?;
                 let n: usize = value.parse().map_err(|_| format!("{arg} {value}: not a number"))?;
@@ -75,7 +83,7 @@ fn parse_args() -> Result<Args, String> {
             "--bench" => {}
             other => {
                 return Err(format!(
-                    "unknown argument {other} (--quick, --without-tenancy, --warm N, --clusters N, --days N, --containers N)"
+                    "unknown argument {other} (--quick, --without-tenancy, --full-path, --warm N, --clusters N, --days N, --containers N)"
                 ))
             }
         }
@@ -87,7 +95,7 @@ fn parse_args() -> Result<Args, String> {
             _ => size.containers = n,
         }
     }
-    Ok(Args { size, without_tenancy, warm })
+    Ok(Args { size, without_tenancy, full_path, warm })
 }
 
 /// Writes day `d`'s combined sets; the total cost of its allocations.
@@ -120,6 +128,24 @@ async fn write_day(store: &Store, size: Synthetic, d: usize) -> Result<f64, Stri
         .await
         .map_err(err)?;
     Ok(total)
+}
+
+/// The store read as sets only: the API then decodes every row (`--full-path`).
+struct FullPath(StoreSource);
+
+impl EtlSource for FullPath {
+    fn allocation_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AllocationSet>, SourceError>> {
+        self.0.allocation_day(day)
+    }
+    fn asset_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AssetSet>, SourceError>> {
+        self.0.asset_day(day)
+    }
+    fn allocation_name(&self, day: Window) -> String {
+        self.0.allocation_name(day)
+    }
+    fn asset_name(&self, day: Window) -> String {
+        self.0.asset_name(day)
+    }
 }
 
 /// One query through HTTP (on a thread of its own: ureq blocks); its seconds and answer.
@@ -184,11 +210,17 @@ async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
         request_timeout: QUERY_LIMIT,
         ..ApiConfig::default()
     };
-    let api = Arc::new(Api::new(Arc::new(StoreSource::new(store)), config));
+    let source: Arc<dyn EtlSource> = if args.full_path {
+        Arc::new(FullPath(StoreSource::new(store)))
+    } else {
+        Arc::new(StoreSource::new(store))
+    };
+    let api = Arc::new(Api::new(source, config));
     let server = ApiServer::start(api).await.map_err(err)?;
     let url = format!("http://{}{}", server.local_addr(), target(args.without_tenancy));
 
     let peak_reset = reset_peak();
+    let cpu_before = cpu_seconds();
     let rss_before = status_mib("VmRSS");
     let (cold, answer) = query(url.clone()).await?;
     let (namespaces, total) = rows(&answer)?;
@@ -206,11 +238,15 @@ async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
         warm.push(seconds);
     }
     let peak = if peak_reset { status_mib("VmHWM") } else { f64::NAN };
+    // CPU time of the whole process (API, embedded S3, client) per query: what the wall times
+    // mean on a machine shared with other work.
+    let cpu_per_query = (cpu_seconds() - cpu_before) / (1 + args.warm) as f64;
     let mut server = server;
     server.stop();
     warm.sort_by(f64::total_cmp);
     let (best, median) = (warm[0], warm[warm.len() / 2]);
     println!("{url}");
+    println!("process CPU {cpu_per_query:.3} s per query");
     println!(
         "cold {cold:.3} s, warm best {best:.3} s, median {median:.3} s (target ≤ 1 s); {namespaces} namespaces, \
          total cost {total:.2} (expected: {expected:.2}); peak {peak:.0} MiB = {rss_before:.0} MiB before \
@@ -231,12 +267,24 @@ async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
         "warm_best_seconds": round(best, 3),
         "warm_median_seconds": round(median, 3),
         "peak_mib": round(peak, 1),
+        "cpu_seconds_per_query": round(cpu_per_query, 3),
         "rss_before_mib": round(rss_before, 1),
         "query_peak_mib": round(peak - rss_before, 1),
         "namespaces": namespaces,
         "total_cost": round(total, 4),
         "target_seconds": 1,
     }))
+}
+
+/// This process's user + system CPU seconds (`/proc/self/stat`), NaN where unreadable.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    // Fields after the command (which is in parentheses and may hold spaces): utime and stime
+    // are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let Some((_, rest)) = stat.rsplit_once(')') else { return f64::NAN };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (tick(11) + tick(12)) / 100.0
 }
 
 /// The request target.
@@ -266,7 +314,7 @@ fn main() {
         Err(e) => (json!({}), Some(e)),
     };
     let report = json!({
-        "benchmark": "api",
+        "benchmark": if args.full_path { "api-full-path" } else { "api" },
         "query": target(args.without_tenancy),
         "clusters": args.size.clusters,
         "days": args.size.days,
@@ -275,7 +323,11 @@ fn main() {
         "figures": figures,
         "failed": failed,
     });
-    let name = if args.without_tenancy { "api-without-tenancy" } else { "api" };
+    let name = match (args.without_tenancy, args.full_path) {
+        (_, true) => "api-full-path",
+        (true, false) => "api-without-tenancy",
+        (false, false) => "api",
+    };
     write_figures(name, &serde_json::to_string_pretty(&report).unwrap_or_default());
     if let Some(e) = report["failed"].as_str() {
         eprintln!("the bench failed: {e}");

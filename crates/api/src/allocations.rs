@@ -19,81 +19,32 @@
 //! a hidden label (`__filtered__` for those the filter drops), the query aggregates by that
 //! label with idle split, and the hidden label, the bin and the idle scaling are handled after.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
 use ampfed_allocation::{
-    generate_key, query, Aggregate, Allocation, AllocationSet, AssetSet, LabelConfig, QueryOptions, Window,
-    IDLE,
+    generate_key, query, Aggregate, Allocation, AllocationSet, AssetSet, QueryOptions, Window, IDLE,
 };
 
+use ampfed_allocation::Properties;
+use ampfed_federation::parquet::scan::{scan_allocations, Scan};
+use ampfed_federation::parquet::Limits;
+use ampfed_federation::FederationError;
+use bytes::Bytes;
+
 use crate::collect::{Collector, Sets, Stats};
-use crate::error::ApiError;
-use crate::filter::{Filter, Subject};
+use crate::compact::{self, Compacted};
+use crate::error::{ApiError, SourceError};
+use crate::filter::{AllocationSubject, Filter};
 use crate::params::AllocationRequest;
-use crate::source::EtlSource;
+use crate::source::{DayObject, EtlSource};
 
 /// The hidden label holding each allocation's key while a filtered query runs.
 const KEY_LABEL: &str = "__ampfed_key__";
 /// The key of what the filter drops.
 const FILTERED: &str = "__filtered__";
-
-/// An allocation as a filter sees it.
-pub struct AllocationSubject<'a> {
-    pub allocation: &'a Allocation,
-    pub labels: &'a LabelConfig,
-}
-
-impl AllocationSubject<'_> {
-    fn alias(&self, names: &str) -> Cow<'_, str> {
-        let p = &self.allocation.properties;
-        for name in names.split(',') {
-            let name = ampfed_allocation::sanitize(name.trim());
-            if let Some(v) = p.labels.get(&name).or_else(|| p.annotations.get(&name)) {
-                return Cow::Borrowed(v.as_str());
-            }
-        }
-        Cow::Borrowed("")
-    }
-}
-
-impl Subject for AllocationSubject<'_> {
-    fn text(&self, field: &str) -> Cow<'_, str> {
-        let p = &self.allocation.properties;
-        let l = self.labels;
-        Cow::Borrowed(match field {
-            "cluster" => &p.cluster,
-            "node" => &p.node,
-            "namespace" => &p.namespace,
-            "controllerName" => &p.controller,
-            "controllerKind" => &p.controller_kind,
-            "container" => &p.container,
-            "pod" => &p.pod,
-            "provider" => &p.provider_id,
-            "department" => return self.alias(&l.department),
-            "environment" => return self.alias(&l.environment),
-            "owner" => return self.alias(&l.owner),
-            "product" => return self.alias(&l.product),
-            "team" => return self.alias(&l.team),
-            _ => "",
-        })
-    }
-
-    fn list(&self, field: &str) -> &[String] {
-        match field {
-            "services" => &self.allocation.properties.services,
-            _ => &[],
-        }
-    }
-
-    fn map(&self, field: &str) -> Option<&BTreeMap<String, String>> {
-        match field {
-            "label" => Some(&self.allocation.properties.labels),
-            "annotation" => Some(&self.allocation.properties.annotations),
-            _ => None,
-        }
-    }
-}
 
 /// Allocated CPU, GPU and RAM cost of one idle key: all, and the filtered-in part.
 #[derive(Clone, Copy, Debug, Default)]
@@ -104,6 +55,17 @@ struct Shares {
 }
 
 impl Shares {
+    /// Counts `a`'s allocated costs, as kept by the filter or not.
+    fn add(&mut self, a: &Allocation, kept: bool) {
+        for (r, c) in [a.cpu_cost, a.gpu_cost, a.ram_cost].into_iter().enumerate() {
+            self.all[r] += c;
+            if kept {
+                self.kept[r] += c;
+            }
+        }
+        self.any_kept |= kept;
+    }
+
     fn coefficient(&self, r: usize) -> f64 {
         if self.all[r] != 0.0 {
             self.kept[r] / self.all[r]
@@ -154,15 +116,7 @@ pub fn answer_day(
         }
         let kept = filter.matches(&AllocationSubject { allocation: a, labels: &opts.label_config });
         if !a.is_unmounted() {
-            let s = shares.entry(idle_key(opts, a)).or_default();
-            let costs = [a.cpu_cost, a.gpu_cost, a.ram_cost];
-            for (r, c) in costs.into_iter().enumerate() {
-                s.all[r] += c;
-                if kept {
-                    s.kept[r] += c;
-                }
-            }
-            s.any_kept |= kept;
+            shares.entry(idle_key(opts, a)).or_default().add(a, kept);
         }
         let key = if !kept {
             FILTERED.to_owned()
@@ -173,11 +127,23 @@ pub fn answer_day(
         };
         a.properties.labels.insert(KEY_LABEL.to_owned(), key);
     }
+    finish_filtered(&set, shares, assets, opts, filter)
+}
+
+/// The filtered day's answer from its rows marked with their keys (`KEY_LABEL`, `FILTERED`
+/// for what the filter drops) and the allocated cost per idle key (`shares`).
+fn finish_filtered(
+    set: &AllocationSet,
+    shares: BTreeMap<String, Shares>,
+    assets: Option<&AssetSet>,
+    opts: &QueryOptions,
+    filter: &Filter,
+) -> Result<BTreeMap<String, Allocation>, ApiError> {
+    let data = |e: ampfed_allocation::QueryError| ApiError::Data(e.to_string());
     let mut marked = opts.clone();
     marked.aggregate = vec![Aggregate::Label(KEY_LABEL.to_owned())];
     marked.split_idle = true;
-    let rows = query(&set, assets, &marked).map_err(data)?;
-
+    let rows = query(set, assets, &marked).map_err(data)?;
     let mut out = BTreeMap::new();
     let mut idle: Option<Allocation> = None;
     for mut a in rows {
@@ -219,39 +185,272 @@ pub fn answer_day(
     Ok(out)
 }
 
+/// A day's compacted rows ([`crate::compact`]) answered as [`answer_day`] answers the day's
+/// raw rows: the query over the rows marked with their keys, then each answer row given the
+/// properties its raw members would have given it.
+fn answer_compacted(
+    set: AllocationSet,
+    kept: Vec<bool>,
+    properties: BTreeMap<String, Properties>,
+    marked: bool,
+    assets: Option<&AssetSet>,
+    opts: &QueryOptions,
+    filter: Option<&Filter>,
+) -> Result<BTreeMap<String, Allocation>, ApiError> {
+    let data = |e: ampfed_allocation::QueryError| ApiError::Data(e.to_string());
+    let mut out = match filter {
+        None => {
+            let rows = if marked {
+                let mut by_label = opts.clone();
+                by_label.aggregate = vec![Aggregate::Label(KEY_LABEL.to_owned())];
+                query(&set, assets, &by_label)
+            } else {
+                query(&set, assets, opts)
+            };
+            rows.map_err(data)?.into_iter().map(|a| (a.name.clone(), a)).collect()
+        }
+        Some(filter) => {
+            let mut shares: BTreeMap<String, Shares> = BTreeMap::new();
+            for (a, &kept) in set.allocations.iter().zip(&kept) {
+                if !a.is_unmounted() {
+                    shares.entry(idle_key(opts, a)).or_default().add(a, kept);
+                }
+            }
+            finish_filtered(&set, shares, assets, opts, filter)?
+        }
+    };
+    for (name, a) in out.iter_mut() {
+        if let Some(p) = properties.get(name) {
+            if !a.is_idle() {
+                a.properties = p.clone();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which engine answers: [`Engine::Fast`] (column scans and compaction, falling back to the
+/// full path where it cannot answer exactly) or [`Engine::Full`] (every row decoded and
+/// queried: the reference).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    #[default]
+    Fast,
+    Full,
+}
+
+/// A day as read: scanned by column, or decoded whole.
+enum Read {
+    Scanned(Scan),
+    Decoded(AllocationSet),
+}
+
+fn decode_whole(key: &str, bytes: &[u8], day: Window) -> Result<AllocationSet, ApiError> {
+    let set = ampfed_federation::parquet::decode_allocations(key, bytes)
+        .map_err(|e| SourceError::from(FederationError::from(e)))?
+        .set;
+    if set.window != day {
+        return Err(SourceError::WrongWindow { key: key.to_owned(), expected: day, found: set.window }.into());
+    }
+    Ok(set)
+}
+
+/// Reads one day's object: a scan of the columns the fast path needs, or, for what a scan
+/// does not read (the first format's JSON) or refuses (the full decoder then says why), the
+/// whole set.
+fn read_object(key: &str, bytes: Bytes, day: Window) -> Result<Read, ApiError> {
+    match scan_allocations(
+        key,
+        bytes.clone(),
+        compact::COLUMNS,
+        compact::DICTIONARY_COLUMNS,
+        &Limits::default(),
+    ) {
+        Ok(Some(scan)) if scan.window == day => Ok(Read::Scanned(scan)),
+        Ok(Some(scan)) => {
+            Err(SourceError::WrongWindow { key: key.to_owned(), expected: day, found: scan.window }.into())
+        }
+        Ok(None) | Err(_) => decode_whole(key, &bytes, day).map(Read::Decoded),
+    }
+}
+
+/// One day's answer by the fast path; the rows read.
+fn answer_read(
+    read: Read,
+    key: &str,
+    bytes: &Bytes,
+    day: Window,
+    assets: Option<&AssetSet>,
+    opts: &QueryOptions,
+    filter: Option<&Filter>,
+) -> Result<(usize, BTreeMap<String, Allocation>), ApiError> {
+    match read {
+        Read::Decoded(set) => Ok((set.allocations.len(), answer_day(set, assets, opts, filter)?)),
+        Read::Scanned(scan) => match compact::compact(&scan, opts, filter, KEY_LABEL, FILTERED) {
+            Compacted::Set { set, kept, properties, marked } => {
+                // The compacted rows are all the query needs: the scan goes before it runs.
+                let rows = scan.rows;
+                drop(scan);
+                Ok((rows, answer_compacted(set, kept, properties, marked, assets, opts, filter)?))
+            }
+            Compacted::Fallback(why) => {
+                tracing::debug!(key, why, "allocation fast path fell back to the full decode");
+                drop(scan);
+                let set = decode_whole(key, bytes, day)?;
+                Ok((set.allocations.len(), answer_day(set, assets, opts, filter)?))
+            }
+        },
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Data(format!("the day's computation failed: {e}")))?
+}
+
+/// The assets of `day` when the request needs them.
+async fn assets_of(
+    source: &dyn EtlSource,
+    req: &AllocationRequest,
+    day: Window,
+) -> Result<Option<AssetSet>, ApiError> {
+    if !req.needs_assets() {
+        return Ok(None);
+    }
+    match source.asset_day(day).await? {
+        Some(a) => Ok(Some(a)),
+        None => Err(missing_assets(source, req, day)),
+    }
+}
+
+/// One day, read and answered: `None` when the source has no set for it.
+async fn one_day(
+    source: &dyn EtlSource,
+    req: &AllocationRequest,
+    day: Window,
+    engine: Engine,
+) -> Result<Option<(usize, BTreeMap<String, Allocation>)>, ApiError> {
+    let object = if engine == Engine::Fast && !req.options.aggregate.is_empty() {
+        source.allocation_object(day).await?
+    } else {
+        DayObject::Unsupported
+    };
+    let (opts, filter) = (req.options.clone(), req.filter.clone());
+    match object {
+        DayObject::Missing => Ok(None),
+        DayObject::Object { key, bytes } => {
+            let (k, b) = (key.clone(), bytes.clone());
+            let read = blocking(move || read_object(&k, b, day)).await?;
+            let assets = assets_of(source, req, day).await?;
+            let answer = blocking(move || {
+                answer_read(read, &key, &bytes, day, assets.as_ref(), &opts, filter.as_ref())
+            })
+            .await?;
+            Ok(Some(answer))
+        }
+        DayObject::Unsupported => {
+            let Some(set) = source.allocation_day(day).await? else { return Ok(None) };
+            let assets = assets_of(source, req, day).await?;
+            let raw = set.allocations.len();
+            let rows = blocking(move || answer_day(set, assets.as_ref(), &opts, filter.as_ref())).await?;
+            Ok(Some((raw, rows)))
+        }
+    }
+}
+
+/// Days read and computed at once by [`allocation_sets_with`].
+const IN_FLIGHT: usize = 2;
+
+/// One day's answer: its raw rows and its rows by key, `None` without a set.
+type DayAnswer = Option<(usize, BTreeMap<String, Allocation>)>;
+
+/// A day being read and computed.
+type DayFuture<'a> = Pin<Box<dyn Future<Output = Result<DayAnswer, ApiError>> + Send + 'a>>;
+
+/// A day being read and computed, and its answer once there.
+struct Slot<'a> {
+    future: Option<DayFuture<'a>>,
+    done: Option<Result<DayAnswer, ApiError>>,
+}
+
+/// The first slot's answer, polling every slot meanwhile (so the others progress too).
+async fn in_order(queue: &mut VecDeque<Slot<'_>>) -> Result<DayAnswer, ApiError> {
+    std::future::poll_fn(|cx| {
+        for slot in queue.iter_mut() {
+            if let Some(f) = slot.future.as_mut() {
+                if let Poll::Ready(v) = f.as_mut().poll(cx) {
+                    slot.done = Some(v);
+                    slot.future = None;
+                }
+            }
+        }
+        match queue.front_mut().and_then(|s| s.done.take()) {
+            Some(v) => {
+                queue.pop_front();
+                Poll::Ready(v)
+            }
+            None => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// The answer to `req` from `source`: one set per step (or accumulation group), and what was
-/// read and held.
+/// read and held; by the fast path ([`Engine::Fast`]).
 pub async fn allocation_sets(
     source: &dyn EtlSource,
     req: &AllocationRequest,
 ) -> Result<(Sets<Allocation>, Stats), ApiError> {
+    allocation_sets_with(source, req, Engine::Fast).await
+}
+
+/// [`allocation_sets`] by the given engine.
+pub async fn allocation_sets_with(
+    source: &dyn EtlSource,
+    req: &AllocationRequest,
+    engine: Engine,
+) -> Result<(Sets<Allocation>, Stats), ApiError> {
     let steps = req.steps();
+    let mut days: Vec<(usize, Window)> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        for day in step.utc_days().map_err(|e| ApiError::Data(e.to_string()))? {
+            days.push((i, day));
+        }
+    }
     let mut c = Collector::new(req.accumulate);
     let last = steps.len().saturating_sub(1);
-    for (i, step) in steps.into_iter().enumerate() {
-        c.start_step(step);
-        for day in step.utc_days().map_err(|e| ApiError::Data(e.to_string()))? {
-            let Some(set) = source.allocation_day(day).await? else {
-                c.missing(day);
-                continue;
-            };
-            let assets = if req.needs_assets() {
-                match source.asset_day(day).await? {
-                    Some(a) => Some(a),
-                    None => return Err(missing_assets(source, req, day)),
-                }
-            } else {
-                None
-            };
-            let raw = set.allocations.len();
-            let (opts, filter) = (req.options.clone(), req.filter.clone());
-            let rows =
-                tokio::task::spawn_blocking(move || answer_day(set, assets.as_ref(), &opts, filter.as_ref()))
-                    .await
-                    .map_err(|e| ApiError::Data(format!("the day's computation failed: {e}")))??;
-            c.add_day(raw, rows);
+    // Days are read and computed `IN_FLIGHT` at a time, across steps (a step is often one
+    // day), and handed to the collector in order: one day's object is fetched and scanned
+    // while another is computed, on both cores. At most `IN_FLIGHT` days' rows are held.
+    let mut queue: VecDeque<Slot<'_>> = VecDeque::new();
+    let mut next = 0;
+    let mut open: Option<usize> = None;
+    while next < days.len() || !queue.is_empty() {
+        while queue.len() < IN_FLIGHT && next < days.len() {
+            let day = days[next].1;
+            queue.push_back(Slot { future: Some(Box::pin(one_day(source, req, day, engine))), done: None });
+            next += 1;
         }
-        c.end_step(i == last);
+        let answer = in_order(&mut queue).await?;
+        let (i, day) = days[next - queue.len() - 1];
+        if open != Some(i) {
+            if let Some(o) = open {
+                c.end_step(o == last);
+            }
+            // Steps without days (none: every step has at least one) would be skipped.
+            c.start_step(steps[i]);
+            open = Some(i);
+        }
+        match answer {
+            Some((raw, rows)) => c.add_day(raw, rows),
+            None => c.missing(day),
+        }
+    }
+    if let Some(o) = open {
+        c.end_step(o == last);
     }
     Ok(c.finish())
 }

@@ -460,6 +460,63 @@ impl Filter {
     }
 }
 
+/// An allocation as a filter sees it.
+pub struct AllocationSubject<'a> {
+    pub allocation: &'a ampfed_allocation::Allocation,
+    pub labels: &'a ampfed_allocation::LabelConfig,
+}
+
+impl AllocationSubject<'_> {
+    fn alias(&self, names: &str) -> Cow<'_, str> {
+        let p = &self.allocation.properties;
+        for name in names.split(',') {
+            let name = ampfed_allocation::sanitize(name.trim());
+            if let Some(v) = p.labels.get(&name).or_else(|| p.annotations.get(&name)) {
+                return Cow::Borrowed(v.as_str());
+            }
+        }
+        Cow::Borrowed("")
+    }
+}
+
+impl Subject for AllocationSubject<'_> {
+    fn text(&self, field: &str) -> Cow<'_, str> {
+        let p = &self.allocation.properties;
+        let l = self.labels;
+        Cow::Borrowed(match field {
+            "cluster" => &p.cluster,
+            "node" => &p.node,
+            "namespace" => &p.namespace,
+            "controllerName" => &p.controller,
+            "controllerKind" => &p.controller_kind,
+            "container" => &p.container,
+            "pod" => &p.pod,
+            "provider" => &p.provider_id,
+            "department" => return self.alias(&l.department),
+            "environment" => return self.alias(&l.environment),
+            "owner" => return self.alias(&l.owner),
+            "product" => return self.alias(&l.product),
+            "team" => return self.alias(&l.team),
+            _ => "",
+        })
+    }
+
+    fn list(&self, field: &str) -> &[String] {
+        match field {
+            "services" => &self.allocation.properties.services,
+            _ => &[],
+        }
+    }
+
+    fn map(&self, field: &str) -> Option<&BTreeMap<String, String>> {
+        match field {
+            "label" => Some(&self.allocation.properties.labels),
+            "annotation" => Some(&self.allocation.properties.annotations),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

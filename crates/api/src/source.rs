@@ -12,14 +12,32 @@ use std::pin::Pin;
 use ampfed_allocation::{AllocationSet, AssetSet, Window};
 use ampfed_federation::store::COMBINED;
 use ampfed_federation::{FederationError, S3Failure, Store};
+use bytes::Bytes;
 
 use crate::error::SourceError;
 
 /// A boxed future, so that sources can be used as `dyn EtlSource`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// One day's allocation object as stored, for engines that read it by column.
+#[derive(Clone, Debug)]
+pub enum DayObject {
+    /// The source does not hold objects (it holds sets): ask [`EtlSource::allocation_day`].
+    Unsupported,
+    /// There is no set for the day.
+    Missing,
+    /// The object's key and bytes, not yet checked or decoded.
+    Object { key: String, bytes: Bytes },
+}
+
 /// The daily allocation and asset sets the API answers from.
 pub trait EtlSource: Send + Sync {
+    /// The allocation object of one UTC day as stored; [`DayObject::Unsupported`] (the
+    /// default) for sources that hold decoded sets.
+    fn allocation_object(&self, day: Window) -> BoxFuture<'_, Result<DayObject, SourceError>> {
+        let _ = day;
+        Box::pin(async { Ok(DayObject::Unsupported) })
+    }
     /// The allocation set of one UTC day, `None` when there is none.
     fn allocation_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AllocationSet>, SourceError>>;
     /// The asset set of one UTC day, `None` when there is none.
@@ -119,6 +137,17 @@ impl StoreSource {
 }
 
 impl EtlSource for StoreSource {
+    fn allocation_object(&self, day: Window) -> BoxFuture<'_, Result<DayObject, SourceError>> {
+        Box::pin(async move {
+            let key = Store::allocation_key(COMBINED, day);
+            match self.store.fetch(&key).await {
+                Ok(fetched) => Ok(DayObject::Object { key, bytes: Bytes::from(fetched.bytes) }),
+                Err(e) if is_missing(&e) => Ok(DayObject::Missing),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
     fn allocation_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AllocationSet>, SourceError>> {
         Box::pin(async move {
             let key = Store::allocation_key(COMBINED, day);

@@ -14,6 +14,7 @@
 //! Assets each day: node n1 (c1) CPU 3 + RAM 1 = 4, node n2 (c2) CPU 4 + RAM 2 = 6, and each
 //! cluster's EKS fee 2.4.
 
+mod fast;
 mod http;
 mod memory;
 mod pyarrow;
