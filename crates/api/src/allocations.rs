@@ -416,7 +416,7 @@ pub async fn allocation_sets_with(
     let steps = req.steps();
     let mut days: Vec<(usize, Window)> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
-        for day in step.utc_days().map_err(|e| ApiError::Data(e.to_string()))? {
+        for day in crate::window::units(*step, req.unit) {
             days.push((i, day));
         }
     }

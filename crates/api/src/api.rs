@@ -84,13 +84,20 @@ fn missing_warning(stats: &Stats) -> Option<String> {
     if missing.is_empty() {
         return None;
     }
-    let shown: Vec<String> = missing.iter().take(5).map(|d| rfc3339(d.start)[..10].to_owned()).collect();
+    // Days by their date, hours by their start time.
+    let hours = missing.iter().any(|w| w.duration_secs() < ampfed_allocation::DAY_SECS);
+    let shown: Vec<String> = missing
+        .iter()
+        .take(5)
+        .map(|d| if hours { rfc3339(d.start) } else { rfc3339(d.start)[..10].to_owned() })
+        .collect();
     let more = if missing.len() > shown.len() {
         format!(" and {} more", missing.len() - shown.len())
     } else {
         String::new()
     };
-    Some(format!("no data for {} day(s): {}{more}", missing.len(), shown.join(", ")))
+    let unit = if hours { "hour" } else { "day" };
+    Some(format!("no data for {} {unit}(s): {}{more}", missing.len(), shown.join(", ")))
 }
 
 impl Api {

@@ -392,7 +392,7 @@ pub async fn asset_sets(
     let last = steps.len().saturating_sub(1);
     for (i, step) in steps.into_iter().enumerate() {
         c.start_step(step);
-        for day in step.utc_days().map_err(|e| ApiError::Data(e.to_string()))? {
+        for day in crate::window::units(step, req.unit) {
             let Some(set) = source.asset_day(day).await? else {
                 c.missing(day);
                 continue;

@@ -13,30 +13,35 @@ use ampfed_allocation::{parse_properties, sanitize, QueryOptions, ShareSplit, Wi
 use crate::collect::Accumulate;
 use crate::error::ApiError;
 use crate::filter::{FieldSet, Filter, ALLOCATION_FIELDS, ASSET_FIELDS};
-use crate::window::{daily, describe, parse_duration, parse_window, step_count, steps};
+use crate::window::{daily, describe, hourly, parse_duration, parse_window, step_count, steps, HOUR_SECS};
 
 /// Bounds on what one query may ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest window, in days.
     pub max_window_days: i64,
+    /// Longest window at hourly resolution (one not of whole UTC days, or a step of hours),
+    /// in hours: each hour is a set of its own to read.
+    pub max_window_hours: i64,
     /// Most sets one query may be cut into.
     pub max_steps: i64,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_window_days: 400, max_steps: 400 }
+        Limits { max_window_days: 400, max_window_hours: 7 * 24, max_steps: 400 }
     }
 }
 
 /// A checked `/model/allocation` query.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AllocationRequest {
-    /// Whole UTC days.
+    /// Whole UTC days, or whole UTC hours (`unit`).
     pub window: Window,
-    /// Whole days, in seconds.
+    /// Whole units, in seconds.
     pub step: i64,
+    /// The sets read: a day ([`DAY_SECS`], `…/1d/`) or an hour (3600, `…/1h/`).
+    pub unit: i64,
     pub accumulate: Accumulate,
     pub options: QueryOptions,
     pub filter: Option<Filter>,
@@ -63,6 +68,8 @@ pub enum AssetProperty {
 pub struct AssetRequest {
     pub window: Window,
     pub step: i64,
+    /// As [`AllocationRequest::unit`].
+    pub unit: i64,
     pub accumulate: Accumulate,
     /// Empty: one entry per asset.
     pub aggregate: Vec<AssetProperty>,
@@ -196,7 +203,9 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn window(p: &Params, now: i64, limits: &Limits) -> Result<Window, ApiError> {
+/// The window and the unit of the sets it is read in: whole UTC days when it runs from
+/// midnight to midnight and no step of hours is asked for, else whole UTC hours.
+fn window(p: &Params, now: i64, limits: &Limits) -> Result<(Window, i64), ApiError> {
     let Some(text) = p.get("window") else {
         return Err(ApiError::bad(
             "window",
@@ -205,31 +214,52 @@ fn window(p: &Params, now: i64, limits: &Limits) -> Result<Window, ApiError> {
         ));
     };
     let parsed = parse_window(text, now).map_err(|m| ApiError::bad("window", m))?;
-    let w = daily(parsed, now, text).map_err(|m| ApiError::bad("window", m))?;
-    let days = w.duration_secs() / DAY_SECS;
-    if days > limits.max_window_days {
+    let hourly_step = match p.get("step") {
+        Some(s) => parse_duration(s).map_err(|m| ApiError::bad("step", m))? % DAY_SECS != 0,
+        None => false,
+    };
+    let daily = daily(parsed, now, text);
+    if let (Ok(w), false) = (&daily, hourly_step) {
+        let days = w.duration_secs() / DAY_SECS;
+        if days > limits.max_window_days {
+            return Err(ApiError::bad(
+                "window",
+                format!(
+                    "{text:?} covers {days} days ({}); at most {} are served",
+                    describe(*w),
+                    limits.max_window_days
+                ),
+            ));
+        }
+        return Ok((*w, DAY_SECS));
+    }
+    let w = hourly(parsed, now, text).map_err(|m| ApiError::bad("window", m))?;
+    let hours = w.duration_secs() / HOUR_SECS;
+    if hours > limits.max_window_hours {
+        let why = if hourly_step { "a step of hours" } else { "not whole UTC days" };
         return Err(ApiError::bad(
             "window",
             format!(
-                "{text:?} covers {days} days ({}); at most {} are served",
+                "{text:?} ({}) is read by the hour ({why}): {hours} hours, at most {} are served; \
+                 use whole days (a pair of midnights, Nd) or a shorter window",
                 describe(w),
-                limits.max_window_days
+                limits.max_window_hours
             ),
         ));
     }
-    Ok(w)
+    Ok((w, HOUR_SECS))
 }
 
-fn step(p: &Params, w: Window, limits: &Limits) -> Result<i64, ApiError> {
+fn step(p: &Params, w: Window, unit: i64, limits: &Limits) -> Result<i64, ApiError> {
     let step = match p.get("step") {
-        None => DAY_SECS,
+        None => unit,
         Some(s) => {
             let secs = parse_duration(s).map_err(|m| ApiError::bad("step", m))?;
-            if secs <= 0 || secs % DAY_SECS != 0 {
+            if secs <= 0 || secs % unit != 0 {
                 return Err(ApiError::bad(
                     "step",
                     format!(
-                        "{s:?} is not whole days: the bucket holds daily sets, so use 1d, 2d, 1w, 24h, …"
+                        "{s:?} is not whole hours: the bucket holds daily and hourly sets, so use 1h, 6h, 1d, 1w, …"
                     ),
                 ));
             }
@@ -249,13 +279,13 @@ fn step(p: &Params, w: Window, limits: &Limits) -> Result<i64, ApiError> {
     Ok(step)
 }
 
-fn accumulate(p: &Params, step: i64) -> Result<Accumulate, ApiError> {
+fn accumulate(p: &Params, step: i64, unit: i64) -> Result<Accumulate, ApiError> {
     let Some(v) = p.get("accumulate") else { return Ok(Accumulate::None) };
     if let Some(b) = parse_bool(v) {
         return Ok(if b { Accumulate::All } else { Accumulate::None });
     }
     let needs_days = |a: Accumulate, name: &str| {
-        if step == DAY_SECS {
+        if step == DAY_SECS && unit == DAY_SECS {
             Ok(a)
         } else {
             Err(ApiError::bad(
@@ -270,7 +300,9 @@ fn accumulate(p: &Params, step: i64) -> Result<Accumulate, ApiError> {
         "day" => needs_days(Accumulate::Day, "day"),
         "week" => needs_days(Accumulate::Week, "week"),
         "month" => needs_days(Accumulate::Month, "month"),
-        "hour" => Err(ApiError::bad("accumulate", "hour needs hourly sets; the bucket holds daily sets only: use day, week, month, true or false")),
+        // One set per hour: what an hourly window with step=1h gives anyway.
+        "hour" if unit == HOUR_SECS && step == HOUR_SECS => Ok(Accumulate::None),
+        "hour" => Err(ApiError::bad("accumulate", "hour accumulates hourly sets: use it with a window of whole hours and step=1h (or day, week, month, true or false)")),
         "quarter" => Err(ApiError::bad("accumulate", "quarter is not accumulated (OpenCost parses it, its allocation path refuses it): use day, week, month, true or false")),
         _ => Err(ApiError::bad("accumulate", format!("{v:?} is not an accumulation: use true, false, day, week or month"))),
     }
@@ -298,9 +330,9 @@ impl AllocationRequest {
     pub fn parse(query: &str, now: i64, limits: &Limits) -> Result<AllocationRequest, ApiError> {
         let p = parse_query(query, "/model/allocation", ALLOCATION_PARAMS)?;
         format(&p)?;
-        let window = window(&p, now, limits)?;
-        let step = step(&p, window, limits)?;
-        let accumulate = accumulate(&p, step)?;
+        let (window, unit) = window(&p, now, limits)?;
+        let step = step(&p, window, unit, limits)?;
+        let accumulate = accumulate(&p, step, unit)?;
         let mut options = QueryOptions::default();
         if let Some(agg) = p.get("aggregate").filter(|a| !a.trim().is_empty()) {
             options.aggregate =
@@ -334,7 +366,7 @@ impl AllocationRequest {
             options.share_split = split.parse::<ShareSplit>().map_err(|e| ApiError::bad("shareSplit", e))?;
         }
         let filter = filter(&p, &ALLOCATION_FIELDS)?;
-        Ok(AllocationRequest { window, step, accumulate, options, filter })
+        Ok(AllocationRequest { window, step, unit, accumulate, options, filter })
     }
 
     /// The step windows.
@@ -381,16 +413,16 @@ impl AssetRequest {
     pub fn parse(query: &str, now: i64, limits: &Limits) -> Result<AssetRequest, ApiError> {
         let p = parse_query(query, "/model/assets", ASSET_PARAMS)?;
         format(&p)?;
-        let window = window(&p, now, limits)?;
-        let step = step(&p, window, limits)?;
-        let accumulate = accumulate(&p, step)?;
+        let (window, unit) = window(&p, now, limits)?;
+        let step = step(&p, window, unit, limits)?;
+        let accumulate = accumulate(&p, step, unit)?;
         let aggregate = match p.get("aggregate").filter(|a| !a.trim().is_empty()) {
             Some(a) => a.split(',').map(asset_property).collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
         let filter = filter(&p, &ASSET_FIELDS)?;
         let disable_adjustments = p.boolean("disableAdjustments", false)?;
-        Ok(AssetRequest { window, step, accumulate, aggregate, filter, disable_adjustments })
+        Ok(AssetRequest { window, step, unit, accumulate, aggregate, filter, disable_adjustments })
     }
 
     /// The step windows.
@@ -439,18 +471,45 @@ mod tests {
     }
 
     #[test]
+    fn windows_of_whole_hours_are_read_by_the_hour() {
+        // 2026-01-03T12:00:00Z: 24h ends with the hour in progress (13:00) and starts 24 hours
+        // before: 24 hourly sets.
+        let r = alloc("window=24h&aggregate=namespace").unwrap();
+        assert_eq!(
+            (r.window.start, r.window.end, r.unit, r.step),
+            (NOW + 3600 - 86_400, NOW + 3600, 3600, 3600)
+        );
+        assert_eq!(r.steps().len(), 24);
+        // A day-aligned window with a step of hours is read by the hour too.
+        let r = alloc("window=today&step=6h").unwrap();
+        assert_eq!((r.unit, r.steps().len()), (3600, 4));
+        // An end at `now` inside an hour runs to the end of that hour (the hour in progress).
+        let r = AllocationRequest::parse("window=2h", NOW + 1800, &Limits::default()).unwrap();
+        assert_eq!((r.window.start, r.window.end), (NOW - 3600, NOW + 3600));
+        // Whole days stay daily, and accumulate=hour is one set per hour of an hourly window.
+        assert_eq!(alloc("window=7d").unwrap().unit, DAY_SECS);
+        let r = alloc("window=2026-01-03T08:00:00Z,2026-01-03T11:00:00Z&accumulate=hour").unwrap();
+        assert_eq!((r.accumulate, r.steps().len()), (Accumulate::None, 3));
+        let a = AssetRequest::parse("window=6h&accumulate=true", NOW, &Limits::default()).unwrap();
+        assert_eq!((a.unit, a.accumulate), (3600, Accumulate::All));
+    }
+
+    #[test]
     fn refusals_name_the_parameter_and_what_it_allows() {
         let cases = [
             ("aggregate=namespace", "invalid 'window' parameter: it is required"),
             ("window=bogus", "invalid 'window' parameter: \"bogus\" is not a window: use today"),
-            ("window=24h", "not at a UTC midnight"),
+            ("window=2026-01-01T10:30:00Z,2026-01-01T12:00:00Z", "not at a whole UTC hour"),
             ("window=500d", "covers 500 days"),
+            ("window=200h", "200 hours, at most 168 are served"),
+            ("window=8d&step=6h&aggregate=namespace", "a step of hours"),
             ("window=today&aggregate=colour", "invalid 'aggregate' parameter: unknown aggregate \"colour\""),
             ("window=today&idle=yes", "invalid 'idle' parameter: \"yes\" is not a boolean"),
-            ("window=today&accumulate=hour", "hour needs hourly sets"),
+            ("window=today&accumulate=hour", "use it with a window of whole hours and step=1h"),
+            ("window=6h&step=2h&accumulate=day", "use it with step=1d"),
             ("window=today&accumulate=sometimes", "is not an accumulation"),
             ("window=7d&step=2d&accumulate=week", "use it with step=1d"),
-            ("window=today&step=6h", "is not whole days"),
+            ("window=today&step=90m", "is not whole hours"),
             ("window=today&step=fortnight", "is not a duration"),
             ("window=today&shareSplit=odd", "unknown shareSplit"),
             ("window=today&shareLabels=team", "is not key:value"),
@@ -469,7 +528,7 @@ mod tests {
             let err = alloc(q).unwrap_err();
             assert!(err.contains(want), "{q}: {err}");
         }
-        let tight = Limits { max_window_days: 400, max_steps: 3 };
+        let tight = Limits { max_steps: 3, ..Limits::default() };
         let err = AllocationRequest::parse("window=7d", NOW, &tight).unwrap_err().to_string();
         assert!(err.contains("cut into 7 sets; at most 3"), "{err}");
     }

@@ -198,6 +198,33 @@ pub fn daily(w: Window, now: i64, window: &str) -> Result<Window, String> {
     Ok(out)
 }
 
+/// The window at ampfed's hourly resolution: it must start at a whole UTC hour and end at one,
+/// except that an end at `now` is taken to the next whole hour (the hour in progress).
+pub fn hourly(w: Window, now: i64, window: &str) -> Result<Window, String> {
+    let why = "the bucket holds daily sets (from a UTC midnight to a UTC midnight) and hourly sets \
+               (whole UTC hours): use today, 7d, 24h, 6h, a pair of midnights or a pair of whole hours";
+    if w.start.rem_euclid(HOUR) != 0 {
+        return Err(format!("{window:?} starts at {}, not at a whole UTC hour; {why}", rfc3339(w.start)));
+    }
+    let mut out = w;
+    if w.end.rem_euclid(HOUR) != 0 {
+        if w.end != now {
+            return Err(format!("{window:?} ends at {}, not at a whole UTC hour; {why}", rfc3339(w.end)));
+        }
+        out.end = w.end - w.end.rem_euclid(HOUR) + HOUR;
+    }
+    Ok(out)
+}
+
+/// `w` cut into sets of `unit` seconds (a day or an hour) from its start: what the engine
+/// reads from the source, one at a time.
+pub fn units(w: Window, unit: i64) -> Vec<Window> {
+    steps(w, unit)
+}
+
+/// An hour, in seconds.
+pub const HOUR_SECS: i64 = HOUR;
+
 /// A Go duration with `d` and `w` (`1d`, `24h`, `1w`, `1h30m`, `90s`), in seconds.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let bad = || format!("{s:?} is not a duration: use e.g. 1d, 2d, 1w or 24h");

@@ -80,6 +80,9 @@ struct Flags {
     /// The longest window served, in days.
     #[arg(long, default_value_t = Limits::default().max_window_days)]
     max_window_days: i64,
+    /// The longest window read by the hour (not of whole UTC days, or a step of hours), in hours.
+    #[arg(long, default_value_t = Limits::default().max_window_hours)]
+    max_window_hours: i64,
     /// Seconds one query may take (504 after it).
     #[arg(long, default_value_t = ApiConfig::default().request_timeout.as_secs())]
     request_timeout_secs: u64,
@@ -166,7 +169,11 @@ async fn main() -> Result<()> {
     let config = ApiConfig {
         listen: flags.listen,
         now,
-        limits: Limits { max_window_days: flags.max_window_days, ..Limits::default() },
+        limits: Limits {
+            max_window_days: flags.max_window_days,
+            max_window_hours: flags.max_window_hours,
+            ..Limits::default()
+        },
         request_timeout: Duration::from_secs(flags.request_timeout_secs),
         ..ApiConfig::default()
     };

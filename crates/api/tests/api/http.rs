@@ -286,13 +286,13 @@ fn bad_parameters_are_400s_naming_the_parameter() {
     let cases = [
         ("/model/allocation?aggregate=namespace", "invalid 'window' parameter: it is required"),
         ("/model/allocation?window=fortnight", "invalid 'window' parameter: \"fortnight\" is not a window"),
-        ("/model/allocation?window=24h", "not at a UTC midnight"),
+        ("/model/allocation?window=2026-01-01T10:30:00Z,2026-01-01T12:00:00Z", "not at a whole UTC hour"),
         (
             "/model/allocation?window=2d&aggregate=colour",
             "invalid 'aggregate' parameter: unknown aggregate \"colour\"",
         ),
         ("/model/allocation?window=2d&accumulate=hour", "invalid 'accumulate' parameter"),
-        ("/model/allocation?window=2d&step=12h", "invalid 'step' parameter"),
+        ("/model/allocation?window=2d&step=90m", "invalid 'step' parameter"),
         (
             "/model/allocation?window=2d&shareIdle=maybe",
             "invalid 'shareIdle' parameter: \"maybe\" is not a boolean",

@@ -98,3 +98,90 @@ fn query_bucket_answers_one_target_for_a_blocking_caller() {
         render_table(&bad)
     );
 }
+
+/// One hand-made hour: web (c1) CPU 0.1 and api (c2) CPU 0.2; node n1 costs 0.15 (idle 0.05)
+/// and n2 0.2 (idle 0); each cluster's EKS fee 0.1.
+fn hour_sets(start: i64, cluster: &str) -> (AllocationSet, ampfed_allocation::AssetSet) {
+    let w = ampfed_allocation::Window { start, end: start + 3600 };
+    let (at, cpu, node_cpu) = match cluster {
+        "c1" => (["c1", "n1", "shop", "web"], 0.1, 0.15),
+        _ => (["c2", "n2", "shop", "api"], 0.2, 0.2),
+    };
+    let mut a = crate::allocation(at, None, w, cpu, 0.0);
+    a.minutes = 60.0;
+    let allocations = AllocationSet::new(vec![cluster.into()], w, vec![a]);
+    let mut assets = ampfed_allocation::AssetSet::new(vec![cluster.into()], w);
+    let mut node = crate::node(cluster, at[1], w, node_cpu, 0.0);
+    node.minutes = 60.0;
+    node.total_cost = node.computed_total();
+    assets.nodes.push(node);
+    assets.cluster_management.push(ampfed_allocation::ClusterManagementAsset {
+        cluster: cluster.into(),
+        provisioner: "EKS".into(),
+        start: w.start,
+        end: w.end,
+        minutes: 60.0,
+        price_per_hour: 0.1,
+        cost: 0.1,
+        adjustment: 0.0,
+        total_cost: 0.1,
+    });
+    (allocations, assets)
+}
+
+#[tokio::test]
+async fn windows_of_whole_hours_are_answered_from_the_hourly_sets() {
+    let s3 = EmbeddedS3::start(Config::new(ACCESS_KEY, SECRET_KEY, REGION)).unwrap();
+    let store = Store::new(&config(&s3));
+    store.ensure_bucket().await.unwrap();
+    // 2026-01-01, hours 10:00 to 14:00, shipped per cluster under 1h/ and federated.
+    let ten = crate::JAN1 + 10 * 3600;
+    for h in 0..4 {
+        for cluster in ["c1", "c2"] {
+            let (allocations, assets) = hour_sets(ten + h * 3600, cluster);
+            store.put_set(cluster, &allocations).await.unwrap();
+            store.put_assets(cluster, &assets).await.unwrap();
+        }
+    }
+    federate(&store, None).await.unwrap();
+    let api =
+        Api::new(Arc::new(StoreSource::new(store)), ApiConfig { now: Some(NOW), ..ApiConfig::default() });
+    let hours = "window=2026-01-01T10:00:00Z,2026-01-01T14:00:00Z";
+
+    // Four hours: shop 4 × (0.1 + 0.2) = 1.2, idle 4 × 0.05 = 0.2 (tenancy costs apart).
+    let reply = api
+        .get(&format!(
+            "/model/allocation?{hours}&aggregate=namespace&accumulate=true&shareTenancyCosts=false"
+        ))
+        .await;
+    assert_eq!(reply.code, 200, "{}", reply.to_json());
+    let ReplyBody::Allocations(steps) = &reply.body else { panic!("{reply:?}") };
+    assert_eq!(steps.len(), 1);
+    close(steps[0].entries["shop"].total_cost.unwrap(), 1.2);
+    close(steps[0].entries["__idle__"].total_cost.unwrap(), 0.2);
+    // By the hour: four sets of c1 0.1 and c2 0.2.
+    let reply = api
+        .get(&format!(
+            "/model/allocation?{hours}&aggregate=cluster&step=1h&idle=false&shareTenancyCosts=false"
+        ))
+        .await;
+    let ReplyBody::Allocations(steps) = &reply.body else { panic!("{reply:?}") };
+    assert_eq!(steps.len(), 4);
+    for s in steps {
+        close(s.entries["c1"].total_cost.unwrap(), 0.1);
+        close(s.entries["c2"].total_cost.unwrap(), 0.2);
+    }
+    // An hour the bucket does not hold is named in the warning.
+    let reply = api
+        .get(
+            "/model/allocation?window=2026-01-01T13:00:00Z,2026-01-01T15:00:00Z&aggregate=cluster&idle=false",
+        )
+        .await;
+    assert_eq!(reply.code, 200, "{}", reply.to_json());
+    assert_eq!(reply.warning.as_deref(), Some("no data for 1 hour(s): 2026-01-01T14:00:00Z"));
+    // Assets by the hour: c1 4 × (0.15 + 0.1) = 1.0, c2 4 × (0.2 + 0.1) = 1.2.
+    let reply = api.get(&format!("/model/assets?{hours}&aggregate=cluster&accumulate=true")).await;
+    let ReplyBody::Assets(steps) = &reply.body else { panic!("{reply:?}") };
+    close(steps[0].entries["c1"].total_cost().unwrap(), 1.0);
+    close(steps[0].entries["c2"].total_cost().unwrap(), 1.2);
+}
