@@ -79,19 +79,54 @@ pub(crate) fn allocation_totals<'a>(
     allocations: impl IntoIterator<Item = &'a Allocation>,
     by: IdleBy,
 ) -> BTreeMap<String, Totals> {
-    let mut out: BTreeMap<String, Totals> = BTreeMap::new();
+    // Totals by position, found by key; rows come grouped by cluster (and node), so a run of
+    // one key is looked up once.
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut totals: Vec<Totals> = Vec::new();
+    let mut key = String::new();
+    let mut last: Option<usize> = None;
     for a in allocations {
         if a.is_idle() || a.is_unmounted() {
             continue;
         }
         let p = &a.properties;
-        let t = out.entry(idle_key(by, &p.cluster, &p.node)).or_default();
+        let same = last.is_some_and(|_| match by {
+            IdleBy::Cluster => key == p.cluster,
+            IdleBy::Node => {
+                key.len() == p.cluster.len() + 1 + p.node.len()
+                    && key.starts_with(p.cluster.as_str())
+                    && key[p.cluster.len()..].starts_with('/')
+                    && key.ends_with(p.node.as_str())
+            }
+        });
+        let i = match last {
+            Some(i) if same => i,
+            _ => {
+                key.clear();
+                key.push_str(&p.cluster);
+                if by == IdleBy::Node {
+                    key.push('/');
+                    key.push_str(&p.node);
+                }
+                match index.get(key.as_str()) {
+                    Some(&i) => i,
+                    None => {
+                        index.insert(key.clone(), totals.len());
+                        totals.push(Totals::default());
+                        totals.len() - 1
+                    }
+                }
+            }
+        };
+        last = Some(i);
+        let t = &mut totals[i];
         t.include(&p.cluster, &p.node, a.start, a.end);
         t.cpu += a.cpu_cost;
         t.gpu += a.gpu_cost;
         t.ram += a.ram_cost;
     }
-    out
+    let mut totals: Vec<Option<Totals>> = totals.into_iter().map(Some).collect();
+    index.into_iter().map(|(k, i)| (k, totals[i].take().unwrap_or_default())).collect()
 }
 
 /// Node CPU, GPU and RAM cost per idle key, CPU and RAM after the discount (OpenCost's

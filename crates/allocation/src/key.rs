@@ -167,27 +167,46 @@ pub fn parse_properties(s: &str) -> Result<Vec<Aggregate>, UnknownProperty> {
     s.split(',').map(str::parse).collect()
 }
 
-fn or_unallocated(v: &str) -> String {
+fn or_unallocated(v: &str) -> &str {
     if v.is_empty() {
-        UNALLOCATED.to_owned()
+        UNALLOCATED
     } else {
-        v.to_owned()
+        v
     }
 }
 
 /// The key of `p` for `by`, segments joined by `/`, exactly as OpenCost's `GenerateKey`
 /// (see the module documentation for empty values).
 pub fn generate_key(p: &Properties, by: &[Aggregate], config: &LabelConfig) -> String {
-    let mut names: Vec<String> = Vec::with_capacity(by.len());
+    let mut key = String::new();
+    generate_key_into(&mut key, p, by, config);
+    key
+}
+
+/// [`generate_key`] written into `key` (cleared first), so that a caller keying many rows
+/// reuses one buffer.
+pub fn generate_key_into(key: &mut String, p: &Properties, by: &[Aggregate], config: &LabelConfig) {
+    key.clear();
+    let mut first = true;
+    // The key, after the separator its next segment needs.
+    fn segment<'k>(key: &'k mut String, first: &mut bool) -> &'k mut String {
+        if !*first {
+            key.push('/');
+        }
+        *first = false;
+        key
+    }
     for agg in by {
         match agg {
-            Aggregate::Cluster => names.push(p.cluster.clone()),
-            Aggregate::Node => names.push(p.node.clone()),
-            Aggregate::Namespace => names.push(p.namespace.clone()),
-            Aggregate::Pod => names.push(p.pod.clone()),
-            Aggregate::Container => names.push(p.container.clone()),
-            Aggregate::ProviderId => names.push(p.provider_id.clone()),
-            Aggregate::ControllerKind => names.push(or_unallocated(&p.controller_kind)),
+            Aggregate::Cluster => segment(key, &mut first).push_str(&p.cluster),
+            Aggregate::Node => segment(key, &mut first).push_str(&p.node),
+            Aggregate::Namespace => segment(key, &mut first).push_str(&p.namespace),
+            Aggregate::Pod => segment(key, &mut first).push_str(&p.pod),
+            Aggregate::Container => segment(key, &mut first).push_str(&p.container),
+            Aggregate::ProviderId => segment(key, &mut first).push_str(&p.provider_id),
+            Aggregate::ControllerKind => {
+                segment(key, &mut first).push_str(or_unallocated(&p.controller_kind))
+            }
             Aggregate::Deployment | Aggregate::StatefulSet | Aggregate::DaemonSet | Aggregate::Job => {
                 let kind = match agg {
                     Aggregate::Deployment => "deployment",
@@ -196,47 +215,49 @@ pub fn generate_key(p: &Properties, by: &[Aggregate], config: &LabelConfig) -> S
                     _ => "job",
                 };
                 if p.controller_kind == kind && !p.controller.is_empty() {
-                    names.push(p.controller.clone());
+                    segment(key, &mut first).push_str(&p.controller);
                 } else {
-                    names.push(UNALLOCATED.to_owned());
+                    segment(key, &mut first).push_str(UNALLOCATED);
                 }
             }
             Aggregate::Controller => {
                 if p.controller.is_empty() {
-                    names.push(UNALLOCATED.to_owned());
+                    segment(key, &mut first).push_str(UNALLOCATED);
                 } else if p.controller_kind.is_empty() {
-                    names.push(p.controller.clone());
+                    segment(key, &mut first).push_str(&p.controller);
                 } else {
-                    names.push(format!("{}:{}", p.controller_kind, p.controller));
+                    let k = segment(key, &mut first);
+                    k.push_str(&p.controller_kind);
+                    k.push(':');
+                    k.push_str(&p.controller);
                 }
             }
             Aggregate::Service => {
                 if p.services.is_empty() {
-                    names.push(UNALLOCATED.to_owned());
+                    segment(key, &mut first).push_str(UNALLOCATED);
                 } else if p.pod == UNMOUNTED || p.namespace == UNMOUNTED || p.container == UNMOUNTED {
                     // Unmounted load balancers list their services; they stay unmounted.
-                    names.push(UNMOUNTED.to_owned());
+                    segment(key, &mut first).push_str(UNMOUNTED);
                 } else {
                     // As OpenCost: the first service only.
-                    names.push(p.services[0].clone());
+                    segment(key, &mut first).push_str(&p.services[0]);
                 }
             }
-            Aggregate::Label(key) => {
-                names.push(p.labels.get(key).cloned().unwrap_or_else(|| UNALLOCATED.to_owned()))
+            Aggregate::Label(k) => {
+                segment(key, &mut first).push_str(p.labels.get(k).map_or(UNALLOCATED, String::as_str))
             }
-            Aggregate::Annotation(key) => {
-                names.push(p.annotations.get(key).cloned().unwrap_or_else(|| UNALLOCATED.to_owned()))
+            Aggregate::Annotation(k) => {
+                segment(key, &mut first).push_str(p.annotations.get(k).map_or(UNALLOCATED, String::as_str))
             }
             Aggregate::Alias(alias) => {
                 for label in config.labels(*alias).split(',') {
                     let label = sanitize(label.trim());
                     let value = p.labels.get(&label).or_else(|| p.annotations.get(&label));
-                    names.push(value.cloned().unwrap_or_else(|| UNALLOCATED.to_owned()));
+                    segment(key, &mut first).push_str(value.map_or(UNALLOCATED, String::as_str));
                 }
             }
         }
     }
-    names.join("/")
 }
 
 #[cfg(test)]

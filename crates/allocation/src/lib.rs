@@ -17,7 +17,10 @@ pub use assets::{
     AssetSet, ClusterAssetTotals, ClusterManagementAsset, DiskAsset, LoadBalancerAsset, NodeAsset,
 };
 pub use idle::{check_balance, idle_allocations, Balance, IdleBy, IdleError, Imbalance};
-pub use key::{generate_key, parse_properties, sanitize, Aggregate, Alias, LabelConfig, UnknownProperty};
+pub use key::{
+    generate_key, generate_key_into, parse_properties, sanitize, Aggregate, Alias, LabelConfig,
+    UnknownProperty,
+};
 pub use model::{
     efficiency, pv_key, Allocation, AllocationSet, Properties, PvAllocation, Window, WindowError, DAY_SECS,
     IDLE, SHARED, UNALLOCATED, UNMOUNTED,

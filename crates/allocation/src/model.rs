@@ -185,6 +185,37 @@ impl Properties {
     }
 }
 
+impl Properties {
+    /// `*self = self.intersection(that)`, in place, except `controller`, which the caller
+    /// decides: strings equal to `that`'s are kept (not cloned), others cleared.
+    fn intersect_with(&mut self, that: &Properties) {
+        fn keep(a: &mut String, b: &str) {
+            if a != b {
+                a.clear();
+            }
+        }
+        let same_namespace = self.namespace == that.namespace;
+        let from_that = self.container == UNMOUNTED;
+        keep(&mut self.cluster, &that.cluster);
+        keep(&mut self.node, &that.node);
+        keep(&mut self.namespace, &that.namespace);
+        keep(&mut self.pod, &that.pod);
+        keep(&mut self.container, &that.container);
+        keep(&mut self.controller_kind, &that.controller_kind);
+        keep(&mut self.provider_id, &that.provider_id);
+        self.services.clear();
+        self.labels.clear();
+        self.annotations.clear();
+        if !same_namespace {
+            self.namespace_labels.clear();
+            self.namespace_annotations.clear();
+        } else if from_that {
+            self.namespace_labels.clone_from(&that.namespace_labels);
+            self.namespace_annotations.clone_from(&that.namespace_annotations);
+        }
+    }
+}
+
 /// Marks idle allocations: `<cluster>/__idle__`, `<cluster>/<node>/__idle__`, `__idle__`.
 pub const IDLE: &str = "__idle__";
 /// Marks PV and load balancer cost that no pod used.
@@ -333,21 +364,23 @@ impl Allocation {
     /// with the same container key but different controllers keep the non-empty, or the
     /// alphabetically first, controller), and derived fields are recomputed.
     pub fn add(&mut self, that: &Allocation) {
-        let container_key = |p: &Properties| {
-            (p.cluster.clone(), p.node.clone(), p.namespace.clone(), p.pod.clone(), p.container.clone())
-        };
-        let same_key = container_key(&self.properties) == container_key(&that.properties);
-        let (left, right) = (self.properties.controller.clone(), that.properties.controller.clone());
-        self.properties = self.properties.intersection(&that.properties);
-        if same_key && left != right {
-            self.properties.controller = if left.is_empty() {
-                right
-            } else if right.is_empty() {
-                left
-            } else {
-                left.min(right)
-            };
+        let (p, q) = (&self.properties, &that.properties);
+        let same_key = p.cluster == q.cluster
+            && p.node == q.node
+            && p.namespace == q.namespace
+            && p.pod == q.pod
+            && p.container == q.container;
+        // The controller as `intersection` then the same-key rule give it, decided before the
+        // other fields are intersected in place.
+        if self.properties.controller != that.properties.controller {
+            let (left, right) = (&self.properties.controller, &that.properties.controller);
+            if !same_key {
+                self.properties.controller.clear();
+            } else if left.is_empty() || (!right.is_empty() && right < left) {
+                self.properties.controller.clone_from(right);
+            }
         }
+        self.properties.intersect_with(&that.properties);
 
         let (m1, m2) = (self.minutes, that.minutes);
         let weighted = |a: f64, b: f64| a * m1 + b * m2;
@@ -378,7 +411,10 @@ impl Allocation {
         self.load_balancer_cost += that.load_balancer_cost;
         self.shared_cost += that.shared_cost;
         for (key, pv) in &that.pvs {
-            let mine = self.pvs.entry(key.clone()).or_default();
+            if !self.pvs.contains_key(key) {
+                self.pvs.insert(key.clone(), PvAllocation::default());
+            }
+            let Some(mine) = self.pvs.get_mut(key) else { unreachable!("inserted above") };
             mine.byte_hours += pv.byte_hours;
             mine.cost += pv.cost;
             if mine.provider_id.is_empty() {

@@ -22,11 +22,11 @@
 //!    over that cluster's keys, with the same split, into `sharedCost`.
 //! 9. Idle entries merge into one `__idle__` unless `splitIdle`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::assets::AssetSet;
 use crate::idle::{idle_allocations, idle_key, IdleBy, IdleError};
-use crate::key::{generate_key, sanitize, Aggregate, LabelConfig};
+use crate::key::{generate_key_into, sanitize, Aggregate, LabelConfig};
 use crate::model::{Allocation, AllocationSet, IDLE};
 
 /// How shared costs are split over the keys.
@@ -100,7 +100,43 @@ pub enum QueryError {
     Idle(#[from] IdleError),
 }
 
-type Coefficients = BTreeMap<String, f64>;
+/// Share coefficients by key id (see [`Keys`]).
+type IdCoefficients = BTreeMap<usize, f64>;
+
+/// The aggregation keys of the rows, each distinct key stored once: row `i`'s key is
+/// `names[ids[i]]`.
+struct Keys {
+    names: Vec<String>,
+    ids: Vec<usize>,
+}
+
+impl Keys {
+    fn of<'a>(rows: impl IntoIterator<Item = &'a Allocation>, opts: &QueryOptions) -> Keys {
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut ids = Vec::new();
+        let mut buf = String::new();
+        for a in rows {
+            let key: &str = if opts.aggregate.is_empty() {
+                &a.name
+            } else {
+                generate_key_into(&mut buf, &a.properties, &opts.aggregate, &opts.label_config);
+                &buf
+            };
+            let id = match index.get(key) {
+                Some(&id) => id,
+                None => {
+                    let id = names.len();
+                    names.push(key.to_owned());
+                    index.insert(key.to_owned(), id);
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        Keys { names, ids }
+    }
+}
 
 /// Per-resource coefficient of one allocation for its idle key.
 #[derive(Clone, Copy, Debug, Default)]
@@ -110,7 +146,7 @@ struct Resources {
     ram: f64,
 }
 
-fn normalise(coeffs: &mut Coefficients, total: f64) {
+fn normalise(coeffs: &mut IdCoefficients, total: f64) {
     for c in coeffs.values_mut() {
         *c = if *c > 0.0 && total > 0.0 { *c / total } else { 0.0 };
     }
@@ -119,24 +155,23 @@ fn normalise(coeffs: &mut Coefficients, total: f64) {
 /// Share coefficients over `allocations` by key: weighted by total cost less shared cost, or
 /// even (OpenCost's `computeShareCoeffs`; idle and unmounted entries left out).
 fn share_coefficients<'a>(
-    allocations: impl IntoIterator<Item = &'a Allocation>,
-    key: &dyn Fn(&Allocation) -> String,
+    allocations: impl IntoIterator<Item = (&'a Allocation, usize)>,
     split: ShareSplit,
-) -> Coefficients {
-    let mut coeffs = Coefficients::new();
+) -> IdCoefficients {
+    let mut coeffs = IdCoefficients::new();
     let mut total = 0.0;
-    for a in allocations {
+    for (a, key) in allocations {
         if a.is_idle() || a.is_unmounted() {
             continue;
         }
         match split {
             ShareSplit::Even => {
-                coeffs.insert(key(a), 1.0);
+                coeffs.insert(key, 1.0);
                 total = coeffs.len() as f64;
             }
             ShareSplit::Weighted => {
                 let w = a.total_cost - a.shared_cost;
-                *coeffs.entry(key(a)).or_default() += w;
+                *coeffs.entry(key).or_default() += w;
                 total += w;
             }
         }
@@ -173,6 +208,18 @@ fn insert(name: String, mut a: Allocation, out: &mut BTreeMap<String, Allocation
     }
 }
 
+/// [`insert`] of a borrowed `a`, cloned only when it makes a new entry.
+fn insert_ref(name: &str, a: &Allocation, out: &mut BTreeMap<String, Allocation>) {
+    match out.get_mut(name) {
+        Some(acc) => acc.add(a),
+        None => {
+            let mut a = a.clone();
+            a.name = name.to_owned();
+            out.insert(name.to_owned(), a);
+        }
+    }
+}
+
 /// Answers the query over one window's `set` (one cluster or combined), with that window's
 /// `assets` when idle or tenancy costs are wanted. Entries are sorted by name; floats are not
 /// rounded (see [`Allocation::rounded`]).
@@ -182,14 +229,6 @@ pub fn query(
     opts: &QueryOptions,
 ) -> Result<Vec<Allocation>, QueryError> {
     let by = if opts.idle_by_node { IdleBy::Node } else { IdleBy::Cluster };
-    let key = |a: &Allocation| {
-        if opts.aggregate.is_empty() {
-            a.name.clone()
-        } else {
-            generate_key(&a.properties, &opts.aggregate, &opts.label_config)
-        }
-    };
-
     let want_idle = opts.idle || opts.share_idle;
     let mut idle: Vec<Allocation> = Vec::new();
     if want_idle {
@@ -202,7 +241,7 @@ pub fn query(
         for m in &assets.cluster_management {
             *tenancy.entry(m.cluster.clone()).or_default() += m.total_cost;
         }
-        let nodes: Vec<(&str, &str)> =
+        let nodes: HashSet<(&str, &str)> =
             assets.nodes.iter().map(|n| (n.cluster.as_str(), n.name.as_str())).collect();
         for d in assets.disks.iter().filter(|d| nodes.contains(&(d.cluster.as_str(), d.name.as_str()))) {
             *tenancy.entry(d.cluster.clone()).or_default() += d.total_cost;
@@ -216,7 +255,8 @@ pub fn query(
         opts.share_namespaces.iter().any(|n| n.trim() == a.properties.namespace)
             || share_labels.iter().any(|(k, v)| a.properties.labels.get(k) == Some(v))
     };
-    let mut rest: Vec<Allocation> = Vec::new();
+    // The rest are borrowed: most are added into an entry, not made one.
+    let mut rest: Vec<&Allocation> = Vec::new();
     let mut shared: Vec<Allocation> = Vec::new();
     for a in &set.allocations {
         if a.is_idle() {
@@ -225,9 +265,10 @@ pub fn query(
         if is_shared(a) {
             shared.push(a.clone());
         } else {
-            rest.push(a.clone());
+            rest.push(a);
         }
     }
+    let keys = Keys::of(rest.iter().copied(), opts);
 
     // (3) Idle coefficients, per member of rest and shared (by position), and the allocated
     // totals per idle key.
@@ -235,7 +276,7 @@ pub fn query(
     let mut rest_coeffs: Vec<Option<Resources>> = vec![None; rest.len()];
     let mut shared_coeffs: Vec<Option<Resources>> = vec![None; shared.len()];
     if opts.share_idle && !idle.is_empty() {
-        for a in rest.iter().chain(&shared) {
+        for a in rest.iter().copied().chain(&shared) {
             let t = allocated.entry(idle_key(by, &a.properties.cluster, &a.properties.node)).or_default();
             t.cpu += a.cpu_cost;
             t.gpu += a.gpu_cost;
@@ -253,29 +294,37 @@ pub fn query(
                 ram: part(a.ram_cost, t.ram),
             })
         };
-        rest_coeffs = rest.iter().map(coeff).collect();
+        rest_coeffs = rest.iter().map(|a| coeff(a)).collect();
         shared_coeffs = shared.iter().map(coeff).collect();
     }
 
     // (4) Share coefficients, from the rest before idle is added.
     let share_coeffs = if shared.is_empty() {
-        Coefficients::new()
+        IdCoefficients::new()
     } else {
-        share_coefficients(&rest, &key, opts.share_split)
+        share_coefficients(rest.iter().copied().zip(keys.ids.iter().copied()), opts.share_split)
     };
     // Each cluster's members, found in one pass over the rows (not one pass per cluster: at
     // 1000 clusters × 200k rows a day that was most of a query's time).
-    let mut members: BTreeMap<&str, Vec<&Allocation>> =
-        tenancy.keys().map(|cluster| (cluster.as_str(), Vec::new())).collect();
-    for a in &rest {
-        if let Some(list) = members.get_mut(a.properties.cluster.as_str()) {
-            list.push(a);
+    let clusters: BTreeMap<&str, usize> =
+        tenancy.keys().enumerate().map(|(i, cluster)| (cluster.as_str(), i)).collect();
+    let mut members: Vec<Vec<(&Allocation, usize)>> = vec![Vec::new(); clusters.len()];
+    // Rows come grouped by cluster: a run of one cluster is looked up once.
+    let mut run: Option<(&str, Option<usize>)> = None;
+    for (&a, &id) in rest.iter().zip(&keys.ids) {
+        let cluster = a.properties.cluster.as_str();
+        let at = match run {
+            Some((held, at)) if held == cluster => at,
+            _ => clusters.get(cluster).copied(),
+        };
+        run = Some((cluster, at));
+        if let Some(i) = at {
+            members[i].push((a, id));
         }
     }
-    let tenancy_coeffs: BTreeMap<String, Coefficients> = members
-        .into_iter()
-        .map(|(cluster, list)| (cluster.to_owned(), share_coefficients(list, &key, opts.share_split)))
-        .collect();
+    // In `tenancy`'s (cluster) order.
+    let tenancy_coeffs: Vec<IdCoefficients> =
+        members.into_iter().map(|list| share_coefficients(list, opts.share_split)).collect();
 
     let mut idle_index: IdleIndex<'_> = BTreeMap::new();
     for i in &idle {
@@ -289,10 +338,15 @@ pub fn query(
             insert(i.name.clone(), i.clone(), &mut out);
         }
     }
-    for (mut a, c) in rest.into_iter().zip(rest_coeffs) {
-        add_idle(&mut a, &idle_index, c.as_ref(), by);
-        let k = key(&a);
-        insert(k, a, &mut out);
+    for ((a, c), &id) in rest.into_iter().zip(rest_coeffs).zip(&keys.ids) {
+        let k = &keys.names[id];
+        if c.is_some() {
+            let mut a = a.clone();
+            add_idle(&mut a, &idle_index, c.as_ref(), by);
+            insert(k.clone(), a, &mut out);
+        } else {
+            insert_ref(k, a, &mut out);
+        }
     }
 
     // (6) Share the shared allocations, idle included.
@@ -300,8 +354,8 @@ pub fn query(
         add_idle(a, &idle_index, c.as_ref(), by);
     }
     let shared_total: f64 = shared.iter().map(|a| a.total_cost).sum();
-    for (k, c) in &share_coeffs {
-        if let Some(entry) = out.get_mut(k) {
+    for (&k, c) in &share_coeffs {
+        if let Some(entry) = out.get_mut(&keys.names[k]) {
             entry.shared_cost += shared_total * c;
         }
     }
@@ -330,9 +384,9 @@ pub fn query(
     }
 
     // (8) Tenancy costs, per cluster.
-    for (cluster, cost) in &tenancy {
-        for (k, c) in tenancy_coeffs.get(cluster).into_iter().flatten() {
-            if let Some(entry) = out.get_mut(k) {
+    for ((_, cost), coeffs) in tenancy.iter().zip(&tenancy_coeffs) {
+        for (&k, c) in coeffs {
+            if let Some(entry) = out.get_mut(&keys.names[k]) {
                 entry.shared_cost += cost * c;
             }
         }

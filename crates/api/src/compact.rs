@@ -664,9 +664,11 @@ fn compact_checked(
         let labels_offsets = b.labels.map(|m| m.value_offsets());
         let annotations_offsets = b.annotations.map(|m| m.value_offsets());
         // Whether any name of the batch may hold `__idle__` or `__unmounted__` (a match across
-        // two names only costs the per-row test).
-        let marked = std::str::from_utf8(b.name.values().as_slice())
-            .map_or(true, |all| all.contains(IDLE) || all.contains(UNMOUNTED));
+        // two names only costs the per-row test). Both hold `_`, which Kubernetes names do not:
+        // a batch without one (a word-at-a-time search) needs no string search.
+        let all = b.name.values().as_slice();
+        let marked = all.contains(&b'_')
+            && std::str::from_utf8(all).map_or(true, |all| all.contains(IDLE) || all.contains(UNMOUNTED));
         for r in 0..b.name.len() {
             let name = b.name.value(r);
             let (idle, unmounted) =

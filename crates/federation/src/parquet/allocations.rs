@@ -7,6 +7,16 @@
 use ampfed_allocation::Allocation;
 
 use super::columns::{Access, Column, Row};
+use super::container::ColumnChoices;
+
+/// The table's per-column writer choices. `name` is unique per row and `pod` nearly so (a
+/// pod's one or two containers): no dictionary. Statistics are left out of the flat string
+/// columns but `cluster` and `namespace` (what a query selects by): comparing every value
+/// with a running min and max was the largest part of encoding a combined window.
+pub(super) const CHOICES: ColumnChoices = ColumnChoices {
+    plain: &["name", "pod"],
+    unstated: &["name", "node", "pod", "container", "controller_kind", "controller", "provider_id"],
+};
 
 impl Row for Allocation {
     fn label(&self) -> String {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::allocations;
 use super::assets::{self, AnyAsset};
 use super::columns::{self, Row};
-use super::container::{self, Header, Limits, Opened, SCHEMA_VERSION};
+use super::container::{self, ColumnChoices, Header, Limits, Opened, SCHEMA_VERSION};
 use super::error::{library, ErrorKind, ParquetError};
 use super::keys::{Encoding, EtlKey, Kind};
 use crate::format::{DecodeError, Decoded};
@@ -109,7 +109,7 @@ pub fn encode_allocations(set: &AllocationSet, source: Option<&str>) -> Result<V
     columns.extend(columns::encode_rows(&allocations::columns(), &rows).map_err(fail)?);
     let sorted_by = sorting(&columns, &["name"]).map_err(fail)?;
     let header = header(Kind::Allocations, set.window, &set.clusters, source);
-    container::write(&header, columns, &sorted_by, &Limits::default()).map_err(fail)
+    container::write(&header, columns, &sorted_by, allocations::CHOICES, &Limits::default()).map_err(fail)
 }
 
 /// The Parquet object of an asset set, naming `source` when given: one table, rows sorted by
@@ -125,7 +125,7 @@ pub fn encode_assets(set: &AssetSet, source: Option<&str>) -> Result<Vec<u8>, Pa
     columns.extend(columns::encode_rows(&assets::columns(), &rows).map_err(fail)?);
     let sorted_by = sorting(&columns, &[TYPE_COLUMN, "cluster", "name"]).map_err(fail)?;
     let header = header(Kind::Assets, set.window, &set.clusters, source);
-    container::write(&header, columns, &sorted_by, &Limits::default()).map_err(fail)
+    container::write(&header, columns, &sorted_by, ColumnChoices::default(), &Limits::default()).map_err(fail)
 }
 
 fn header(kind: Kind, window: Window, clusters: &[String], source: Option<&str>) -> Header {
@@ -537,7 +537,8 @@ pub fn encode_combined_allocations(
     }
     let sorted_by = sorting(&columns, &["name"]).map_err(fail)?;
     let header = header(Kind::Allocations, window, &members, None);
-    let bytes = container::write(&header, columns, &sorted_by, &Limits::default()).map_err(fail)?;
+    let bytes = container::write(&header, columns, &sorted_by, allocations::CHOICES, &Limits::default())
+        .map_err(fail)?;
     Ok((rows, bytes))
 }
 

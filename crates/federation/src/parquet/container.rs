@@ -20,6 +20,7 @@ use ::parquet::arrow::ArrowWriter;
 use ::parquet::basic::Compression;
 use ::parquet::file::metadata::{KeyValue, SortingColumn};
 use ::parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use ::parquet::schema::types::ColumnPath;
 use ampfed_allocation::Window;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
@@ -108,9 +109,22 @@ impl Header {
     }
 }
 
+/// Per-column choices of a table, by top-level column name: which (nearly) unique string
+/// columns skip dictionary encoding, and which flat columns carry no statistics.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct ColumnChoices {
+    /// Plain-encoded: a dictionary of values that hardly repeat is built only to be given up
+    /// once it outgrows its page (the allocations' `name`, `pod`).
+    pub(super) plain: &'static [&'static str],
+    /// Without statistics: flat columns nobody selects row groups by, whose min/max would
+    /// cost a comparison of every value. Nested columns keep theirs (a scan reads their null
+    /// counts to skip empty maps), as do the window columns (Athena's row-group skipping).
+    pub(super) unstated: &'static [&'static str],
+}
+
 /// The writer properties: every choice that shapes the bytes is spelled out here.
-fn properties(header: &Header, sorting: Vec<SortingColumn>) -> WriterProperties {
-    WriterProperties::builder()
+fn properties(header: &Header, sorting: Vec<SortingColumn>, choices: ColumnChoices) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_created_by(CREATED_BY.to_owned())
         .set_compression(Compression::SNAPPY)
@@ -119,8 +133,14 @@ fn properties(header: &Header, sorting: Vec<SortingColumn>) -> WriterProperties 
         .set_bloom_filter_enabled(false)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(Some(sorting))
-        .set_key_value_metadata(Some(header.key_values()))
-        .build()
+        .set_key_value_metadata(Some(header.key_values()));
+    for name in choices.plain {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*name), false);
+    }
+    for name in choices.unstated {
+        builder = builder.set_column_statistics_enabled(ColumnPath::from(*name), EnabledStatistics::None);
+    }
+    builder.build()
 }
 
 /// The sealed Parquet bytes of `columns`, declared sorted by the leaf columns `sorted_by`.
@@ -128,6 +148,7 @@ pub(super) fn write(
     header: &Header,
     columns: Vec<(Field, ArrayRef)>,
     sorted_by: &[i32],
+    choices: ColumnChoices,
     limits: &Limits,
 ) -> Result<Vec<u8>, ErrorKind> {
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
@@ -141,7 +162,7 @@ pub(super) fn write(
         .map(|&column_idx| SortingColumn { column_idx, descending: false, nulls_first: false })
         .collect();
     let options = ArrowWriterOptions::new()
-        .with_properties(properties(header, sorting))
+        .with_properties(properties(header, sorting, choices))
         // The Arrow schema is derived from the Parquet one on reading; storing it too would
         // only add a base64 IPC blob that non-Arrow readers ignore.
         .with_skip_arrow_metadata(true);
