@@ -31,7 +31,7 @@ use ampfed_allocation::{
 use ampfed_allocation::Properties;
 use ampfed_federation::parquet::scan::{scan_allocations, Scan};
 use ampfed_federation::parquet::Limits;
-use ampfed_federation::FederationError;
+use ampfed_federation::{store, FederationError};
 use bytes::Bytes;
 
 use crate::collect::{Collector, Sets, Stats};
@@ -257,8 +257,10 @@ fn decode_whole(key: &str, bytes: &[u8], day: Window) -> Result<AllocationSet, A
 
 /// Reads one day's object: a scan of the columns the fast path needs, or, for what a scan
 /// does not read (the first format's JSON) or refuses (the full decoder then says why), the
-/// whole set.
-fn read_object(key: &str, bytes: Bytes, day: Window) -> Result<Read, ApiError> {
+/// whole set. The scan verifies the object's checksum; the body is checked against its
+/// `etag` only when the scan cannot vouch for it: a body damaged on the way is a transient
+/// error, not a corrupt object.
+fn read_object(key: &str, bytes: Bytes, etag: Option<&str>, day: Window) -> Result<Read, ApiError> {
     match scan_allocations(
         key,
         bytes.clone(),
@@ -270,7 +272,12 @@ fn read_object(key: &str, bytes: Bytes, day: Window) -> Result<Read, ApiError> {
         Ok(Some(scan)) => {
             Err(SourceError::WrongWindow { key: key.to_owned(), expected: day, found: scan.window }.into())
         }
-        Ok(None) | Err(_) => decode_whole(key, &bytes, day).map(Read::Decoded),
+        Ok(None) | Err(_) => {
+            if let Some(etag) = etag.filter(|etag| store::damaged_in_transit(&bytes, etag)) {
+                return Err(SourceError::from(store::damaged(key, bytes.len(), etag)).into());
+            }
+            decode_whole(key, &bytes, day).map(Read::Decoded)
+        }
     }
 }
 
@@ -341,9 +348,9 @@ async fn one_day(
     let (opts, filter) = (req.options.clone(), req.filter.clone());
     match object {
         DayObject::Missing => Ok(None),
-        DayObject::Object { key, bytes } => {
+        DayObject::Object { key, bytes, etag } => {
             let (k, b) = (key.clone(), bytes.clone());
-            let read = blocking(move || read_object(&k, b, day)).await?;
+            let read = blocking(move || read_object(&k, b, etag.as_deref(), day)).await?;
             let assets = assets_of(source, req, day).await?;
             let answer = blocking(move || {
                 answer_read(read, &key, &bytes, day, assets.as_ref(), &opts, filter.as_ref())

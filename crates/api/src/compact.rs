@@ -79,9 +79,11 @@ pub const COLUMNS: &[&str] = &[
     "pvs",
 ];
 
-/// The columns the fast path reads as dictionaries (their values repeat): the string
-/// properties but the name.
-pub const DICTIONARY_COLUMNS: &[&str] = &STR_COLUMNS;
+/// The columns the fast path reads as dictionaries (their values repeat, and the writer
+/// stores them dictionary-encoded): the string properties but `pod`, which is written plain
+/// (nearly one value a row) and would only be built into a dictionary on reading.
+pub const DICTIONARY_COLUMNS: &[&str] =
+    &["cluster", "node", "namespace", "container", "controller_kind", "controller", "provider_id"];
 
 /// The string properties, in [`STR_COLUMNS`] order.
 const CLUSTER: usize = 0;
@@ -231,7 +233,8 @@ impl<'a> StrCol<'a> {
 struct Batch<'a> {
     name: &'a StringArray,
     strs: [StrCol<'a>; 8],
-    /// The strings' ids, per column and row.
+    /// The strings' ids, per column and row; empty for a column not interned (compared as
+    /// strings, and only while a fold still holds a value of it).
     ids: [Vec<u32>; 8],
     start: &'a Int64Array,
     end: &'a Int64Array,
@@ -258,14 +261,23 @@ fn typed<'a, A: Array + 'static>(scan: &'a Scan, b: usize, name: &str) -> Result
 }
 
 impl<'a> Batch<'a> {
-    fn of(scan: &'a Scan, b: usize, interners: &mut [Interner]) -> Result<Batch<'a>, Unexpected> {
+    /// The batch's columns, with the ids of the string columns that are `interned`.
+    fn of(
+        scan: &'a Scan,
+        b: usize,
+        interners: &mut [Interner],
+        interned: &[bool; 8],
+    ) -> Result<Batch<'a>, Unexpected> {
         let f = |name| typed::<Float64Array>(scan, b, name);
         let name = typed::<StringArray>(scan, b, "name")?.ok_or(Unexpected)?;
         let mut strs = [StrCol::Absent; 8];
         for (s, column) in strs.iter_mut().zip(STR_COLUMNS) {
             *s = StrCol::of(scan, b, column)?;
         }
-        let ids: [Vec<u32>; 8] = std::array::from_fn(|i| strs[i].ids(name.len(), &mut interners[i]));
+        let ids: [Vec<u32>; 8] = std::array::from_fn(|i| match interned[i] {
+            true => strs[i].ids(name.len(), &mut interners[i]),
+            false => Vec::new(),
+        });
         let mut averages = [None; 6];
         for (s, name) in averages.iter_mut().zip(AVERAGES) {
             *s = f(name)?;
@@ -490,8 +502,8 @@ pub enum Compacted {
 
 struct Day<'a> {
     batches: Vec<Batch<'a>>,
-    /// The id of `__unmounted__` among the containers, if any row has it.
-    unmounted_container: Option<u32>,
+    /// Which string columns have ids (the signature's); the others are compared as strings.
+    interned: [bool; 8],
 }
 
 impl Day<'_> {
@@ -558,9 +570,18 @@ impl Day<'_> {
             f.namespace_meta = Some(at);
             return;
         }
-        // Ids: 0 is the empty string, what an intersection leaves of values that differ.
-        let same_key = [CLUSTER, NODE, NAMESPACE, POD, CONTAINER].iter().all(|&i| f.ids[i] == row[i]);
-        let controller = (same_key && f.ids[CONTROLLER] != row[CONTROLLER]).then(|| {
+        // Whether the row has the value the fold holds (none: the empty string, what an
+        // intersection leaves of values that differ): by id for an interned column, by string
+        // otherwise; asked only where needed, since a field the fold no longer holds stays so
+        // whatever the row's value.
+        let same = |i: usize| match (self.interned[i], f.strs[i]) {
+            (true, _) => f.ids[i] == row[i],
+            (false, None) => self.str(at, i).is_empty(),
+            (false, Some(h)) => eq(self.str(h, i), self.str(at, i)),
+        };
+        let same_key = [CLUSTER, NODE, NAMESPACE, POD, CONTAINER].iter().all(|&i| same(i));
+        let clear: [bool; 8] = std::array::from_fn(|i| f.strs[i].is_some() && !same(i));
+        let controller = (same_key && !same(CONTROLLER)).then(|| {
             let (l, r) =
                 (f.strs[CONTROLLER].map_or("", |h| self.str(h, CONTROLLER)), self.str(at, CONTROLLER));
             if l.is_empty() || (!r.is_empty() && r < l) {
@@ -571,12 +592,12 @@ impl Day<'_> {
         });
         // The namespace metadata: from the accumulated side unless its container is
         // unmounted, kept only when both have the same namespace.
-        let same_namespace = f.ids[NAMESPACE] == row[NAMESPACE];
-        let unmounted = self.unmounted_container.is_some_and(|u| f.ids[CONTAINER] == u);
+        let same_namespace = same(NAMESPACE);
+        let unmounted = f.strs[CONTAINER].is_some_and(|h| self.str(h, CONTAINER) == UNMOUNTED);
         let source = if unmounted { Some(at) } else { f.namespace_meta };
         f.namespace_meta = if same_namespace { source } else { None };
-        for ((held, id), &new) in f.strs.iter_mut().zip(f.ids.iter_mut()).zip(row) {
-            if *id != new {
+        for ((held, id), clear) in f.strs.iter_mut().zip(f.ids.iter_mut()).zip(clear) {
+            if clear {
                 *held = None;
                 *id = 0;
             }
@@ -620,12 +641,13 @@ fn compact_checked(
     if opts.aggregate.is_empty() {
         return Ok(Compacted::Fallback("no aggregation: one answer row per allocation"));
     }
-    let mut interners: Vec<Interner> = (0..FIELDS).map(|_| Interner::new()).collect();
-    let batches =
-        (0..scan.batches.len()).map(|b| Batch::of(scan, b, &mut interners)).collect::<Result<_, _>>()?;
-    let unmounted_container = interners[CONTAINER].ids.get(UNMOUNTED).copied();
-    let day = Day { batches, unmounted_container };
     let on = signature_fields(opts, filter);
+    let interned: [bool; 8] = std::array::from_fn(|i| on[i]);
+    let mut interners: Vec<Interner> = (0..FIELDS).map(|_| Interner::new()).collect();
+    let batches = (0..scan.batches.len())
+        .map(|b| Batch::of(scan, b, &mut interners, &interned))
+        .collect::<Result<_, _>>()?;
+    let day = Day { batches, interned };
     let direct = filter.is_none()
         && opts.aggregate.iter().all(|a| {
             matches!(
@@ -797,7 +819,7 @@ fn compact_checked(
             }
             if !group.shared && group.kept {
                 let k = group.key;
-                let row: [u32; 8] = std::array::from_fn(|i| b.ids[i][r]);
+                let row: [u32; 8] = std::array::from_fn(|i| b.ids[i].get(r).copied().unwrap_or(0));
                 day.fold(&mut folds[k], at, &row);
             }
         }

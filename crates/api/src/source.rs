@@ -26,8 +26,10 @@ pub enum DayObject {
     Unsupported,
     /// There is no set for the day.
     Missing,
-    /// The object's key and bytes, not yet checked or decoded.
-    Object { key: String, bytes: Bytes },
+    /// The object's key and bytes, not yet checked or decoded, and the ETag they were read
+    /// with (`None`: nothing to check them against), which the reader looks at only when the
+    /// object's own checksum fails or it has none (the first format's JSON).
+    Object { key: String, bytes: Bytes, etag: Option<String> },
 }
 
 /// The daily allocation and asset sets the API answers from.
@@ -140,8 +142,10 @@ impl EtlSource for StoreSource {
     fn allocation_object(&self, day: Window) -> BoxFuture<'_, Result<DayObject, SourceError>> {
         Box::pin(async move {
             let key = Store::allocation_key(COMBINED, day);
-            match self.store.fetch(&key).await {
-                Ok(fetched) => Ok(DayObject::Object { key, bytes: Bytes::from(fetched.bytes) }),
+            match self.store.fetch_unverified(&key).await {
+                Ok(fetched) => {
+                    Ok(DayObject::Object { key, bytes: Bytes::from(fetched.bytes), etag: Some(fetched.etag) })
+                }
                 Err(e) if is_missing(&e) => Ok(DayObject::Missing),
                 Err(e) => Err(e.into()),
             }

@@ -41,7 +41,7 @@ use crate::lease::{Lease, LeaseConfig, Taken};
 use crate::manifest::{self, Input, Manifest, Misfiled, Stored, WindowEntry};
 use crate::parquet;
 use crate::retry::Retry;
-use crate::store::{md5_etag, Condition, Fetched, Listed, Put, Store};
+use crate::store::{damaged_in_transit, md5_etag, Condition, Fetched, Listed, Put, Store};
 use crate::trust::{self, Distrust};
 use crate::{FederationError, S3Failure};
 
@@ -456,14 +456,29 @@ fn known_quarantined<'m>(before: Option<&'m WindowEntry>, key: &str, listing: &L
     before.and_then(|b| b.inputs.get(key)).filter(|k| k.etag == listing.etag && k.quarantined.is_some())
 }
 
+/// How an input's body is checked against its ETag when read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyCheck {
+    /// Not at once: the object's own checksum is verified on decoding, and the ETag is looked
+    /// at only when the object is distrusted (so a sound body costs no MD5).
+    Later,
+    /// On reading: a body that does not match its MD5 ETag is read again (transient).
+    Now,
+}
+
 /// Reads an input: `Ok(None)` when it is gone, `Err(Ok(distrust))` when S3 refuses it.
 async fn read_object(
     store: &Store,
     retry: &Retry,
     retried: &AtomicUsize,
     key: &str,
+    check: BodyCheck,
 ) -> Result<Result<Option<Fetched>, Distrust>, FederationError> {
-    match retry.call("GetObject", retried, || store.fetch(key)).await {
+    let read = match check {
+        BodyCheck::Later => retry.call("GetObject", retried, || store.fetch_unverified(key)).await,
+        BodyCheck::Now => retry.call("GetObject", retried, || store.fetch(key)).await,
+    };
+    match read {
         Ok(fetched) => Ok(Ok(Some(fetched))),
         Err(e) => match e.s3_failure() {
             Some(S3Failure::NotFound) => Ok(Ok(None)),
@@ -505,23 +520,37 @@ async fn judge(
     listing: &Listing,
     window: Window,
 ) -> Result<Judged, FederationError> {
-    let fetched = match read_object(store, retry, retried, key).await? {
-        Ok(Some(fetched)) => fetched,
-        Ok(None) => return Ok(Judged::Gone),
-        Err(unreadable) => return Ok(Judged::Unreadable(unreadable)),
-    };
-    let Fetched { bytes, etag } = fetched;
-    // Decoded and checked on the blocking pool (still under the read's permit, so at most
-    // `reads_in_flight` at once): the runtime's workers stay free to move the bytes of the
-    // other reads and writes, and the decodes use every core.
-    let (key, listing) = (key.to_owned(), listing.clone());
-    let decoded = tokio::task::spawn_blocking(move || decode_and_check(&key, bytes, &listing, window)).await;
-    let (source, verdict) = match decoded {
-        Ok(decoded) => decoded,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => return Err(FederationError::Cancelled { what: "decoding an input".into() }),
-    };
-    Ok(Judged::Read { etag, source, verdict })
+    // A distrusted object whose body does not match its ETag was damaged on the way, not in
+    // the bucket: it is read again with the body checked (and retried) before it is judged.
+    for check in [BodyCheck::Later, BodyCheck::Now] {
+        let fetched = match read_object(store, retry, retried, key, check).await? {
+            Ok(Some(fetched)) => fetched,
+            Ok(None) => return Ok(Judged::Gone),
+            Err(unreadable) => return Ok(Judged::Unreadable(unreadable)),
+        };
+        let Fetched { bytes, etag } = fetched;
+        // Decoded and checked on the blocking pool (still under the read's permit, so at most
+        // `reads_in_flight` at once): the runtime's workers stay free to move the bytes of the
+        // other reads and writes, and the decodes use every core.
+        let (owned_key, owned_listing) = (key.to_owned(), listing.clone());
+        let decoded =
+            tokio::task::spawn_blocking(move || decode_and_check(&owned_key, bytes, &owned_listing, window))
+                .await;
+        let (source, verdict) = match decoded {
+            Ok(decoded) => decoded,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Err(FederationError::Cancelled { what: "decoding an input".into() }),
+        };
+        let damaged = match &verdict {
+            Err((_, bytes)) => check == BodyCheck::Later && damaged_in_transit(bytes, &etag),
+            Ok(_) => false,
+        };
+        if !damaged {
+            return Ok(Judged::Read { etag, source, verdict });
+        }
+        tracing::debug!(key, "a distrusted input does not match its ETag: reading it again");
+    }
+    unreachable!("the second read checks the body, so it is never taken as damaged")
 }
 
 /// Decodes an input and checks it against its key: the writer it names, and the trusted set
@@ -849,7 +878,7 @@ impl<'a> Run<'a> {
 
     /// Reads an input: `Ok(None)` when it is gone, `Err(Ok(distrust))` when S3 refuses it.
     async fn read(&mut self, key: &str) -> Result<Result<Option<Fetched>, Distrust>, FederationError> {
-        let read = read_object(self.store, &self.retry, self.retried, key).await?;
+        let read = read_object(self.store, &self.retry, self.retried, key, BodyCheck::Now).await?;
         if matches!(read, Ok(Some(_))) {
             self.objects_read += 1;
         }

@@ -107,19 +107,27 @@ pub fn is_md5_etag(etag: &str) -> bool {
     bare.len() == 32 && bare.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A body read whole, with its ETag (`None`: the body's MD5): a body that does not match an
-/// MD5 ETag was cut or changed on the way, a transient failure to read again.
-fn checked_body(key: &str, bytes: Vec<u8>, etag: Option<String>) -> Result<Fetched, FederationError> {
-    let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
-    if is_md5_etag(&etag) && md5_etag(&bytes) != etag {
-        return Err(FederationError::S3 {
-            operation: "GetObject body",
-            target: key.to_owned(),
-            message: format!("the body read ({} bytes) does not match its ETag {etag}", bytes.len()),
-            failure: S3Failure::Transient,
-        });
+/// Whether `body` does not match `etag`, when that is an MD5: it was cut or changed on the
+/// way, a transient failure to read again.
+pub fn damaged_in_transit(body: &[u8], etag: &str) -> bool {
+    is_md5_etag(etag) && md5_etag(body) != etag
+}
+
+/// The transient error of a body of `len` bytes read from `key` that does not match `etag`.
+pub fn damaged(key: &str, len: usize, etag: &str) -> FederationError {
+    FederationError::S3 {
+        operation: "GetObject body",
+        target: key.to_owned(),
+        message: format!("the body read ({len} bytes) does not match its ETag {etag}: read it again"),
+        failure: S3Failure::Transient,
     }
-    Ok(Fetched { bytes, etag })
+}
+
+impl Fetched {
+    /// [`damaged_in_transit`] of this body and ETag.
+    pub fn damaged_in_transit(&self) -> bool {
+        damaged_in_transit(&self.bytes, &self.etag)
+    }
 }
 
 /// The S3 error code and message when S3 answered, the whole error chain otherwise, and the
@@ -381,33 +389,29 @@ impl Store {
     /// Reads one object whole, with the ETag of the version read. When that ETag is an MD5,
     /// the body is checked against it: a mismatch (a body damaged on the way) is transient.
     pub async fn fetch(&self, key: &str) -> Result<Fetched, FederationError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| s3_error("GetObject", key, e))?;
-        let etag = out.e_tag().map(str::to_owned);
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| FederationError::S3 {
-                operation: "GetObject body",
-                target: key.to_owned(),
-                message: ampfed_aws::error_text(&e),
-                failure: S3Failure::Transient,
-            })?
-            .into_bytes()
-            .to_vec();
-        checked_body(key, bytes, etag)
+        self.fetch_limited(key, u64::MAX).await
     }
 
     /// Reads one object whole, as [`Store::fetch`], refusing one larger than `limit` bytes
     /// ([`FederationError::TooLarge`]) before reading more than `limit` bytes of it.
     pub async fn fetch_limited(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
+        let fetched = self.read_body(key, limit).await?;
+        match fetched.damaged_in_transit() {
+            false => Ok(fetched),
+            true => Err(damaged(key, fetched.bytes.len(), &fetched.etag)),
+        }
+    }
+
+    /// Reads one object whole without checking the body against its ETag: for a reader that
+    /// verifies the object's own checksum first (an ETL object's SHA-256) and asks
+    /// [`Fetched::damaged_in_transit`] only when that fails, so that a sound body costs no MD5.
+    pub async fn fetch_unverified(&self, key: &str) -> Result<Fetched, FederationError> {
+        self.read_body(key, u64::MAX).await
+    }
+
+    /// The GetObject of every fetch: the body read into one buffer sized by the length S3
+    /// declares, refused past `limit` bytes.
+    async fn read_body(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
         let too_large = |size: u64| FederationError::TooLarge { key: key.to_owned(), size, limit };
         let mut out = self
             .client
@@ -417,13 +421,14 @@ impl Store {
             .send()
             .await
             .map_err(|e| s3_error("GetObject", key, e))?;
-        if let Some(length) = out.content_length().and_then(|l| u64::try_from(l).ok()) {
-            if length > limit {
-                return Err(too_large(length));
-            }
+        let declared = out.content_length().and_then(|l| u64::try_from(l).ok());
+        if let Some(length) = declared.filter(|&l| l > limit) {
+            return Err(too_large(length));
         }
         let etag = out.e_tag().map(str::to_owned);
-        let mut bytes = Vec::new();
+        // The declared length is only a hint for the buffer (bounded by the limit and 256 MiB).
+        let hint = declared.unwrap_or(0).min(limit).min(256 << 20);
+        let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
         loop {
             let chunk = out.body.try_next().await.map_err(|e| FederationError::S3 {
                 operation: "GetObject body",
@@ -438,7 +443,8 @@ impl Store {
             }
             bytes.extend_from_slice(&chunk);
         }
-        checked_body(key, bytes, etag)
+        let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
+        Ok(Fetched { bytes, etag })
     }
 
     /// Every object under `prefix`, with its ETag, in key order.

@@ -46,7 +46,7 @@ impl Encoded {
 impl EtlSource for Encoded {
     fn allocation_object(&self, day: Window) -> BoxFuture<'_, Result<DayObject, SourceError>> {
         let object = match self.days.get(&day) {
-            Some((key, bytes, _)) => DayObject::Object { key: key.clone(), bytes: bytes.clone() },
+            Some((key, bytes, _)) => DayObject::Object { key: key.clone(), bytes: bytes.clone(), etag: None },
             None => DayObject::Missing,
         };
         Box::pin(async move { Ok(object) })

@@ -28,6 +28,7 @@ async fn through_resets_delays_and_a_short_outage_the_run_ends_identical() {
                 delay_answer: 0.3,
                 max_delay: Duration::from_millis(120),
                 outage: Some((20, Duration::from_millis(1500))),
+                flip_parquet_ends: 0,
             },
         )
         .await;
@@ -96,4 +97,24 @@ async fn an_outage_longer_than_the_retries_fails_cleanly_and_a_rerun_ends_identi
     let r = federate_with(&direct, &options("f")).await.unwrap();
     eprintln!("re-run: lease {:?}, {} windows recombined", r.lease, r.recombined.len());
     assert_eq!(combined(&direct).await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_damaged_on_the_way_is_read_again_not_quarantined() {
+    let s3 = server();
+    let (clusters, days) = (3, 2);
+    let expected = reference(&s3, "flip-ref", clusters, days).await;
+    seed(&support::store(s3.endpoint(), "flip"), clusters, days).await;
+    // The first four Parquet bodies arrive with their last byte changed: the object's checksum
+    // and footer fail, its MD5 ETag does not match what arrived, so it is read again.
+    let relay =
+        Relay::start(s3.endpoint(), Faults { seed: 11, flip_parquet_ends: 4, ..Faults::none() }).await;
+    let through = support::store(&relay.endpoint(), "flip");
+    let report = federate_with(&through, &options("f")).await.expect("the run through the relay");
+    eprintln!("relay: {}", relay.stats.line());
+    assert_eq!(relay.stats.flipped.load(std::sync::atomic::Ordering::SeqCst), 4, "four bodies damaged");
+    assert!(report.quarantined.is_empty() && report.newly_quarantined.is_empty(), "{:?}", report.quarantined);
+    assert_eq!(report.objects_read, clusters * days as usize * 2);
+    drop(relay);
+    assert_eq!(combined(&support::store(s3.endpoint(), "flip")).await, expected);
 }

@@ -42,6 +42,9 @@ pub(crate) struct Faults {
     pub(crate) max_delay: Duration,
     /// From the `n`-th request (chunk sent to S3) on, everything is reset for `duration`.
     pub(crate) outage: Option<(usize, Duration)>,
+    /// The last byte of the first `n` Parquet bodies (their final `PAR1`) changed on the way:
+    /// objects damaged in transit, whole in the bucket.
+    pub(crate) flip_parquet_ends: usize,
 }
 
 impl Faults {
@@ -54,6 +57,7 @@ impl Faults {
             delay_answer: 0.0,
             max_delay: Duration::ZERO,
             outage: None,
+            flip_parquet_ends: 0,
         }
     }
 }
@@ -68,20 +72,24 @@ pub(crate) struct Stats {
     pub(crate) reset_answer: AtomicUsize,
     pub(crate) delayed: AtomicUsize,
     pub(crate) delayed_ms: AtomicU64,
+    pub(crate) flipped: AtomicUsize,
+    pub(crate) parquet_ends: AtomicUsize,
 }
 
 impl Stats {
     pub(crate) fn line(&self) -> String {
         let get = |a: &AtomicUsize| a.load(Ordering::SeqCst);
         format!(
-            "{} connections, {} requests, {} reset on accept, {} reset in the outage, {} answers reset, {} chunks delayed ({} ms in all)",
+            "{} connections, {} requests, {} reset on accept, {} reset in the outage, {} answers reset, {} chunks delayed ({} ms in all), {} of {} Parquet ends changed",
             get(&self.connections),
             get(&self.requests),
             get(&self.reset_on_accept),
             get(&self.reset_in_outage),
             get(&self.reset_answer),
             get(&self.delayed),
-            self.delayed_ms.load(Ordering::SeqCst)
+            self.delayed_ms.load(Ordering::SeqCst),
+            get(&self.flipped),
+            get(&self.parquet_ends)
         )
     }
 
@@ -252,6 +260,18 @@ async fn relay_one(client: TcpStream, upstream: SocketAddr, mut rng: Rng, shared
                 stats.delayed.fetch_add(1, Ordering::SeqCst);
                 stats.delayed_ms.fetch_add(ms, Ordering::SeqCst);
                 hold(Duration::from_millis(ms)).await;
+            }
+            // The magic that ends a Parquet body, at the end of the chunk or before the last
+            // chunk of a chunked answer (`\r\n0\r\n\r\n`).
+            let tail = n.saturating_sub(16);
+            let end = buf[tail..n].windows(4).rposition(|w| w == b"PAR1").map(|i| tail + i + 3);
+            if let Some(at) = end {
+                stats.parquet_ends.fetch_add(1, Ordering::SeqCst);
+                if stats.flipped.fetch_add(1, Ordering::SeqCst) < faults.flip_parquet_ends {
+                    buf[at] = b'2';
+                } else {
+                    stats.flipped.fetch_sub(1, Ordering::SeqCst);
+                }
             }
             if client_write.write_all(&buf[..n]).await.is_err() {
                 return true;
