@@ -34,12 +34,13 @@ use ampfed_federation::parquet::Limits;
 use ampfed_federation::{store, FederationError};
 use bytes::Bytes;
 
+use crate::cache::{self, DayAnswer, DayCache, DayKey};
 use crate::collect::{Collector, Sets, Stats};
 use crate::compact::{self, Compacted};
 use crate::error::{ApiError, SourceError};
 use crate::filter::{AllocationSubject, Filter};
 use crate::params::AllocationRequest;
-use crate::source::{DayObject, EtlSource};
+use crate::source::{DayObject, EtlSource, Versioned};
 
 /// The hidden label holding each allocation's key while a filtered query runs.
 const KEY_LABEL: &str = "__ampfed_key__";
@@ -324,13 +325,37 @@ async fn assets_of(
     req: &AllocationRequest,
     day: Window,
 ) -> Result<Option<AssetSet>, ApiError> {
+    Ok(assets_versioned(source, req, day).await?.map(|(set, _)| set))
+}
+
+/// [`assets_of`] with the version read, when the source names it.
+async fn assets_versioned(
+    source: &dyn EtlSource,
+    req: &AllocationRequest,
+    day: Window,
+) -> Result<Option<Versioned<AssetSet>>, ApiError> {
     if !req.needs_assets() {
         return Ok(None);
     }
-    match source.asset_day(day).await? {
+    match source.asset_day_versioned(day).await? {
         Some(a) => Ok(Some(a)),
         None => Err(missing_assets(source, req, day)),
     }
+}
+
+/// The answer kept in `cache` for `day` and `fingerprint`, if the day's objects are still the
+/// versions it was computed from.
+async fn kept_answer(
+    source: &dyn EtlSource,
+    req: &AllocationRequest,
+    day: Window,
+    cache: &DayCache,
+    fingerprint: &str,
+) -> Result<Option<DayAnswer>, ApiError> {
+    let Some(versions) = source.day_versions(day).await? else { return Ok(None) };
+    let Some(allocations) = versions.allocations else { return Ok(None) };
+    let assets = if req.needs_assets() { versions.assets } else { None };
+    Ok(cache.get(&DayKey { day, allocations, assets, request: fingerprint.to_owned() }))
 }
 
 /// One day, read and answered: `None` when the source has no set for it.
@@ -339,23 +364,37 @@ async fn one_day(
     req: &AllocationRequest,
     day: Window,
     engine: Engine,
+    cache: Option<&DayCache>,
 ) -> Result<Option<(usize, BTreeMap<String, Allocation>)>, ApiError> {
-    let object = if engine == Engine::Fast && !req.options.aggregate.is_empty() {
-        source.allocation_object(day).await?
-    } else {
-        DayObject::Unsupported
-    };
+    let fast = engine == Engine::Fast && !req.options.aggregate.is_empty();
+    // Only the fast path's answers are kept: it reads versioned objects.
+    let cache = cache.filter(|c| fast && c.enabled()).map(|c| (c, cache::fingerprint(req)));
+    if let Some((c, fingerprint)) = &cache {
+        if let Some(kept) = kept_answer(source, req, day, c, fingerprint).await? {
+            return Ok(Some(kept));
+        }
+    }
+    let object = if fast { source.allocation_object(day).await? } else { DayObject::Unsupported };
     let (opts, filter) = (req.options.clone(), req.filter.clone());
     match object {
         DayObject::Missing => Ok(None),
         DayObject::Object { key, bytes, etag } => {
-            let (k, b) = (key.clone(), bytes.clone());
-            let read = blocking(move || read_object(&k, b, etag.as_deref(), day)).await?;
-            let assets = assets_of(source, req, day).await?;
+            let (k, b, e) = (key.clone(), bytes.clone(), etag.clone());
+            let read = blocking(move || read_object(&k, b, e.as_deref(), day)).await?;
+            let assets = assets_versioned(source, req, day).await?;
+            let assets_etag = assets.as_ref().and_then(|(_, etag)| etag.clone());
             let answer = blocking(move || {
+                let assets = assets.map(|(set, _)| set);
                 answer_read(read, &key, &bytes, day, assets.as_ref(), &opts, filter.as_ref())
             })
             .await?;
+            // Kept under the versions actually read, only when every object read names one.
+            if let (Some((c, fingerprint)), Some(allocations)) = (cache, etag) {
+                if !req.needs_assets() || assets_etag.is_some() {
+                    let key = DayKey { day, allocations, assets: assets_etag, request: fingerprint };
+                    c.put(key, answer.clone());
+                }
+            }
             Ok(Some(answer))
         }
         DayObject::Unsupported => {
@@ -371,20 +410,17 @@ async fn one_day(
 /// Days read and computed at once by [`allocation_sets_with`].
 const IN_FLIGHT: usize = 2;
 
-/// One day's answer: its raw rows and its rows by key, `None` without a set.
-type DayAnswer = Option<(usize, BTreeMap<String, Allocation>)>;
-
 /// A day being read and computed.
-type DayFuture<'a> = Pin<Box<dyn Future<Output = Result<DayAnswer, ApiError>> + Send + 'a>>;
+type DayFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<DayAnswer>, ApiError>> + Send + 'a>>;
 
 /// A day being read and computed, and its answer once there.
 struct Slot<'a> {
     future: Option<DayFuture<'a>>,
-    done: Option<Result<DayAnswer, ApiError>>,
+    done: Option<Result<Option<DayAnswer>, ApiError>>,
 }
 
 /// The first slot's answer, polling every slot meanwhile (so the others progress too).
-async fn in_order(queue: &mut VecDeque<Slot<'_>>) -> Result<DayAnswer, ApiError> {
+async fn in_order(queue: &mut VecDeque<Slot<'_>>) -> Result<Option<DayAnswer>, ApiError> {
     std::future::poll_fn(|cx| {
         for slot in queue.iter_mut() {
             if let Some(f) = slot.future.as_mut() {
@@ -420,6 +456,25 @@ pub async fn allocation_sets_with(
     req: &AllocationRequest,
     engine: Engine,
 ) -> Result<(Sets<Allocation>, Stats), ApiError> {
+    allocation_sets_in(source, req, engine, None).await
+}
+
+/// [`allocation_sets`], each day's answer kept in `cache` and taken from it while the day's
+/// objects are the versions it was computed from.
+pub async fn allocation_sets_cached(
+    source: &dyn EtlSource,
+    req: &AllocationRequest,
+    cache: &DayCache,
+) -> Result<(Sets<Allocation>, Stats), ApiError> {
+    allocation_sets_in(source, req, Engine::Fast, Some(cache)).await
+}
+
+async fn allocation_sets_in(
+    source: &dyn EtlSource,
+    req: &AllocationRequest,
+    engine: Engine,
+    cache: Option<&DayCache>,
+) -> Result<(Sets<Allocation>, Stats), ApiError> {
     let steps = req.steps();
     let mut days: Vec<(usize, Window)> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
@@ -438,7 +493,10 @@ pub async fn allocation_sets_with(
     while next < days.len() || !queue.is_empty() {
         while queue.len() < IN_FLIGHT && next < days.len() {
             let day = days[next].1;
-            queue.push_back(Slot { future: Some(Box::pin(one_day(source, req, day, engine))), done: None });
+            queue.push_back(Slot {
+                future: Some(Box::pin(one_day(source, req, day, engine, cache))),
+                done: None,
+            });
             next += 1;
         }
         let answer = in_order(&mut queue).await?;

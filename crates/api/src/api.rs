@@ -12,14 +12,19 @@ use std::time::Duration;
 use ampfed_federation::{Store, StoreConfig};
 use tokio::sync::Semaphore;
 
-use crate::allocations::allocation_sets;
+use crate::allocations::allocation_sets_cached;
 use crate::assets::asset_sets;
+use crate::cache::DayCache;
 use crate::collect::Stats;
 use crate::error::ApiError;
 use crate::json::{AllocationJson, Reply, ReplyBody, Step};
 use crate::params::{AllocationRequest, AssetRequest, Limits};
 use crate::source::{EtlSource, StoreSource};
 use crate::window::rfc3339;
+
+/// Day answer rows kept by default: a few hundred days of answers by namespace or controller
+/// of a thousand clusters, some hundred MiB at most.
+pub const DEFAULT_CACHE_ROWS: usize = 200_000;
 
 /// How the API runs; [`Default`] is loopback port 9090 and the limits below.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +47,8 @@ pub struct ApiConfig {
     pub max_connections: usize,
     /// Queries computed at a time; more wait (within their request timeout).
     pub max_concurrent_queries: usize,
+    /// Rows of day answers kept for repeated requests ([`crate::cache`]); 0 keeps none.
+    pub cache_rows: usize,
 }
 
 impl Default for ApiConfig {
@@ -56,6 +63,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(120),
             max_connections: 64,
             max_concurrent_queries: 2,
+            cache_rows: DEFAULT_CACHE_ROWS,
         }
     }
 }
@@ -76,6 +84,7 @@ pub struct Api {
     source: Arc<dyn EtlSource>,
     config: ApiConfig,
     queries: Semaphore,
+    cache: DayCache,
 }
 
 /// The warning of an answer with days missing.
@@ -103,11 +112,17 @@ fn missing_warning(stats: &Stats) -> Option<String> {
 impl Api {
     pub fn new(source: Arc<dyn EtlSource>, config: ApiConfig) -> Api {
         let queries = Semaphore::new(config.max_concurrent_queries.clamp(1, Semaphore::MAX_PERMITS));
-        Api { source, config, queries }
+        let cache = DayCache::new(config.cache_rows);
+        Api { source, config, queries, cache }
     }
 
     pub fn config(&self) -> &ApiConfig {
         &self.config
+    }
+
+    /// Day answers and their rows held for repeated requests.
+    pub fn cached(&self) -> (usize, usize) {
+        self.cache.held()
     }
 
     /// "Now": the configured time, or the system clock's.
@@ -142,7 +157,7 @@ impl Api {
     async fn allocation(&self, query: &str) -> Result<Reply, ApiError> {
         let req = AllocationRequest::parse(query, self.now(), &self.config.limits)?;
         let _turn = self.queries.acquire().await.map_err(|e| ApiError::Data(e.to_string()))?;
-        let (sets, stats) = allocation_sets(self.source.as_ref(), &req).await?;
+        let (sets, stats) = allocation_sets_cached(self.source.as_ref(), &req, &self.cache).await?;
         let steps = sets
             .into_iter()
             .map(|(window, rows)| Step {

@@ -32,6 +32,16 @@ pub enum DayObject {
     Object { key: String, bytes: Bytes, etag: Option<String> },
 }
 
+/// A set and the version (ETag) it was read from, when the source names one.
+pub type Versioned<T> = (T, Option<String>);
+
+/// The ETags of one day's objects, `None` for one that is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayVersions {
+    pub allocations: Option<String>,
+    pub assets: Option<String>,
+}
+
 /// The daily allocation and asset sets the API answers from.
 pub trait EtlSource: Send + Sync {
     /// The allocation object of one UTC day as stored; [`DayObject::Unsupported`] (the
@@ -44,6 +54,21 @@ pub trait EtlSource: Send + Sync {
     fn allocation_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AllocationSet>, SourceError>>;
     /// The asset set of one UTC day, `None` when there is none.
     fn asset_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AssetSet>, SourceError>>;
+    /// [`EtlSource::asset_day`] with the version read (its ETag), for keeping answers
+    /// ([`crate::cache`]); the default names no version.
+    fn asset_day_versioned(
+        &self,
+        day: Window,
+    ) -> BoxFuture<'_, Result<Option<Versioned<AssetSet>>, SourceError>> {
+        Box::pin(async move { Ok(self.asset_day(day).await?.map(|set| (set, None))) })
+    }
+    /// The versions (ETags) of one day's allocation and asset objects as they are now, each
+    /// `None` when missing; `Ok(None)` (the default) for a source without versions, whose
+    /// answers are not kept.
+    fn day_versions(&self, day: Window) -> BoxFuture<'_, Result<Option<DayVersions>, SourceError>> {
+        let _ = day;
+        Box::pin(async { Ok(None) })
+    }
     /// Where the allocations of `day` live, for messages (an object key, or `memory`).
     fn allocation_name(&self, day: Window) -> String;
     /// Where the assets of `day` live, for messages.
@@ -167,16 +192,33 @@ impl EtlSource for StoreSource {
     }
 
     fn asset_day(&self, day: Window) -> BoxFuture<'_, Result<Option<AssetSet>, SourceError>> {
+        Box::pin(async move { Ok(self.asset_day_versioned(day).await?.map(|(set, _)| set)) })
+    }
+
+    fn asset_day_versioned(
+        &self,
+        day: Window,
+    ) -> BoxFuture<'_, Result<Option<Versioned<AssetSet>>, SourceError>> {
         Box::pin(async move {
             let key = Store::asset_key(COMBINED, day);
-            match self.store.get_assets(&key).await {
-                Ok(set) => {
+            match self.store.get_assets_versioned(&key).await {
+                Ok((set, etag)) => {
                     let found = set.window;
-                    checked(key, day, found, set)
+                    Ok(checked(key, day, found, set)?.map(|set| (set, Some(etag))))
                 }
                 Err(e) if is_missing(&e) => Ok(None),
                 Err(e) => Err(e.into()),
             }
+        })
+    }
+
+    fn day_versions(&self, day: Window) -> BoxFuture<'_, Result<Option<DayVersions>, SourceError>> {
+        Box::pin(async move {
+            let (allocations, assets) =
+                (Store::allocation_key(COMBINED, day), Store::asset_key(COMBINED, day));
+            let (allocations, assets) =
+                tokio::join!(self.store.head_etag(&allocations), self.store.head_etag(&assets));
+            Ok(Some(DayVersions { allocations: allocations?, assets: assets? }))
         })
     }
 

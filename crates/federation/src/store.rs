@@ -376,8 +376,13 @@ impl Store {
 
     /// Reads one asset set: Parquet, or the first format's JSON.
     pub async fn get_assets(&self, key: &str) -> Result<AssetSet, FederationError> {
+        Ok(self.get_assets_versioned(key).await?.0)
+    }
+
+    /// [`Store::get_assets`] and the ETag of the version read.
+    pub async fn get_assets_versioned(&self, key: &str) -> Result<(AssetSet, String), FederationError> {
         let fetched = self.fetch(key).await?;
-        Ok(crate::parquet::decode_assets(key, &fetched.bytes)?.set)
+        Ok((crate::parquet::decode_assets(key, &fetched.bytes)?.set, fetched.etag))
     }
 
     /// Reads one set: Parquet, or the first format's JSON.
@@ -445,6 +450,17 @@ impl Store {
         }
         let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
         Ok(Fetched { bytes, etag })
+    }
+
+    /// The ETag of the object at `key` now (HeadObject), `None` when there is none.
+    pub async fn head_etag(&self, key: &str) -> Result<Option<String>, FederationError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(out.e_tag().map(str::to_owned)),
+            Err(e) => match s3_error("HeadObject", key, e) {
+                e if e.s3_failure() == Some(S3Failure::NotFound) => Ok(None),
+                e => Err(e),
+            },
+        }
     }
 
     /// Every object under `prefix`, with its ETag, in key order.

@@ -91,6 +91,10 @@ struct Flags {
     /// Seconds one query may take (504 after it).
     #[arg(long, default_value_t = ApiConfig::default().request_timeout.as_secs())]
     request_timeout_secs: u64,
+    /// Rows of day answers kept for repeated requests, each under the ETags of the objects it
+    /// was computed from (checked with a HeadObject per object on every request); 0 keeps none.
+    #[arg(long, default_value_t = ApiConfig::default().cache_rows)]
+    cache_rows: usize,
 }
 
 /// `--now`: unix seconds or an RFC 3339 time.
@@ -180,6 +184,7 @@ async fn main() -> Result<()> {
             ..Limits::default()
         },
         request_timeout: Duration::from_secs(flags.request_timeout_secs),
+        cache_rows: flags.cache_rows,
         ..ApiConfig::default()
     };
     config.check()?;

@@ -185,3 +185,128 @@ async fn windows_of_whole_hours_are_answered_from_the_hourly_sets() {
     close(steps[0].entries["c1"].total_cost().unwrap(), 1.0);
     close(steps[0].entries["c2"].total_cost().unwrap(), 1.2);
 }
+
+/// A bucket source that counts the allocation objects it reads.
+struct Counting {
+    inner: StoreSource,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl Counting {
+    fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl EtlSource for Counting {
+    fn allocation_object(
+        &self,
+        day: ampfed_allocation::Window,
+    ) -> ampfed_api::source::BoxFuture<'_, Result<ampfed_api::DayObject, ampfed_api::SourceError>> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.allocation_object(day)
+    }
+    fn allocation_day(
+        &self,
+        day: ampfed_allocation::Window,
+    ) -> ampfed_api::source::BoxFuture<'_, Result<Option<AllocationSet>, ampfed_api::SourceError>> {
+        self.inner.allocation_day(day)
+    }
+    fn asset_day(
+        &self,
+        day: ampfed_allocation::Window,
+    ) -> ampfed_api::source::BoxFuture<'_, Result<Option<ampfed_allocation::AssetSet>, ampfed_api::SourceError>>
+    {
+        self.inner.asset_day(day)
+    }
+    fn asset_day_versioned(
+        &self,
+        day: ampfed_allocation::Window,
+    ) -> ampfed_api::source::BoxFuture<
+        '_,
+        Result<Option<ampfed_api::source::Versioned<ampfed_allocation::AssetSet>>, ampfed_api::SourceError>,
+    > {
+        self.inner.asset_day_versioned(day)
+    }
+    fn day_versions(
+        &self,
+        day: ampfed_allocation::Window,
+    ) -> ampfed_api::source::BoxFuture<'_, Result<Option<ampfed_api::DayVersions>, ampfed_api::SourceError>>
+    {
+        self.inner.day_versions(day)
+    }
+    fn allocation_name(&self, day: ampfed_allocation::Window) -> String {
+        self.inner.allocation_name(day)
+    }
+    fn asset_name(&self, day: ampfed_allocation::Window) -> String {
+        self.inner.asset_name(day)
+    }
+}
+
+fn shop(reply: &ampfed_api::Reply) -> f64 {
+    assert_eq!(reply.code, 200, "{}", reply.to_json());
+    let ReplyBody::Allocations(steps) = &reply.body else { panic!("{reply:?}") };
+    steps[0].entries["shop"].total_cost.unwrap()
+}
+
+#[tokio::test]
+async fn a_day_answer_is_kept_until_one_of_its_objects_changes() {
+    let s3 = EmbeddedS3::start(Config::new(ACCESS_KEY, SECRET_KEY, REGION)).unwrap();
+    let store = filled(&s3).await;
+    let source = Arc::new(Counting { inner: StoreSource::new(store.clone()), reads: Default::default() });
+    let api = Api::new(source.clone(), ApiConfig { now: Some(NOW), ..ApiConfig::default() });
+    // No assets read: shop is web + api of both days, (1 + 0.5) + (3 + 1) + (2 + 0.5) + (3 + 1).
+    let plain =
+        "/model/allocation?window=2d&aggregate=namespace&accumulate=true&idle=false&shareTenancyCosts=false";
+    let first = api.get(plain).await;
+    close(shop(&first), 12.0);
+    assert_eq!(source.reads(), 2);
+    let again = api.get(plain).await;
+    assert_eq!(again.to_json(), first.to_json());
+    assert_eq!(source.reads(), 2, "both days answered from what was kept");
+    assert_eq!(api.cached().0, 2);
+    // Another request is another answer.
+    let by_cluster =
+        api.get("/model/allocation?window=2d&aggregate=cluster&accumulate=true&idle=false").await;
+    assert_eq!(by_cluster.code, 200);
+    assert_eq!(source.reads(), 4);
+
+    // A late object: c2's day 1 again, its api container at 5 CPU instead of 3, federated
+    // again; day 0's combined object is rewritten with the same bytes, so the same ETag.
+    let all = allocations(1);
+    let mut mine: Vec<_> = all.allocations.into_iter().filter(|a| a.properties.cluster == "c2").collect();
+    mine[0].cpu_cost = 5.0;
+    mine[0].recompute();
+    store.put_set("c2", &AllocationSet::new(vec!["c2".into()], all.window, mine)).await.unwrap();
+    federate(&store, None).await.unwrap();
+    close(shop(&api.get(plain).await), 14.0);
+    assert_eq!(source.reads(), 5, "only day 1 read again");
+
+    // Idle reads the assets: a node's cost rewritten (c1's day 0, CPU 3 → 6) is seen too.
+    let with_idle = "/model/allocation?window=2d&aggregate=namespace&accumulate=true&shareTenancyCosts=false";
+    let idle = |r: &ampfed_api::Reply| {
+        let ReplyBody::Allocations(steps) = &r.body else { panic!("{r:?}") };
+        steps[0].entries["__idle__"].total_cost.unwrap()
+    };
+    let before = idle(&api.get(with_idle).await);
+    assert_eq!(source.reads(), 7);
+    let mut a = assets(0);
+    a.clusters = vec!["c1".into()];
+    a.nodes.retain(|x| x.cluster == "c1");
+    a.cluster_management.retain(|x| x.cluster == "c1");
+    a.nodes[0].cpu_cost = 6.0;
+    a.nodes[0].total_cost = a.nodes[0].computed_total();
+    store.put_assets("c1", &a).await.unwrap();
+    federate(&store, None).await.unwrap();
+    let after = idle(&api.get(with_idle).await);
+    assert_eq!(source.reads(), 8, "only day 0, whose assets changed, read again");
+    close(after - before, 3.0);
+
+    // Without the cache every query reads every day.
+    let uncached =
+        Api::new(source.clone(), ApiConfig { now: Some(NOW), cache_rows: 0, ..ApiConfig::default() });
+    uncached.get(plain).await;
+    uncached.get(plain).await;
+    assert_eq!(source.reads(), 12);
+    assert_eq!(uncached.cached(), (0, 0));
+}
