@@ -241,14 +241,7 @@ async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
     // namespaces on top of what they run.
     let tenancy = if args.without_tenancy { 0.0 } else { 2.4 * (size.clusters * covered) as f64 };
     let expected = written_total * covered as f64 / size.days as f64 + tenancy;
-    let mut warm = Vec::new();
-    for _ in 0..args.warm {
-        let (seconds, again) = query(url.clone()).await?;
-        if rows(&again)? != (namespaces, total) {
-            return Err("a warm query answered differently from the cold one".into());
-        }
-        warm.push(seconds);
-    }
+    let mut warm = repeated(&url, args.warm, (namespaces, total)).await?;
     let peak = if peak_reset { status_mib("VmHWM") } else { f64::NAN };
     // CPU time of the whole process (API, embedded S3, client) per query: what the wall times
     // mean on a machine shared with other work.
@@ -263,14 +256,7 @@ async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
     let cached_server = ApiServer::start(Arc::clone(&cached_api)).await.map_err(err)?;
     let cached_url = format!("http://{}{}", cached_server.local_addr(), target(args.without_tenancy));
     let (filling, _) = query(cached_url.clone()).await?;
-    let mut kept = Vec::new();
-    for _ in 0..args.warm {
-        let (seconds, again) = query(cached_url.clone()).await?;
-        if rows(&again)? != (namespaces, total) {
-            return Err("a query answered from kept days answered differently".into());
-        }
-        kept.push(seconds);
-    }
+    let mut kept = repeated(&cached_url, args.warm, (namespaces, total)).await?;
     let mut cached_server = cached_server;
     cached_server.stop();
     kept.sort_by(f64::total_cmp);
@@ -315,6 +301,20 @@ async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
         "kept_median_seconds": round(kept_median, 3),
         "kept_day_answers": kept_days,
     }))
+}
+
+/// The seconds of `n` more queries of `url`, each checked to answer `expected` (namespaces and
+/// total) as the first did.
+async fn repeated(url: &str, n: usize, expected: (usize, f64)) -> Result<Vec<f64>, String> {
+    let mut seconds = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (took, again) = query(url.to_owned()).await?;
+        if rows(&again)? != expected {
+            return Err(format!("a repeated query of {url} answered differently from the first"));
+        }
+        seconds.push(took);
+    }
+    Ok(seconds)
 }
 
 /// This process's user + system CPU seconds (`/proc/self/stat`), NaN where unreadable.
