@@ -352,9 +352,9 @@ async fn kept_answer(
     cache: &DayCache,
     fingerprint: &str,
 ) -> Result<Option<DayAnswer>, ApiError> {
-    let Some(versions) = source.day_versions(day).await? else { return Ok(None) };
+    let Some(versions) = source.day_versions(day, req.needs_assets()).await? else { return Ok(None) };
     let Some(allocations) = versions.allocations else { return Ok(None) };
-    let assets = if req.needs_assets() { versions.assets } else { None };
+    let assets = versions.assets;
     Ok(cache.get(&DayKey { day, allocations, assets, request: fingerprint.to_owned() }))
 }
 
@@ -364,11 +364,11 @@ async fn one_day(
     req: &AllocationRequest,
     day: Window,
     engine: Engine,
-    cache: Option<&DayCache>,
+    cache: Option<(&DayCache, &str)>,
 ) -> Result<Option<(usize, BTreeMap<String, Allocation>)>, ApiError> {
     let fast = engine == Engine::Fast && !req.options.aggregate.is_empty();
     // Only the fast path's answers are kept: it reads versioned objects.
-    let cache = cache.filter(|c| fast && c.enabled()).map(|c| (c, cache::fingerprint(req)));
+    let cache = cache.filter(|(c, _)| fast && c.enabled());
     if let Some((c, fingerprint)) = &cache {
         if let Some(kept) = kept_answer(source, req, day, c, fingerprint).await? {
             return Ok(Some(kept));
@@ -391,7 +391,8 @@ async fn one_day(
             // Kept under the versions actually read, only when every object read names one.
             if let (Some((c, fingerprint)), Some(allocations)) = (cache, etag) {
                 if !req.needs_assets() || assets_etag.is_some() {
-                    let key = DayKey { day, allocations, assets: assets_etag, request: fingerprint };
+                    let key =
+                        DayKey { day, allocations, assets: assets_etag, request: fingerprint.to_owned() };
                     c.put(key, answer.clone());
                 }
             }
@@ -475,6 +476,10 @@ async fn allocation_sets_in(
     engine: Engine,
     cache: Option<&DayCache>,
 ) -> Result<(Sets<Allocation>, Stats), ApiError> {
+    // The request's fingerprint, once for all its days.
+    let cache = cache.filter(|c| c.enabled());
+    let fingerprint = cache.map(|_| cache::fingerprint(req));
+    let cache = cache.zip(fingerprint.as_deref());
     let steps = req.steps();
     let mut days: Vec<(usize, Window)> = Vec::new();
     for (i, step) in steps.iter().enumerate() {

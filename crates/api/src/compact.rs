@@ -507,36 +507,16 @@ impl Day<'_> {
     fn properties(&self, at: RowRef, on: &[bool; FIELDS]) -> Result<Properties, Unexpected> {
         let b = &self.batches[at.b as usize];
         let r = at.r as usize;
-        let s = |f: usize| if on[f] { b.str(f, r).to_owned() } else { String::new() };
         Ok(Properties {
-            cluster: s(CLUSTER),
-            node: s(NODE),
-            namespace: s(NAMESPACE),
-            pod: s(POD),
-            container: s(CONTAINER),
-            controller_kind: s(KIND),
-            controller: s(CONTROLLER),
-            provider_id: s(PROVIDER),
             services: if on[SERVICES] { list_of(b.services, r)? } else { Vec::new() },
             labels: if on[LABELS] { map_of(b.labels, r)? } else { BTreeMap::new() },
             annotations: if on[ANNOTATIONS] { map_of(b.annotations, r)? } else { BTreeMap::new() },
-            ..Properties::default()
+            ..string_properties(|f| if on[f] { b.str(f, r).to_owned() } else { String::new() })
         })
     }
 
     fn folded(&self, f: &Fold) -> Result<Properties, Unexpected> {
-        let s = |i: usize| f.strs[i].map_or(String::new(), |at| self.str(at, i).to_owned());
-        let mut p = Properties {
-            cluster: s(CLUSTER),
-            node: s(NODE),
-            namespace: s(NAMESPACE),
-            pod: s(POD),
-            container: s(CONTAINER),
-            controller_kind: s(KIND),
-            controller: s(CONTROLLER),
-            provider_id: s(PROVIDER),
-            ..Properties::default()
-        };
+        let mut p = string_properties(|i| f.strs[i].map_or(String::new(), |at| self.str(at, i).to_owned()));
         if let Some(at) = f.only {
             let b = &self.batches[at.b as usize];
             let r = at.r as usize;
@@ -600,6 +580,21 @@ impl Day<'_> {
             f.ids[CONTROLLER] = id;
         }
         f.only = None;
+    }
+}
+
+/// Properties holding only the string properties, `value` of each [`STR_COLUMNS`] position.
+fn string_properties(value: impl Fn(usize) -> String) -> Properties {
+    Properties {
+        cluster: value(CLUSTER),
+        node: value(NODE),
+        namespace: value(NAMESPACE),
+        pod: value(POD),
+        container: value(CONTAINER),
+        controller_kind: value(KIND),
+        controller: value(CONTROLLER),
+        provider_id: value(PROVIDER),
+        ..Properties::default()
     }
 }
 

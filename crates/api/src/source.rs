@@ -35,7 +35,7 @@ pub enum DayObject {
 /// A set and the version (ETag) it was read from, when the source names one.
 pub type Versioned<T> = (T, Option<String>);
 
-/// The ETags of one day's objects, `None` for one that is missing.
+/// The ETags of one day's objects, `None` for one that is missing (or, for the assets, not asked for).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DayVersions {
     pub allocations: Option<String>,
@@ -62,11 +62,15 @@ pub trait EtlSource: Send + Sync {
     ) -> BoxFuture<'_, Result<Option<Versioned<AssetSet>>, SourceError>> {
         Box::pin(async move { Ok(self.asset_day(day).await?.map(|set| (set, None))) })
     }
-    /// The versions (ETags) of one day's allocation and asset objects as they are now, each
-    /// `None` when missing; `Ok(None)` (the default) for a source without versions, whose
-    /// answers are not kept.
-    fn day_versions(&self, day: Window) -> BoxFuture<'_, Result<Option<DayVersions>, SourceError>> {
-        let _ = day;
+    /// The versions (ETags) of one day's allocation object and, `with_assets`, asset object
+    /// as they are now, each `None` when missing (the asset one also without `with_assets`);
+    /// `Ok(None)` (the default) for a source without versions, whose answers are not kept.
+    fn day_versions(
+        &self,
+        day: Window,
+        with_assets: bool,
+    ) -> BoxFuture<'_, Result<Option<DayVersions>, SourceError>> {
+        let _ = (day, with_assets);
         Box::pin(async { Ok(None) })
     }
     /// Where the allocations of `day` live, for messages (an object key, or `memory`).
@@ -212,12 +216,21 @@ impl EtlSource for StoreSource {
         })
     }
 
-    fn day_versions(&self, day: Window) -> BoxFuture<'_, Result<Option<DayVersions>, SourceError>> {
+    fn day_versions(
+        &self,
+        day: Window,
+        with_assets: bool,
+    ) -> BoxFuture<'_, Result<Option<DayVersions>, SourceError>> {
         Box::pin(async move {
             let (allocations, assets) =
                 (Store::allocation_key(COMBINED, day), Store::asset_key(COMBINED, day));
-            let (allocations, assets) =
-                tokio::join!(self.store.head_etag(&allocations), self.store.head_etag(&assets));
+            let assets = async {
+                match with_assets {
+                    true => self.store.head_etag(&assets).await,
+                    false => Ok(None),
+                }
+            };
+            let (allocations, assets) = tokio::join!(self.store.head_etag(&allocations), assets);
             Ok(Some(DayVersions { allocations: allocations?, assets: assets? }))
         })
     }

@@ -394,6 +394,19 @@ const OPTIONS: [&str; 24] = [
     "&accumulate=day&filter=controllerKind:\"deployment\"",
 ];
 
+/// The fast path's scan of one encoded day, `dictionary` columns read as dictionaries.
+fn scanned(key: &str, bytes: &Bytes, dictionary: &[&str]) -> parquet::scan::Scan {
+    parquet::scan::scan_allocations(
+        key,
+        bytes.clone(),
+        ampfed_api::compact::COLUMNS,
+        dictionary,
+        &Default::default(),
+    )
+    .unwrap()
+    .unwrap()
+}
+
 #[tokio::test]
 async fn the_fast_path_answers_as_the_full_path_on_handmade_days() {
     let mut rng = Rng(0x5eed_ab1e);
@@ -410,25 +423,9 @@ async fn the_fast_path_answers_as_the_full_path_on_handmade_days() {
     rows += compare(&source, "window=3d", now).await;
     // And the days were compacted, not answered by the fallback.
     for (key, bytes, _) in source.days.values() {
-        let scan = parquet::scan::scan_allocations(
-            key,
-            bytes.clone(),
-            ampfed_api::compact::COLUMNS,
-            ampfed_api::compact::DICTIONARY_COLUMNS,
-            &Default::default(),
-        )
-        .unwrap()
-        .unwrap();
+        let scan = scanned(key, bytes, ampfed_api::compact::DICTIONARY_COLUMNS);
         // Strings read plain rather than as dictionaries compact the same.
-        let plain = parquet::scan::scan_allocations(
-            key,
-            bytes.clone(),
-            ampfed_api::compact::COLUMNS,
-            &[],
-            &Default::default(),
-        )
-        .unwrap()
-        .unwrap();
+        let plain = scanned(key, bytes, &[]);
         for agg in AGGREGATES {
             let req = AllocationRequest::parse(
                 &format!("window=3d&aggregate={agg}&filter=namespace:\"shop\""),
@@ -471,15 +468,7 @@ async fn the_fast_path_answers_as_the_full_path_on_synthetic_days() {
     let source = Encoded::new(sets, assets);
     // The synthetic rows have no labels, services nor PVs: those columns are not decoded.
     let (key, bytes, _) = source.days.values().next().unwrap();
-    let scan = parquet::scan::scan_allocations(
-        key,
-        bytes.clone(),
-        ampfed_api::compact::COLUMNS,
-        ampfed_api::compact::DICTIONARY_COLUMNS,
-        &Default::default(),
-    )
-    .unwrap()
-    .unwrap();
+    let scan = scanned(key, bytes, ampfed_api::compact::DICTIONARY_COLUMNS);
     for empty in ["labels", "annotations", "services", "pvs"] {
         assert!(scan.column(0, empty).is_none(), "{empty} was decoded");
     }

@@ -231,9 +231,10 @@ impl EtlSource for Counting {
     fn day_versions(
         &self,
         day: ampfed_allocation::Window,
+        with_assets: bool,
     ) -> ampfed_api::source::BoxFuture<'_, Result<Option<ampfed_api::DayVersions>, ampfed_api::SourceError>>
     {
-        self.inner.day_versions(day)
+        self.inner.day_versions(day, with_assets)
     }
     fn allocation_name(&self, day: ampfed_allocation::Window) -> String {
         self.inner.allocation_name(day)
