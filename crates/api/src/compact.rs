@@ -32,7 +32,7 @@ use ampfed_allocation::{
     generate_key, sanitize, str_eq as eq, Aggregate, Allocation, AllocationSet, Properties, PvAllocation,
     QueryOptions, Window, IDLE, UNMOUNTED,
 };
-use ampfed_federation::parquet::scan::Scan;
+use ampfed_federation::parquet::scan::{Constant, Scan};
 use arrow_array::types::Int32Type;
 use arrow_array::{
     Array, DictionaryArray, Float64Array, Int64Array, ListArray, MapArray, StringArray, StructArray,
@@ -165,6 +165,9 @@ impl Hasher for Fx {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
+/// The group of a row the query leaves out (idle).
+const SKIP: u32 = u32::MAX;
+
 /// A row of the scan: batch and position in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct RowRef {
@@ -173,16 +176,23 @@ struct RowRef {
 }
 
 /// A string column of one batch: read as a dictionary (the scan asks for one), as plain
-/// strings, or absent (an older schema version: empty).
+/// strings, one value on every row (a constant column), or absent (an older schema
+/// version: empty).
 #[derive(Clone, Copy)]
 enum StrCol<'a> {
     Absent,
+    Const(&'a str),
     Plain(&'a StringArray),
     Dict { keys: &'a [i32], values: &'a StringArray },
 }
 
 impl<'a> StrCol<'a> {
     fn of(scan: &'a Scan, b: usize, name: &str) -> Result<StrCol<'a>, Unexpected> {
+        match scan.constant(name) {
+            Some(Constant::Str(s)) => return Ok(StrCol::Const(s)),
+            Some(_) => return Err(Unexpected),
+            None => {}
+        }
         let Some(a) = scan.column(b, name) else { return Ok(StrCol::Absent) };
         if let Some(plain) = a.as_any().downcast_ref::<StringArray>() {
             return Ok(StrCol::Plain(plain));
@@ -199,6 +209,7 @@ impl<'a> StrCol<'a> {
     fn value(&self, r: usize) -> &'a str {
         match self {
             StrCol::Absent => "",
+            StrCol::Const(s) => s,
             StrCol::Plain(a) => a.value(r),
             StrCol::Dict { keys, values } => values.value(keys[r] as usize),
         }
@@ -208,6 +219,7 @@ impl<'a> StrCol<'a> {
     fn ids(&self, rows: usize, interner: &mut Interner) -> Vec<u32> {
         match self {
             StrCol::Absent => vec![0; rows],
+            StrCol::Const(s) => vec![interner.id(s); rows],
             StrCol::Plain(a) => (0..rows).map(|r| interner.id(a.value(r))).collect(),
             StrCol::Dict { keys, values } => {
                 let identity = (
@@ -227,20 +239,54 @@ impl<'a> StrCol<'a> {
             }
         }
     }
+
+    /// Whether any value may hold `__idle__` or `__unmounted__` (a match across two values
+    /// only costs the per-row test). Both hold `_`, which Kubernetes names do not: a column
+    /// without one (a word-at-a-time search of its bytes) needs no string search.
+    fn may_be_marked(&self) -> bool {
+        let marked = |all: &[u8]| {
+            all.contains(&b'_')
+                && std::str::from_utf8(all).map_or(true, |all| all.contains(IDLE) || all.contains(UNMOUNTED))
+        };
+        match self {
+            StrCol::Absent => false,
+            StrCol::Const(s) => marked(s.as_bytes()),
+            StrCol::Plain(a) => marked(a.values().as_slice()),
+            StrCol::Dict { values, .. } => marked(values.values().as_slice()),
+        }
+    }
+}
+
+/// A number column of one batch: its values, or the one value of every row (a constant
+/// column, or 0 for a column the file's version lacks).
+#[derive(Clone, Copy)]
+enum Num<'a, T> {
+    Const(T),
+    Values(&'a [T]),
+}
+
+impl<T: Copy> Num<'_, T> {
+    fn at(&self, r: usize) -> T {
+        match self {
+            Num::Const(c) => *c,
+            Num::Values(v) => v[r],
+        }
+    }
 }
 
 /// One batch's columns, absent ones (an older schema version) reading as defaults.
 struct Batch<'a> {
-    name: &'a StringArray,
+    rows: usize,
+    name: StrCol<'a>,
     strs: [StrCol<'a>; 8],
     /// The strings' ids, per column and row; empty for a column not interned (compared as
     /// strings, and only while a fold still holds a value of it).
     ids: [Vec<u32>; 8],
-    start: &'a Int64Array,
-    end: &'a Int64Array,
-    minutes: Option<&'a Float64Array>,
-    averages: [Option<&'a Float64Array>; 6],
-    sums: [Option<&'a Float64Array>; 9],
+    start: Num<'a, i64>,
+    end: Num<'a, i64>,
+    minutes: Num<'a, f64>,
+    averages: [Num<'a, f64>; 6],
+    sums: [Num<'a, f64>; 9],
     services: Option<&'a ListArray>,
     labels: Option<&'a MapArray>,
     annotations: Option<&'a MapArray>,
@@ -260,6 +306,26 @@ fn typed<'a, A: Array + 'static>(scan: &'a Scan, b: usize, name: &str) -> Result
     }
 }
 
+/// A float column: absent reads as 0.
+fn float<'a>(scan: &'a Scan, b: usize, name: &str) -> Result<Num<'a, f64>, Unexpected> {
+    match scan.constant(name) {
+        Some(Constant::F64(x)) => Ok(Num::Const(*x)),
+        Some(_) => Err(Unexpected),
+        None => {
+            Ok(typed::<Float64Array>(scan, b, name)?.map_or(Num::Const(0.0), |a| Num::Values(a.values())))
+        }
+    }
+}
+
+/// A bigint column that every version has.
+fn bigint<'a>(scan: &'a Scan, b: usize, name: &str) -> Result<Num<'a, i64>, Unexpected> {
+    match scan.constant(name) {
+        Some(Constant::I64(x)) => Ok(Num::Const(*x)),
+        Some(_) => Err(Unexpected),
+        None => Ok(Num::Values(typed::<Int64Array>(scan, b, name)?.ok_or(Unexpected)?.values())),
+    }
+}
+
 impl<'a> Batch<'a> {
     /// The batch's columns, with the ids of the string columns that are `interned`.
     fn of(
@@ -268,31 +334,35 @@ impl<'a> Batch<'a> {
         interners: &mut [Interner],
         interned: &[bool; 8],
     ) -> Result<Batch<'a>, Unexpected> {
-        let f = |name| typed::<Float64Array>(scan, b, name);
-        let name = typed::<StringArray>(scan, b, "name")?.ok_or(Unexpected)?;
+        let rows = scan.batches.get(b).ok_or(Unexpected)?.num_rows();
+        let name = match StrCol::of(scan, b, "name")? {
+            StrCol::Absent | StrCol::Dict { .. } => return Err(Unexpected),
+            name => name,
+        };
         let mut strs = [StrCol::Absent; 8];
         for (s, column) in strs.iter_mut().zip(STR_COLUMNS) {
             *s = StrCol::of(scan, b, column)?;
         }
         let ids: [Vec<u32>; 8] = std::array::from_fn(|i| match interned[i] {
-            true => strs[i].ids(name.len(), &mut interners[i]),
+            true => strs[i].ids(rows, &mut interners[i]),
             false => Vec::new(),
         });
-        let mut averages = [None; 6];
+        let mut averages = [Num::Const(0.0); 6];
         for (s, name) in averages.iter_mut().zip(AVERAGES) {
-            *s = f(name)?;
+            *s = float(scan, b, name)?;
         }
-        let mut sums = [None; 9];
+        let mut sums = [Num::Const(0.0); 9];
         for (s, name) in sums.iter_mut().zip(SUMS) {
-            *s = f(name)?;
+            *s = float(scan, b, name)?;
         }
         Ok(Batch {
+            rows,
             name,
             strs,
             ids,
-            start: typed::<Int64Array>(scan, b, "start")?.ok_or(Unexpected)?,
-            end: typed::<Int64Array>(scan, b, "end")?.ok_or(Unexpected)?,
-            minutes: f("minutes")?,
+            start: bigint(scan, b, "start")?,
+            end: bigint(scan, b, "end")?,
+            minutes: float(scan, b, "minutes")?,
             averages,
             sums,
             services: typed::<ListArray>(scan, b, "services")?,
@@ -306,10 +376,6 @@ impl<'a> Batch<'a> {
 
     fn str(&self, f: usize, r: usize) -> &'a str {
         self.strs[f].value(r)
-    }
-
-    fn float(a: Option<&Float64Array>, r: usize) -> f64 {
-        a.map_or(0.0, |a| a.value(r))
     }
 }
 
@@ -495,7 +561,8 @@ pub enum Compacted {
 
 struct Day<'a> {
     batches: Vec<Batch<'a>>,
-    /// Which string columns have ids (the signature's); the others are compared as strings.
+    /// Which string columns have ids (the signature's, and the cheap ones); the others are
+    /// compared as strings.
     interned: [bool; 8],
 }
 
@@ -552,8 +619,13 @@ impl Day<'_> {
             (false, None) => self.str(at, i).is_empty(),
             (false, Some(h)) => eq(self.str(h, i), self.str(at, i)),
         };
-        let same_key = [CLUSTER, NODE, NAMESPACE, POD, CONTAINER].iter().all(|&i| same(i));
-        let clear: [bool; 8] = std::array::from_fn(|i| f.strs[i].is_some() && !same(i));
+        // Plain loops and `&&`: this runs for every row, and `array::from_fn`'s closures are
+        // not inlined.
+        let same_key = same(CLUSTER) && same(NODE) && same(NAMESPACE) && same(POD) && same(CONTAINER);
+        let mut clear = [false; 8];
+        for (i, c) in clear.iter_mut().enumerate() {
+            *c = f.strs[i].is_some() && !same(i);
+        }
         let controller = (same_key && !same(CONTROLLER)).then(|| {
             let (l, r) =
                 (f.strs[CONTROLLER].map_or("", |h| self.str(h, CONTROLLER)), self.str(at, CONTROLLER));
@@ -630,7 +702,18 @@ fn compact_checked(
         return Ok(Compacted::Fallback("no aggregation: one answer row per allocation"));
     }
     let on = signature_fields(opts, filter);
-    let interned: [bool; 8] = std::array::from_fn(|i| on[i]);
+    // The signature's columns have ids, and so do those whose ids cost next to nothing (a
+    // dictionary's values are interned once, a constant's or an absent column's value once):
+    // the fold compares those by id. Only a plain column outside the signature (`pod`) is
+    // compared as strings, and only while a fold still holds a value of it.
+    let cheap = |i: usize| {
+        scan.batches.is_empty()
+            || matches!(
+                StrCol::of(scan, 0, STR_COLUMNS[i]),
+                Ok(StrCol::Absent | StrCol::Const(_) | StrCol::Dict { .. })
+            )
+    };
+    let interned: [bool; 8] = std::array::from_fn(|i| on[i] || cheap(i));
     let mut interners: Vec<Interner> = (0..FIELDS).map(|_| Interner::new()).collect();
     let batches = (0..scan.batches.len())
         .map(|b| Batch::of(scan, b, &mut interners, &interned))
@@ -657,8 +740,10 @@ fn compact_checked(
     let share_labels: Vec<(String, String)> =
         opts.share_labels.iter().map(|(k, v)| (sanitize(k.trim()), v.trim().to_owned())).collect();
     let fields: Vec<usize> = (0..FIELDS).filter(|&f| on[f]).collect();
+    // Signatures of at most three string ids (and the unmounted flag) are packed straight
+    // from the id columns: no slice built or compared per row.
+    let packable = fields.len() <= 3 && fields.iter().all(|&f| f < LABELS);
     let mut groups_by_sig: FxMap<Vec<u32>, usize> = FxMap::default();
-    // Signatures of at most four ids, packed: no slice comparison per row.
     let mut packed_groups: FxMap<u128, usize> = FxMap::default();
     let (mut last_packed, mut last_group): (Option<(u128, usize)>, usize) = (None, 0);
     let mut groups: Vec<Group> = Vec::new();
@@ -668,69 +753,84 @@ fn compact_checked(
     let mut pv_providers: FxMap<String, String> = FxMap::default();
     let mut sig: Vec<u32> = Vec::with_capacity(fields.len() + 1);
     let mut text = String::new();
+    // Each row's group, [`SKIP`] for the idle rows the query leaves out.
+    let mut of_row: Vec<u32> = Vec::new();
 
     for (bi, b) in day.batches.iter().enumerate() {
+        let n = b.rows;
         let services_offsets = b.services.map(|l| l.value_offsets());
         let labels_offsets = b.labels.map(|m| m.value_offsets());
         let annotations_offsets = b.annotations.map(|m| m.value_offsets());
-        // Whether any name of the batch may hold `__idle__` or `__unmounted__` (a match across
-        // two names only costs the per-row test). Both hold `_`, which Kubernetes names do not:
-        // a batch without one (a word-at-a-time search) needs no string search.
-        let all = b.name.values().as_slice();
-        let marked = all.contains(&b'_')
-            && std::str::from_utf8(all).map_or(true, |all| all.contains(IDLE) || all.contains(UNMOUNTED));
-        for r in 0..b.name.len() {
-            let name = b.name.value(r);
-            let (idle, unmounted) =
-                if marked { (name.contains(IDLE), name.contains(UNMOUNTED)) } else { (false, false) };
-            if idle {
+        let marks: Option<(Vec<bool>, Vec<bool>)> = b.name.may_be_marked().then(|| {
+            (0..n).map(|r| (b.name.value(r).contains(IDLE), b.name.value(r).contains(UNMOUNTED))).unzip()
+        });
+        let idle_rows = marks.as_ref().map(|(idle, _)| idle.as_slice());
+        let idle = |r: usize| idle_rows.is_some_and(|idle| idle[r]);
+        // What the fast path cannot reproduce, checked column by column over the rows kept.
+        let ends_before = match (b.start, b.end) {
+            (Num::Const(s), Num::Const(e)) => e <= s && any_kept(n, idle_rows, |_| true),
+            (start, end) => any_kept(n, idle_rows, |r| end.at(r) <= start.at(r)),
+        };
+        if ends_before {
+            return Ok(Compacted::Fallback("an allocation ends before it starts"));
+        }
+        let negative = COMPUTE_COSTS.iter().any(|&i| match b.sums[i] {
+            Num::Const(c) => c < 0.0 && any_kept(n, idle_rows, |_| true),
+            Num::Values(v) => any_kept(n, idle_rows, |r| v[r] < 0.0),
+        });
+        if negative {
+            return Ok(Compacted::Fallback("a negative CPU, GPU or RAM cost"));
+        }
+
+        of_row.clear();
+        of_row.reserve(n);
+        for r in 0..n {
+            if idle(r) {
+                of_row.push(SKIP);
                 continue;
             }
+            let unmounted = marks.as_ref().is_some_and(|(_, unmounted)| unmounted[r]);
             let at = RowRef { b: bi as u32, r: r as u32 };
-            let (start, end) = (b.start.value(r), b.end.value(r));
-            if end <= start {
-                return Ok(Compacted::Fallback("an allocation ends before it starts"));
-            }
-            let sums: [f64; 9] = std::array::from_fn(|i| Batch::float(b.sums[i], r));
-            if COMPUTE_COSTS.iter().any(|&i| sums[i] < 0.0) {
-                return Ok(Compacted::Fallback("a negative CPU, GPU or RAM cost"));
-            }
-            sig.clear();
-            sig.push(u32::from(unmounted));
-            for &f in &fields {
-                let id = match f {
-                    LABELS | ANNOTATIONS | SERVICES => {
-                        let (offsets, empty) = match f {
-                            LABELS => (labels_offsets, b.labels.is_none()),
-                            ANNOTATIONS => (annotations_offsets, b.annotations.is_none()),
-                            _ => (services_offsets, b.services.is_none()),
-                        };
-                        if empty || offsets.is_some_and(|o| is_empty_at(o, r)) {
-                            0
-                        } else {
-                            text.clear();
-                            if f == SERVICES {
-                                for s in list_of(b.services, r)? {
-                                    text.push_str(&s);
-                                    text.push('\0');
-                                }
+            let packed = if packable {
+                Some(fields.iter().fold(u128::from(unmounted), |p, &f| (p << 32) | u128::from(b.ids[f][r])))
+            } else {
+                sig.clear();
+                sig.push(u32::from(unmounted));
+                for &f in &fields {
+                    let id = match f {
+                        LABELS | ANNOTATIONS | SERVICES => {
+                            let (offsets, empty) = match f {
+                                LABELS => (labels_offsets, b.labels.is_none()),
+                                ANNOTATIONS => (annotations_offsets, b.annotations.is_none()),
+                                _ => (services_offsets, b.services.is_none()),
+                            };
+                            if empty || offsets.is_some_and(|o| is_empty_at(o, r)) {
+                                0
                             } else {
-                                let m = if f == LABELS { b.labels } else { b.annotations };
-                                for (k, v) in map_entries(m, r)? {
-                                    text.push_str(k);
-                                    text.push('\0');
-                                    text.push_str(v);
-                                    text.push('\0');
+                                text.clear();
+                                if f == SERVICES {
+                                    for s in list_of(b.services, r)? {
+                                        text.push_str(&s);
+                                        text.push('\0');
+                                    }
+                                } else {
+                                    let m = if f == LABELS { b.labels } else { b.annotations };
+                                    for (k, v) in map_entries(m, r)? {
+                                        text.push_str(k);
+                                        text.push('\0');
+                                        text.push_str(v);
+                                        text.push('\0');
+                                    }
                                 }
+                                interners[f].id(&text)
                             }
-                            interners[f].id(&text)
                         }
-                    }
-                    f => b.ids[f][r],
-                };
-                sig.push(id);
-            }
-            let packed = (sig.len() <= 4).then(|| sig.iter().fold(0u128, |p, &x| (p << 32) | u128::from(x)));
+                        f => b.ids[f][r],
+                    };
+                    sig.push(id);
+                }
+                (sig.len() <= 4).then(|| sig.iter().fold(0u128, |p, &x| (p << 32) | u128::from(x)))
+            };
             // Rows come sorted by cluster, node, namespace: the previous row's group is often
             // this one's.
             let found = match packed {
@@ -768,10 +868,10 @@ fn compact_checked(
                         key: k,
                         first: at,
                         count: 0,
-                        start,
-                        end,
-                        first_minutes: 0.0,
-                        first_averages: [0.0; 6],
+                        start: b.start.at(r),
+                        end: b.end.at(r),
+                        first_minutes: b.minutes.at(r),
+                        first_averages: b.averages.map(|a| a.at(r)),
                         weighted: [0.0; 6],
                         sums: [0.0; 9],
                         pvs: BTreeMap::new(),
@@ -784,22 +884,9 @@ fn compact_checked(
             };
             last_group = g;
             last_packed = packed.map(|p| (p, g));
+            of_row.push(g as u32);
             let group = &mut groups[g];
-            let minutes = Batch::float(b.minutes, r);
-            let averages: [f64; 6] = std::array::from_fn(|i| Batch::float(b.averages[i], r));
-            if group.count == 0 {
-                group.first_minutes = minutes;
-                group.first_averages = averages;
-            }
             group.count += 1;
-            group.start = group.start.min(start);
-            group.end = group.end.max(end);
-            for (w, a) in group.weighted.iter_mut().zip(averages) {
-                *w += a * minutes;
-            }
-            for (t, x) in group.sums.iter_mut().zip(sums) {
-                *t += x;
-            }
             if let Some(m) = b.pvs.filter(|m| !is_empty_at(m.value_offsets(), r)) {
                 if add_pvs(m, r, &mut group.pvs, &mut pv_providers)? {
                     return Ok(Compacted::Fallback("one PV with two provider ids"));
@@ -807,9 +894,39 @@ fn compact_checked(
             }
             if !group.shared && group.kept {
                 let k = group.key;
-                let row: [u32; 8] = std::array::from_fn(|i| b.ids[i].get(r).copied().unwrap_or(0));
+                let mut row = [0u32; 8];
+                for (id, ids) in row.iter_mut().zip(&b.ids) {
+                    *id = ids.get(r).copied().unwrap_or(0);
+                }
                 day.fold(&mut folds[k], at, &row);
             }
+        }
+
+        // The numbers, column by column: each group's in row order, as `Allocation::add`
+        // adds them. A zero adds nothing to a sum that starts at +0 (nor makes it -0).
+        let rows_of = || of_row.iter().enumerate().filter(|(_, &g)| g != SKIP).map(|(r, &g)| (r, g as usize));
+        for (i, column) in b.sums.iter().enumerate() {
+            match *column {
+                Num::Const(0.0) => {}
+                Num::Const(c) => rows_of().for_each(|(_, g)| groups[g].sums[i] += c),
+                Num::Values(v) => rows_of().for_each(|(r, g)| groups[g].sums[i] += v[r]),
+            }
+        }
+        for (i, column) in b.averages.iter().enumerate() {
+            match (*column, b.minutes) {
+                (Num::Const(0.0), _) => {}
+                (Num::Const(c), Num::Const(m)) => rows_of().for_each(|(_, g)| groups[g].weighted[i] += c * m),
+                (average, minutes) => {
+                    rows_of().for_each(|(r, g)| groups[g].weighted[i] += average.at(r) * minutes.at(r))
+                }
+            }
+        }
+        // A constant start or end is the one each group took from its first row.
+        if let Num::Values(v) = b.start {
+            rows_of().for_each(|(r, g)| groups[g].start = groups[g].start.min(v[r]));
+        }
+        if let Num::Values(v) = b.end {
+            rows_of().for_each(|(r, g)| groups[g].end = groups[g].end.max(v[r]));
         }
     }
 
@@ -890,6 +1007,14 @@ fn compact_checked(
     // names are blank (or `__unmounted__`): the query keys them by their properties or label.
     let set = AllocationSet { clusters: scan.clusters.clone(), window: scan.window, allocations: rows };
     Ok(Compacted::Set { set, kept, properties, marked: !direct })
+}
+
+/// Whether `test` holds for any of the `n` rows but the `idle` ones.
+fn any_kept(n: usize, idle: Option<&[bool]>, test: impl Fn(usize) -> bool) -> bool {
+    match idle {
+        None => (0..n).any(test),
+        Some(idle) => (0..n).any(|r| !idle[r] && test(r)),
+    }
 }
 
 /// Adds row `r`'s PVs into `into`, as `Allocation::add` does; true when a PV has shown two

@@ -11,6 +11,7 @@ use ampfed_allocation::{
     NodeAsset, Properties, PvAllocation, Window,
 };
 use ampfed_federation::format::{DecodeError, DecodeReason};
+use ampfed_federation::parquet::scan::{scan_allocations, Constant};
 use ampfed_federation::parquet::{
     decode_allocations, decode_any, decode_any_with, decode_assets, encode_allocations, encode_assets,
     schema, Encoding, ErrorKind, EtlKey, EtlSet, Kind, Limits, ParquetError, SCHEMA_VERSION,
@@ -766,4 +767,82 @@ fn combined_columns_give_the_bytes_of_the_combined_set() {
     assert!(allocation_piece(&key, bytes.clone().into(), "c2", DAY).is_none());
     let other = Window { start: DAY.end, end: DAY.end + 86_400 };
     assert!(allocation_piece(&key, bytes.into(), "c1", other).is_none());
+}
+
+/// Three containers that differ only in their names and CPU costs.
+fn uniform_set() -> AllocationSet {
+    let rows = (0..3)
+        .map(|i| Allocation {
+            name: format!("c1/node-1/web/web-{i}/app"),
+            properties: Properties {
+                cluster: "c1".into(),
+                node: "node-1".into(),
+                namespace: "web".into(),
+                pod: format!("web-{i}"),
+                container: "app".into(),
+                ..Properties::default()
+            },
+            start: DAY.start,
+            end: DAY.end,
+            minutes: 1440.0,
+            cpu_core_hours: 12.0,
+            cpu_cost: 0.5 + f64::from(i),
+            total_cost: 0.5 + f64::from(i),
+            ..Allocation::default()
+        })
+        .collect();
+    AllocationSet::new(vec!["c1".into()], DAY, rows)
+}
+
+#[test]
+fn a_scan_takes_a_one_value_column_from_its_dictionary_without_decoding_it() {
+    let key = key("c1", Kind::Allocations);
+    let bytes = bytes::Bytes::from(encode_allocations(&uniform_set(), None).unwrap());
+    let wanted =
+        ["name", "cluster", "pod", "start", "end", "minutes", "cpu_core_hours", "cpu_cost", "gpu_cost"];
+    let scan = scan_allocations(&key, bytes, &wanted, &["cluster"], &Limits::default()).unwrap().unwrap();
+    // Worked by hand from `uniform_set`: names, pods and CPU costs differ; the rest holds one
+    // value, the window columns included.
+    let constants: BTreeMap<&str, &Constant> = scan.constants.iter().map(|(n, c)| (n.as_str(), c)).collect();
+    assert_eq!(
+        constants,
+        BTreeMap::from([
+            ("cluster", &Constant::Str("c1".into())),
+            ("cpu_core_hours", &Constant::F64(12.0)),
+            ("end", &Constant::I64(DAY.end)),
+            ("gpu_cost", &Constant::F64(0.0)),
+            ("minutes", &Constant::F64(1440.0)),
+            ("start", &Constant::I64(DAY.start)),
+            ("window_end", &Constant::I64(DAY.end)),
+            ("window_start", &Constant::I64(DAY.start)),
+        ])
+    );
+    let batch = &scan.batches[0];
+    let schema = batch.schema();
+    let decoded: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(decoded, ["name", "pod", "cpu_cost"]);
+    assert!(scan.column(0, "minutes").is_none());
+    let costs = batch.column_by_name("cpu_cost").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+    assert_eq!(costs.values().to_vec(), [0.5, 1.5, 2.5]);
+}
+
+#[test]
+fn a_scan_refuses_in_a_one_value_column_what_a_decoded_one_would_be_refused_for() {
+    let key = key("c1", Kind::Allocations);
+    let scan = |columns: Vec<(&str, ArrayRef)>| {
+        let bytes = bytes::Bytes::from(hand_made("1", "allocations", columns));
+        scan_allocations(&key, bytes, &["cpu_cost", "name"], &[], &Limits::default())
+    };
+    let mut columns = version_1_columns();
+    assert_eq!(scan(columns.clone()).unwrap().unwrap().constant("cpu_cost"), Some(&Constant::F64(0.4)));
+    // One row: every column is a one-value dictionary, a NaN's too.
+    columns[15] = ("cpu_cost", Arc::new(Float64Array::from(vec![f64::NAN])));
+    let err = scan(columns.clone()).unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::Value { column: "cpu_cost", .. }), "{err}");
+    assert!(err.to_string().contains("NaN is not a finite number"), "{err}");
+    assert!(decode_allocations(&key, &hand_made("1", "allocations", columns)).is_err());
+    let mut columns = version_1_columns();
+    columns[1] = ("window_end", Arc::new(Int64Array::from(vec![DAY.end + 1])));
+    let err = scan(columns).unwrap_err();
+    assert!(err.to_string().contains("differs from the object's window"), "{err}");
 }

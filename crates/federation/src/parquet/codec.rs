@@ -280,7 +280,7 @@ fn read_rows<T: Row>(
                 detail: format!("more rows than the {declared} the footer declares"),
             });
         }
-        check_window(&batch, header.window, first)?;
+        check_window(&batch, &WINDOW_COLUMNS, header.window, first)?;
         let mut rows = blank(&batch, first)?;
         columns::decode_rows(columns, header.version, &batch, &mut rows, first)?;
         out.extend(rows);
@@ -314,8 +314,17 @@ fn typed_rows(batch: &RecordBatch, first: usize) -> Result<Vec<AnyAsset>, ErrorK
         .collect()
 }
 
-pub(super) fn check_window(batch: &RecordBatch, window: Window, first: usize) -> Result<(), ErrorKind> {
+/// Checks the window columns among `columns` (both, or those a scan decoded) in `batch`.
+pub(super) fn check_window(
+    batch: &RecordBatch,
+    columns: &[&str],
+    window: Window,
+    first: usize,
+) -> Result<(), ErrorKind> {
     for (name, expected) in [(WINDOW_COLUMNS[0], window.start), (WINDOW_COLUMNS[1], window.end)] {
+        if !columns.contains(&name) {
+            continue;
+        }
         let column =
             batch.column_by_name(name).and_then(|a| a.as_any().downcast_ref::<Int64Array>()).ok_or_else(
                 || ErrorKind::Schema { detail: format!("column `{name}` is missing or not a bigint") },
@@ -435,7 +444,7 @@ pub fn allocation_piece(
     let mut last_name: Option<String> = None;
     for batch in opened.batches {
         let batch = batch.ok()?;
-        check_window(&batch, window, rows).ok()?;
+        check_window(&batch, &WINDOW_COLUMNS, window, rows).ok()?;
         let mut taken = Vec::with_capacity(fields.len());
         for field in fields {
             let array = batch.column_by_name(field.name())?;

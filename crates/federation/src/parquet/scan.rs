@@ -12,12 +12,22 @@
 //! column whose chunk statistics count no value at all (every row's list or map is empty, as
 //! labels often are) is not decoded either: it is left out of the batches, as a column of an
 //! older version is, and reads as empty.
+//!
+//! Nor is a flat column that holds one value on every row ([`Scan::constants`]): one whose
+//! every row group is dictionary-encoded on all its data pages with a dictionary of a single
+//! value (a column of zeros, the window columns, a whole-day `start`). The dictionary page is
+//! the column's exact set of values, so the value is checked as a decoded one would be (a
+//! finite float, the object's window) and no row can hold another.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use ::parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use ::parquet::arrow::ProjectionMask;
+use ::parquet::basic::{Encoding as PageEncoding, Type as PhysicalType};
+use ::parquet::column::page::{Page, PageReader};
+use ::parquet::file::metadata::ParquetMetaData;
+use ::parquet::file::serialized_reader::SerializedPageReader;
 use ampfed_allocation::Window;
 use arrow_array::{
     Array, ArrayRef, Float64Array, ListArray, MapArray, RecordBatch, StringArray, StructArray,
@@ -46,14 +56,31 @@ pub struct Scan {
     /// Rows in the object (the footer's count, checked against the batches).
     pub rows: usize,
     /// The batches, in file order (allocations sorted by name), holding the requested
-    /// columns that the file's version has.
+    /// columns that the file's version has, but for the [`Scan::constants`].
     pub batches: Vec<RecordBatch>,
+    /// The requested flat columns that hold one value on every row, by name: not decoded,
+    /// and not in the batches.
+    pub constants: Vec<(String, Constant)>,
+}
+
+/// The one value of a column on every row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Constant {
+    F64(f64),
+    I64(i64),
+    Str(String),
 }
 
 impl Scan {
-    /// Column `name` of batch `b`, `None` when not read or not in the file's version.
+    /// Column `name` of batch `b`, `None` when not read, not in the file's version, or
+    /// constant ([`Scan::constant`]).
     pub fn column(&self, b: usize, name: &str) -> Option<&ArrayRef> {
         self.batches.get(b).and_then(|batch| batch.column_by_name(name))
+    }
+
+    /// The value column `name` holds on every row, when the scan found it constant.
+    pub fn constant(&self, name: &str) -> Option<&Constant> {
+        self.constants.iter().find(|(n, _)| n == name).map(|(_, c)| c)
     }
 }
 
@@ -139,8 +166,11 @@ fn scan(
             })
             .collect();
         let schema = Arc::new(Schema::new(fields));
-        builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options().with_schema(schema))
-            .map_err(library)?;
+        builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
+            bytes.clone(),
+            options().with_schema(schema),
+        )
+        .map_err(library)?;
     }
     // A nested column (list, map) whose leaves hold no value in any row group is empty on
     // every row: it is not decoded, and reads as absent (empty).
@@ -157,7 +187,7 @@ fn scan(
             *h |= !(nested && empty);
         }
     }
-    let roots: Vec<usize> = builder
+    let requested: Vec<usize> = builder
         .schema()
         .fields()
         .iter()
@@ -166,6 +196,20 @@ fn scan(
         .filter(|(i, _)| holds_values[*i])
         .map(|(i, _)| i)
         .collect();
+    let mut constants = Vec::new();
+    let mut roots = Vec::with_capacity(requested.len());
+    for root in requested {
+        let field = &builder.schema().fields()[root];
+        match constant(&bytes, builder.metadata(), root, field.data_type()) {
+            Some(value) => {
+                check_constant(field.name(), &value, header.window)?;
+                constants.push((field.name().clone(), value));
+            }
+            None => roots.push(root),
+        }
+    }
+    let decoded_window: Vec<&str> =
+        WINDOW_COLUMNS.into_iter().filter(|w| !constants.iter().any(|(n, _)| n == w)).collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder.with_projection(mask).with_batch_size(SCAN_BATCH_ROWS).build().map_err(library)?;
     let mut batches = Vec::new();
@@ -177,7 +221,7 @@ fn scan(
                 detail: format!("more rows than the {declared} the footer declares"),
             });
         }
-        check_window(&batch, header.window, seen)?;
+        check_window(&batch, &decoded_window, header.window, seen)?;
         check_values(&batch, seen)?;
         seen += batch.num_rows();
         batches.push(batch);
@@ -193,7 +237,105 @@ fn scan(
         version: header.version,
         rows: declared,
         batches,
+        constants,
     })
+}
+
+/// The value of flat column `root` (of Arrow type `data_type`) on every row, when every row
+/// group holds it alone: a one-value dictionary and only dictionary-encoded data pages.
+/// `None` for anything else (the column is then decoded, and any damage found there).
+fn constant(
+    bytes: &Bytes,
+    metadata: &ParquetMetaData,
+    root: usize,
+    data_type: &DataType,
+) -> Option<Constant> {
+    let descr = metadata.file_metadata().schema_descr();
+    // The leaf of a flat root is the root itself.
+    let leaf = (0..descr.num_columns()).find(|&l| descr.get_column_root_idx(l) == root)?;
+    let column = descr.column(leaf);
+    if column.max_rep_level() != 0 || column.max_def_level() != 0 || metadata.row_groups().is_empty() {
+        return None;
+    }
+    let mut found: Option<Constant> = None;
+    for group in metadata.row_groups() {
+        let chunk = group.column(leaf);
+        let dictionary_only = chunk.page_encoding_stats_mask().is_some_and(|m| {
+            m.is_only(PageEncoding::PLAIN_DICTIONARY) || m.is_only(PageEncoding::RLE_DICTIONARY)
+        });
+        if chunk.dictionary_page_offset().is_none() || !dictionary_only {
+            return None;
+        }
+        let rows = usize::try_from(group.num_rows()).ok()?;
+        let mut pages = SerializedPageReader::new(Arc::new(bytes.clone()), chunk, rows, None).ok()?;
+        let Ok(Some(Page::DictionaryPage { buf, num_values: 1, encoding, .. })) = pages.get_next_page()
+        else {
+            return None;
+        };
+        if !matches!(encoding, PageEncoding::PLAIN | PageEncoding::PLAIN_DICTIONARY) {
+            return None;
+        }
+        let utf8 = match data_type {
+            DataType::Dictionary(_, values) => values.as_ref() == &DataType::Utf8,
+            other => other == &DataType::Utf8,
+        };
+        let value = match (column.physical_type(), data_type) {
+            (PhysicalType::DOUBLE, DataType::Float64) => {
+                Constant::F64(f64::from_le_bytes(buf.as_ref().try_into().ok()?))
+            }
+            (PhysicalType::INT64, DataType::Int64) => {
+                Constant::I64(i64::from_le_bytes(buf.as_ref().try_into().ok()?))
+            }
+            (PhysicalType::BYTE_ARRAY, _) if utf8 => {
+                let (len, rest) = buf.split_first_chunk::<4>()?;
+                if u32::from_le_bytes(*len) as usize != rest.len() {
+                    return None;
+                }
+                Constant::Str(std::str::from_utf8(rest).ok()?.to_owned())
+            }
+            _ => return None,
+        };
+        let same = match (&found, &value) {
+            (None, _) => true,
+            (Some(Constant::F64(a)), Constant::F64(b)) => a.to_bits() == b.to_bits(),
+            (Some(a), b) => a == b,
+        };
+        if !same {
+            return None;
+        }
+        found = Some(value);
+    }
+    found
+}
+
+/// What [`check_values`] and [`check_window`] refuse, in a constant column.
+fn check_constant(name: &str, value: &Constant, window: Window) -> Result<(), ErrorKind> {
+    let column: &'static str = allocations::columns()
+        .iter()
+        .map(|c| c.name)
+        .chain(WINDOW_COLUMNS)
+        .find(|n| *n == name)
+        .unwrap_or("?");
+    match value {
+        Constant::F64(x) if !x.is_finite() => Err(ErrorKind::Value {
+            row: 0,
+            name: "row 0".into(),
+            column,
+            detail: format!("{x} is not a finite number"),
+        }),
+        Constant::I64(x)
+            if name == WINDOW_COLUMNS[0] && *x != window.start
+                || name == WINDOW_COLUMNS[1] && *x != window.end =>
+        {
+            Err(ErrorKind::Value {
+                row: 0,
+                name: "window".to_owned(),
+                column,
+                detail: format!("differs from the object's window {}", window.file_stem()),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What the full decoder refuses in the columns read: nulls (no allocation column is
