@@ -29,7 +29,7 @@ use ampfed_allocation::{
 };
 
 use ampfed_allocation::Properties;
-use ampfed_federation::parquet::scan::{scan_allocations, Scan};
+use ampfed_federation::parquet::scan::{scan_allocations_marking, Scan};
 use ampfed_federation::parquet::Limits;
 use ampfed_federation::{store, FederationError};
 use bytes::Bytes;
@@ -262,11 +262,12 @@ fn decode_whole(key: &str, bytes: &[u8], day: Window) -> Result<AllocationSet, A
 /// `etag` only when the scan cannot vouch for it: a body damaged on the way is a transient
 /// error, not a corrupt object.
 fn read_object(key: &str, bytes: Bytes, etag: Option<&str>, day: Window) -> Result<Read, ApiError> {
-    match scan_allocations(
+    match scan_allocations_marking(
         key,
         bytes.clone(),
         compact::COLUMNS,
         compact::DICTIONARY_COLUMNS,
+        &compact::MARKS,
         &Limits::default(),
     ) {
         Ok(Some(scan)) if scan.window == day => Ok(Read::Scanned(scan)),

@@ -42,9 +42,8 @@ use crate::filter::{AllocationSubject, Expr, FieldKind, Filter};
 
 /// The columns the fast path reads: all but the derived ones (`cpu_cores`, efficiencies,
 /// `ram_bytes`, `gpu_count`, `pv_bytes`, `pv_byte_hours`, `pv_cost`), which the query
-/// recomputes.
+/// recomputes, and `name`, of which only [`MARKS`] are read.
 pub const COLUMNS: &[&str] = &[
-    "name",
     "cluster",
     "node",
     "namespace",
@@ -78,6 +77,10 @@ pub const COLUMNS: &[&str] = &[
     "namespace_annotations",
     "pvs",
 ];
+
+/// What the fast path reads of the names ([`Scan::marked`]): which rows are idle (the query
+/// leaves them out) and which unmounted (it tells them by their names).
+pub const MARKS: [&str; 2] = [IDLE, UNMOUNTED];
 
 /// The columns the fast path reads as dictionaries (their values repeat, and the writer
 /// stores them dictionary-encoded): the string properties but `pod`, which is written plain
@@ -239,22 +242,6 @@ impl<'a> StrCol<'a> {
             }
         }
     }
-
-    /// Whether any value may hold `__idle__` or `__unmounted__` (a match across two values
-    /// only costs the per-row test). Both hold `_`, which Kubernetes names do not: a column
-    /// without one (a word-at-a-time search of its bytes) needs no string search.
-    fn may_be_marked(&self) -> bool {
-        let marked = |all: &[u8]| {
-            all.contains(&b'_')
-                && std::str::from_utf8(all).map_or(true, |all| all.contains(IDLE) || all.contains(UNMOUNTED))
-        };
-        match self {
-            StrCol::Absent => false,
-            StrCol::Const(s) => marked(s.as_bytes()),
-            StrCol::Plain(a) => marked(a.values().as_slice()),
-            StrCol::Dict { values, .. } => marked(values.values().as_slice()),
-        }
-    }
 }
 
 /// A number column of one batch: its values, or the one value of every row (a constant
@@ -277,7 +264,6 @@ impl<T: Copy> Num<'_, T> {
 /// One batch's columns, absent ones (an older schema version) reading as defaults.
 struct Batch<'a> {
     rows: usize,
-    name: StrCol<'a>,
     strs: [StrCol<'a>; 8],
     /// The strings' ids, per column and row; empty for a column not interned (compared as
     /// strings, and only while a fold still holds a value of it).
@@ -335,10 +321,6 @@ impl<'a> Batch<'a> {
         interned: &[bool; 8],
     ) -> Result<Batch<'a>, Unexpected> {
         let rows = scan.batches.get(b).ok_or(Unexpected)?.num_rows();
-        let name = match StrCol::of(scan, b, "name")? {
-            StrCol::Absent | StrCol::Dict { .. } => return Err(Unexpected),
-            name => name,
-        };
         let mut strs = [StrCol::Absent; 8];
         for (s, column) in strs.iter_mut().zip(STR_COLUMNS) {
             *s = StrCol::of(scan, b, column)?;
@@ -357,7 +339,6 @@ impl<'a> Batch<'a> {
         }
         Ok(Batch {
             rows,
-            name,
             strs,
             ids,
             start: bigint(scan, b, "start")?,
@@ -523,6 +504,8 @@ fn signature_fields(opts: &QueryOptions, filter: Option<&Filter>) -> [bool; FIEL
 struct Fold {
     count: usize,
     strs: [Option<RowRef>; 8],
+    /// Bit `i` set when `strs[i]` holds a row.
+    held: u8,
     /// The ids of `strs` (0 for `None`).
     ids: [u32; 8],
     only: Option<RowRef>,
@@ -564,6 +547,8 @@ struct Day<'a> {
     /// Which string columns have ids (the signature's, and the cheap ones); the others are
     /// compared as strings.
     interned: [bool; 8],
+    /// The id of `__unmounted__` among the containers, when interned and present.
+    unmounted_container: Option<u32>,
 }
 
 impl Day<'_> {
@@ -601,11 +586,12 @@ impl Day<'_> {
 
     /// Adds raw row `at`, whose string ids are `row`, into the fold, as `Allocation::add` adds
     /// its properties.
-    fn fold(&self, f: &mut Fold, at: RowRef, row: &[u32; 8]) {
+    fn fold(&self, f: &mut Fold, at: RowRef, row: impl Fn(usize) -> u32) {
         f.count += 1;
         if f.count == 1 {
             f.strs = [Some(at); 8];
-            f.ids = *row;
+            f.held = u8::MAX;
+            f.ids = std::array::from_fn(&row);
             f.only = Some(at);
             f.namespace_meta = Some(at);
             return;
@@ -615,22 +601,26 @@ impl Day<'_> {
         // otherwise; asked only where needed, since a field the fold no longer holds stays so
         // whatever the row's value.
         let same = |i: usize| match (self.interned[i], f.strs[i]) {
-            (true, _) => f.ids[i] == row[i],
+            (true, _) => f.ids[i] == row(i),
             (false, None) => self.str(at, i).is_empty(),
             (false, Some(h)) => eq(self.str(h, i), self.str(at, i)),
         };
-        // Plain loops and `&&`: this runs for every row, and `array::from_fn`'s closures are
-        // not inlined.
+        // `&&` and a loop over the held fields' bits: this runs for every row.
         let same_key = same(CLUSTER) && same(NODE) && same(NAMESPACE) && same(POD) && same(CONTAINER);
-        let mut clear = [false; 8];
-        for (i, c) in clear.iter_mut().enumerate() {
-            *c = f.strs[i].is_some() && !same(i);
+        let mut clear = 0u8;
+        let mut bits = f.held;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if !same(i) {
+                clear |= 1 << i;
+            }
         }
         let controller = (same_key && !same(CONTROLLER)).then(|| {
             let (l, r) =
                 (f.strs[CONTROLLER].map_or("", |h| self.str(h, CONTROLLER)), self.str(at, CONTROLLER));
             if l.is_empty() || (!r.is_empty() && r < l) {
-                (Some(at), row[CONTROLLER])
+                (Some(at), row(CONTROLLER))
             } else {
                 (f.strs[CONTROLLER], f.ids[CONTROLLER])
             }
@@ -638,18 +628,28 @@ impl Day<'_> {
         // The namespace metadata: from the accumulated side unless its container is
         // unmounted, kept only when both have the same namespace.
         let same_namespace = same(NAMESPACE);
-        let unmounted = f.strs[CONTAINER].is_some_and(|h| self.str(h, CONTAINER) == UNMOUNTED);
+        let unmounted = match (self.interned[CONTAINER], f.strs[CONTAINER]) {
+            (_, None) => false,
+            (true, Some(_)) => Some(f.ids[CONTAINER]) == self.unmounted_container,
+            (false, Some(h)) => self.str(h, CONTAINER) == UNMOUNTED,
+        };
         let source = if unmounted { Some(at) } else { f.namespace_meta };
         f.namespace_meta = if same_namespace { source } else { None };
-        for ((held, id), clear) in f.strs.iter_mut().zip(f.ids.iter_mut()).zip(clear) {
-            if clear {
-                *held = None;
-                *id = 0;
-            }
+        let mut bits = clear;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            f.strs[i] = None;
+            f.ids[i] = 0;
         }
+        f.held &= !clear;
         if let Some((c, id)) = controller {
             f.strs[CONTROLLER] = c;
             f.ids[CONTROLLER] = id;
+            match c {
+                Some(_) => f.held |= 1 << CONTROLLER,
+                None => f.held &= !(1 << CONTROLLER),
+            }
         }
         f.only = None;
     }
@@ -718,7 +718,8 @@ fn compact_checked(
     let batches = (0..scan.batches.len())
         .map(|b| Batch::of(scan, b, &mut interners, &interned))
         .collect::<Result<_, _>>()?;
-    let day = Day { batches, interned };
+    let unmounted_container = interners[CONTAINER].ids.get(UNMOUNTED).copied();
+    let day = Day { batches, interned, unmounted_container };
     let direct = filter.is_none()
         && opts.aggregate.iter().all(|a| {
             matches!(
@@ -753,17 +754,39 @@ fn compact_checked(
     let mut pv_providers: FxMap<String, String> = FxMap::default();
     let mut sig: Vec<u32> = Vec::with_capacity(fields.len() + 1);
     let mut text = String::new();
-    // Each row's group, [`SKIP`] for the idle rows the query leaves out.
+    // Each row's group, [`SKIP`] for the idle rows the query leaves out; each group's rows
+    // in the batch, and the groups the batch has rows of.
     let mut of_row: Vec<u32> = Vec::new();
+    let mut in_batch: Vec<u32> = Vec::new();
+    let mut touched: Vec<usize> = Vec::new();
 
+    let mut first_row = 0usize;
     for (bi, b) in day.batches.iter().enumerate() {
         let n = b.rows;
         let services_offsets = b.services.map(|l| l.value_offsets());
         let labels_offsets = b.labels.map(|m| m.value_offsets());
         let annotations_offsets = b.annotations.map(|m| m.value_offsets());
-        let marks: Option<(Vec<bool>, Vec<bool>)> = b.name.may_be_marked().then(|| {
-            (0..n).map(|r| (b.name.value(r).contains(IDLE), b.name.value(r).contains(UNMOUNTED))).unzip()
-        });
+        // The batch's idle and unmounted rows, from the rows the scan found marked.
+        let marks: Option<(Vec<bool>, Vec<bool>)> = {
+            let in_batch = |rows: &[u32]| {
+                let (lo, hi) = (first_row, first_row + n);
+                let at = rows.partition_point(|&r| (r as usize) < lo);
+                let mut flags = vec![false; n];
+                let mut any = false;
+                for &r in rows[at..].iter().take_while(|&&r| (r as usize) < hi) {
+                    flags[r as usize - lo] = true;
+                    any = true;
+                }
+                any.then_some(flags)
+            };
+            let (idle, unmounted) = match scan.marked.as_slice() {
+                [idle, unmounted] => (in_batch(idle), in_batch(unmounted)),
+                _ => return Err(Unexpected),
+            };
+            (idle.is_some() || unmounted.is_some()).then(|| {
+                (idle.unwrap_or_else(|| vec![false; n]), unmounted.unwrap_or_else(|| vec![false; n]))
+            })
+        };
         let idle_rows = marks.as_ref().map(|(idle, _)| idle.as_slice());
         let idle = |r: usize| idle_rows.is_some_and(|idle| idle[r]);
         // What the fast path cannot reproduce, checked column by column over the rows kept.
@@ -885,6 +908,13 @@ fn compact_checked(
             last_group = g;
             last_packed = packed.map(|p| (p, g));
             of_row.push(g as u32);
+            if g == in_batch.len() {
+                in_batch.push(0);
+            }
+            if in_batch[g] == 0 {
+                touched.push(g);
+            }
+            in_batch[g] += 1;
             let group = &mut groups[g];
             group.count += 1;
             if let Some(m) = b.pvs.filter(|m| !is_empty_at(m.value_offsets(), r)) {
@@ -894,28 +924,29 @@ fn compact_checked(
             }
             if !group.shared && group.kept {
                 let k = group.key;
-                let mut row = [0u32; 8];
-                for (id, ids) in row.iter_mut().zip(&b.ids) {
-                    *id = ids.get(r).copied().unwrap_or(0);
-                }
-                day.fold(&mut folds[k], at, &row);
+                day.fold(&mut folds[k], at, |i| b.ids[i].get(r).copied().unwrap_or(0));
             }
         }
 
         // The numbers, column by column: each group's in row order, as `Allocation::add`
-        // adds them. A zero adds nothing to a sum that starts at +0 (nor makes it -0).
+        // adds them; a constant once a group, times the group's rows in the batch (one
+        // rounding where the rows' sum has one each). A zero adds nothing to a sum that
+        // starts at +0 (nor makes it -0).
         let rows_of = || of_row.iter().enumerate().filter(|(_, &g)| g != SKIP).map(|(r, &g)| (r, g as usize));
+        let times = |g: usize| f64::from(in_batch[g]);
         for (i, column) in b.sums.iter().enumerate() {
             match *column {
                 Num::Const(0.0) => {}
-                Num::Const(c) => rows_of().for_each(|(_, g)| groups[g].sums[i] += c),
+                Num::Const(c) => touched.iter().for_each(|&g| groups[g].sums[i] += c * times(g)),
                 Num::Values(v) => rows_of().for_each(|(r, g)| groups[g].sums[i] += v[r]),
             }
         }
         for (i, column) in b.averages.iter().enumerate() {
             match (*column, b.minutes) {
                 (Num::Const(0.0), _) => {}
-                (Num::Const(c), Num::Const(m)) => rows_of().for_each(|(_, g)| groups[g].weighted[i] += c * m),
+                (Num::Const(c), Num::Const(m)) => {
+                    touched.iter().for_each(|&g| groups[g].weighted[i] += c * m * times(g))
+                }
                 (average, minutes) => {
                     rows_of().for_each(|(r, g)| groups[g].weighted[i] += average.at(r) * minutes.at(r))
                 }
@@ -928,6 +959,10 @@ fn compact_checked(
         if let Num::Values(v) = b.end {
             rows_of().for_each(|(r, g)| groups[g].end = groups[g].end.max(v[r]));
         }
+        for g in touched.drain(..) {
+            in_batch[g] = 0;
+        }
+        first_row += n;
     }
 
     let mut rows = Vec::with_capacity(groups.len());

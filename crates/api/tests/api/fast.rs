@@ -396,11 +396,12 @@ const OPTIONS: [&str; 24] = [
 
 /// The fast path's scan of one encoded day, `dictionary` columns read as dictionaries.
 fn scanned(key: &str, bytes: &Bytes, dictionary: &[&str]) -> parquet::scan::Scan {
-    parquet::scan::scan_allocations(
+    parquet::scan::scan_allocations_marking(
         key,
         bytes.clone(),
         ampfed_api::compact::COLUMNS,
         dictionary,
+        &ampfed_api::compact::MARKS,
         &Default::default(),
     )
     .unwrap()

@@ -18,6 +18,12 @@
 //! value (a column of zeros, the window columns, a whole-day `start`). The dictionary page is
 //! the column's exact set of values, so the value is checked as a decoded one would be (a
 //! finite float, the object's window) and no row can hold another.
+//!
+//! A caller that reads names only to find which hold a few marks (the API: `__idle__`,
+//! `__unmounted__`) asks for [`Scan::marked`] instead of the `name` column: the rows whose
+//! names hold each mark are found in the name pages' bytes (a page without the marks'
+//! first byte is passed over whole), without building a string array. Pages that are not
+//! plain (another writer's dictionary) are decoded as a column instead, to the same answer.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -61,6 +67,8 @@ pub struct Scan {
     /// The requested flat columns that hold one value on every row, by name: not decoded,
     /// and not in the batches.
     pub constants: Vec<(String, Constant)>,
+    /// For each mark the caller gave, the rows (in file order) whose names hold it.
+    pub marked: Vec<Vec<u32>>,
 }
 
 /// The one value of a column on every row.
@@ -95,6 +103,20 @@ pub fn scan_allocations(
     dictionary: &[&str],
     limits: &Limits,
 ) -> Result<Option<Scan>, ParquetError> {
+    scan_allocations_marking(key, bytes, wanted, dictionary, &[], limits)
+}
+
+/// [`scan_allocations`], and the rows whose names hold each of `marks` ([`Scan::marked`]),
+/// found without decoding the names (unless `wanted` holds `name`). The marks must be
+/// non-empty ASCII.
+pub fn scan_allocations_marking(
+    key: &str,
+    bytes: Bytes,
+    wanted: &[&str],
+    dictionary: &[&str],
+    marks: &[&str],
+    limits: &Limits,
+) -> Result<Option<Scan>, ParquetError> {
     let fail = |kind| ParquetError::new(key, kind);
     if bytes.len() as u64 > limits.max_object_bytes {
         return Err(fail(ErrorKind::TooLarge { bytes: bytes.len() as u64, limit: limits.max_object_bytes }));
@@ -102,7 +124,7 @@ pub fn scan_allocations(
     if !bytes.starts_with(b"PAR1") {
         return Ok(None);
     }
-    scan(key, bytes, wanted, dictionary, limits).map(Some).map_err(fail)
+    scan(key, bytes, wanted, dictionary, marks, limits).map(Some).map_err(fail)
 }
 
 fn scan(
@@ -110,6 +132,7 @@ fn scan(
     bytes: Bytes,
     wanted: &[&str],
     dictionary: &[&str],
+    marks: &[&str],
     limits: &Limits,
 ) -> Result<Scan, ErrorKind> {
     // Every check of the full decoder, before any row is decoded.
@@ -208,12 +231,27 @@ fn scan(
             None => roots.push(root),
         }
     }
+    // The marks from the name pages' bytes; failing that, from the decoded names.
+    let name_root = builder.schema().fields().iter().position(|f| f.name() == "name");
+    let mut marked = match (marks.is_empty(), name_root) {
+        (true, _) => Some(Vec::new()),
+        (false, Some(root)) => marked_in_pages(&bytes, builder.metadata(), root, marks),
+        (false, None) => None,
+    };
+    let decode_names = marked.is_none() && !marks.is_empty() && !wanted.contains(&"name");
+    if decode_names {
+        if let Some(root) = name_root.filter(|r| !roots.contains(r)) {
+            roots.push(root);
+            roots.sort_unstable();
+        }
+    }
     let decoded_window: Vec<&str> =
         WINDOW_COLUMNS.into_iter().filter(|w| !constants.iter().any(|(n, _)| n == w)).collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder.with_projection(mask).with_batch_size(SCAN_BATCH_ROWS).build().map_err(library)?;
     let mut batches = Vec::new();
     let mut seen = 0usize;
+    let mut marked_rows: Option<Vec<Vec<u32>>> = None;
     for batch in reader {
         let batch = batch.map_err(library)?;
         if seen + batch.num_rows() > declared {
@@ -223,6 +261,31 @@ fn scan(
         }
         check_window(&batch, &decoded_window, header.window, seen)?;
         check_values(&batch, seen)?;
+        let batch = if marked.is_none() && !marks.is_empty() {
+            let names = batch.column_by_name("name").and_then(|a| a.as_any().downcast_ref::<StringArray>());
+            let names =
+                names.ok_or_else(|| ErrorKind::Schema { detail: "column `name` is not a string".into() })?;
+            let found = marked_rows.get_or_insert_with(|| vec![Vec::new(); marks.len()]);
+            for r in 0..names.len() {
+                for (rows, mark) in found.iter_mut().zip(marks) {
+                    if names.value(r).contains(mark) {
+                        rows.push((seen + r) as u32);
+                    }
+                }
+            }
+            match decode_names {
+                true => batch
+                    .project(
+                        &(0..batch.num_columns())
+                            .filter(|&i| batch.schema().field(i).name() != "name")
+                            .collect::<Vec<_>>(),
+                    )
+                    .map_err(library)?,
+                false => batch,
+            }
+        } else {
+            batch
+        };
         seen += batch.num_rows();
         batches.push(batch);
     }
@@ -231,6 +294,7 @@ fn scan(
             detail: format!("{seen} rows, but the footer declares {declared}"),
         });
     }
+    let marked = marked.take().or(marked_rows).unwrap_or_else(|| vec![Vec::new(); marks.len()]);
     Ok(Scan {
         window: header.window,
         clusters: header.clusters,
@@ -238,6 +302,7 @@ fn scan(
         rows: declared,
         batches,
         constants,
+        marked,
     })
 }
 
@@ -306,6 +371,74 @@ fn constant(
         found = Some(value);
     }
     found
+}
+
+/// The rows whose names (flat column `root`) hold each of `marks`, read from the column's
+/// plain data pages (version 1: a required column's values follow the header, each a
+/// 4-byte little-endian length and its bytes). `None` when a page is anything else, or
+/// its values do not add up to the row group's rows: the names are then decoded.
+fn marked_in_pages(
+    bytes: &Bytes,
+    metadata: &ParquetMetaData,
+    root: usize,
+    marks: &[&str],
+) -> Option<Vec<Vec<u32>>> {
+    let descr = metadata.file_metadata().schema_descr();
+    let leaf = (0..descr.num_columns()).find(|&l| descr.get_column_root_idx(l) == root)?;
+    let column = descr.column(leaf);
+    if column.max_rep_level() != 0
+        || column.max_def_level() != 0
+        || column.physical_type() != PhysicalType::BYTE_ARRAY
+    {
+        return None;
+    }
+    let firsts: Vec<u8> = marks.iter().map(|m| m.as_bytes().first().copied()).collect::<Option<_>>()?;
+    let mut found = vec![Vec::new(); marks.len()];
+    let mut row = 0usize;
+    for group in metadata.row_groups() {
+        let rows = usize::try_from(group.num_rows()).ok()?;
+        let chunk = group.column(leaf);
+        let mut pages = SerializedPageReader::new(Arc::new(bytes.clone()), chunk, rows, None).ok()?;
+        let mut in_group = 0usize;
+        while let Some(page) = pages.get_next_page().ok()? {
+            let Page::DataPage { buf, num_values, encoding: PageEncoding::PLAIN, .. } = page else {
+                return None;
+            };
+            let n = num_values as usize;
+            if !firsts.iter().any(|b| buf.contains(b)) {
+                // No value of the page can hold a mark; its values are still counted.
+                let mut at = 0usize;
+                for _ in 0..n {
+                    let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
+                    at = at.checked_add(4 + len)?;
+                }
+                if at != buf.len() {
+                    return None;
+                }
+            } else {
+                let mut at = 0usize;
+                for i in 0..n {
+                    let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
+                    let value = buf.get(at + 4..at + 4 + len)?;
+                    for (rows, mark) in found.iter_mut().zip(marks) {
+                        if value.windows(mark.len()).any(|w| w == mark.as_bytes()) {
+                            rows.push(u32::try_from(row + in_group + i).ok()?);
+                        }
+                    }
+                    at += 4 + len;
+                }
+                if at != buf.len() {
+                    return None;
+                }
+            }
+            in_group += n;
+        }
+        if in_group != rows {
+            return None;
+        }
+        row += rows;
+    }
+    Some(found)
 }
 
 /// What [`check_values`] and [`check_window`] refuse, in a constant column.
