@@ -11,7 +11,7 @@ use ampfed_allocation::{
     NodeAsset, Properties, PvAllocation, Window,
 };
 use ampfed_federation::format::{DecodeError, DecodeReason};
-use ampfed_federation::parquet::scan::{scan_allocations, Constant};
+use ampfed_federation::parquet::scan::{scan_allocations, scan_allocations_marking, Constant};
 use ampfed_federation::parquet::{
     decode_allocations, decode_any, decode_any_with, decode_assets, encode_allocations, encode_assets,
     schema, Encoding, ErrorKind, EtlKey, EtlSet, Kind, Limits, ParquetError, SCHEMA_VERSION,
@@ -845,4 +845,37 @@ fn a_scan_refuses_in_a_one_value_column_what_a_decoded_one_would_be_refused_for(
     columns[1] = ("window_end", Arc::new(Int64Array::from(vec![DAY.end + 1])));
     let err = scan(columns).unwrap_err();
     assert!(err.to_string().contains("differs from the object's window"), "{err}");
+}
+
+#[test]
+fn a_scan_finds_the_marked_names_in_the_pages_or_in_the_decoded_column() {
+    let key = key("c1", Kind::Allocations);
+    let marks = ["__idle__", "__unmounted__"];
+    let mut set = allocation_set();
+    let mut unmounted = allocation("c1", "__unmounted__", 0.1);
+    unmounted.name = "c1/__unmounted__/__unmounted__/__unmounted__".into();
+    set.allocations.push(unmounted);
+    let set = AllocationSet::new(set.clusters.clone(), set.window, set.allocations);
+    // Sorted by name: c1/__idle__, c1/__unmounted__/…, c1/node-1/web/web-1/app,
+    // c1/node-1/web/web-2/app, c2/node-1/web/web-1/app.
+    let bytes = bytes::Bytes::from(encode_allocations(&set, None).unwrap());
+    let scan = scan_allocations_marking(&key, bytes.clone(), &["cpu_cost"], &[], &marks, &Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(scan.marked, [vec![0], vec![1]]);
+    assert!(scan.batches[0].column_by_name("name").is_none(), "the names are not decoded");
+    // Asked for with the names: the same rows, and the names.
+    let named = scan_allocations_marking(&key, bytes, &["name"], &[], &marks, &Limits::default()).unwrap().unwrap();
+    assert_eq!(named.marked, scan.marked);
+    assert!(named.batches[0].column_by_name("name").is_some());
+    // A writer's dictionary-encoded names (plain arrow-rs): decoded to find the marks, and
+    // left out of the batches as asked.
+    let mut columns = version_1_columns();
+    columns[2] = ("name", Arc::new(StringArray::from(vec!["c1/__idle__"])));
+    let hand = bytes::Bytes::from(hand_made("1", "allocations", columns));
+    let scan = scan_allocations_marking(&key, hand, &["cpu_cost"], &[], &marks, &Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(scan.marked, [vec![0], vec![]]);
+    assert!(scan.batches[0].column_by_name("name").is_none());
 }
