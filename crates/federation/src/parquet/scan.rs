@@ -22,7 +22,8 @@
 //! A caller that reads names only to find which hold a few marks (the API: `__idle__`,
 //! `__unmounted__`) asks for [`Scan::marked`] instead of the `name` column: the rows whose
 //! names hold each mark are found in the name pages' bytes (a page without the marks'
-//! first byte is passed over whole), without building a string array. Pages that are not
+//! first bytes is passed over whole, by its header's count of values), without building a
+//! string array. Pages that are not
 //! plain (another writer's dictionary) are decoded as a column instead, to the same answer.
 
 use std::collections::HashSet;
@@ -406,22 +407,16 @@ fn marked_in_pages(
             };
             let n = num_values as usize;
             if !firsts.iter().any(|b| buf.contains(b)) {
-                // No value of the page can hold a mark; its values are still counted.
-                let mut at = 0usize;
-                for _ in 0..n {
-                    let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
-                    at = at.checked_add(4 + len)?;
-                }
-                if at != buf.len() {
-                    return None;
-                }
+                // No value of the page can hold a mark: its header's count is all that is
+                // needed (the row group's total is checked below; the names themselves are
+                // not read, as no column a caller did not ask for is).
             } else {
                 let mut at = 0usize;
                 for i in 0..n {
                     let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
                     let value = buf.get(at + 4..at + 4 + len)?;
-                    for (rows, mark) in found.iter_mut().zip(marks) {
-                        if value.windows(mark.len()).any(|w| w == mark.as_bytes()) {
+                    for ((rows, mark), first) in found.iter_mut().zip(marks).zip(&firsts) {
+                        if value.contains(first) && value.windows(mark.len()).any(|w| w == mark.as_bytes()) {
                             rows.push(u32::try_from(row + in_group + i).ok()?);
                         }
                     }
