@@ -203,7 +203,10 @@ impl<'a> StrCol<'a> {
         let dict = a.as_any().downcast_ref::<DictionaryArray<Int32Type>>().ok_or(Unexpected)?;
         let values = dict.values().as_any().downcast_ref::<StringArray>().ok_or(Unexpected)?;
         let keys = dict.keys().values();
-        if keys.iter().any(|&k| usize::try_from(k).map_or(true, |k| k >= values.len())) {
+        // Every key in range (a negative one is huge as u32): a reduction without an early
+        // exit, which vectorises.
+        let largest = keys.iter().fold(0u32, |m, &k| m.max(k as u32));
+        if !keys.is_empty() && largest as usize >= values.len() {
             return Err(Unexpected);
         }
         Ok(StrCol::Dict { keys, values })
@@ -218,12 +221,13 @@ impl<'a> StrCol<'a> {
         }
     }
 
-    /// Each row's id in `interner`: a dictionary's values are interned once, not its rows.
-    fn ids(&self, rows: usize, interner: &mut Interner) -> Vec<u32> {
+    /// Each row's id in `interner`: a dictionary's values are interned once, and its rows
+    /// looked up only when asked for.
+    fn ids(&self, interner: &mut Interner) -> IdCol<'a> {
         match self {
-            StrCol::Absent => vec![0; rows],
-            StrCol::Const(s) => vec![interner.id(s); rows],
-            StrCol::Plain(a) => (0..rows).map(|r| interner.id(a.value(r))).collect(),
+            StrCol::Absent => IdCol::Const(0),
+            StrCol::Const(s) => IdCol::Const(interner.id(s)),
+            StrCol::Plain(a) => IdCol::Rows((0..a.len()).map(|r| interner.id(a.value(r))).collect()),
             StrCol::Dict { keys, values } => {
                 let identity = (
                     values.values().as_ptr() as usize,
@@ -238,8 +242,31 @@ impl<'a> StrCol<'a> {
                         lut
                     }
                 };
-                keys.iter().map(|&k| lut[k as usize]).collect()
+                IdCol::Dict { keys, lut }
             }
+        }
+    }
+}
+
+/// The interned ids of a string column's rows.
+enum IdCol<'a> {
+    /// Not interned (compared as strings).
+    None,
+    /// One id on every row.
+    Const(u32),
+    /// Each row's id.
+    Rows(Vec<u32>),
+    /// A dictionary's keys and the ids of its values (every key checked in range).
+    Dict { keys: &'a [i32], lut: Vec<u32> },
+}
+
+impl IdCol<'_> {
+    fn at(&self, r: usize) -> u32 {
+        match self {
+            IdCol::None => 0,
+            IdCol::Const(id) => *id,
+            IdCol::Rows(ids) => ids[r],
+            IdCol::Dict { keys, lut } => lut[keys[r] as usize],
         }
     }
 }
@@ -265,9 +292,9 @@ impl<T: Copy> Num<'_, T> {
 struct Batch<'a> {
     rows: usize,
     strs: [StrCol<'a>; 8],
-    /// The strings' ids, per column and row; empty for a column not interned (compared as
-    /// strings, and only while a fold still holds a value of it).
-    ids: [Vec<u32>; 8],
+    /// The strings' ids, per column; `None` for a column not interned (compared as strings,
+    /// and only while a fold still holds a value of it).
+    ids: [IdCol<'a>; 8],
     start: Num<'a, i64>,
     end: Num<'a, i64>,
     minutes: Num<'a, f64>,
@@ -325,9 +352,9 @@ impl<'a> Batch<'a> {
         for (s, column) in strs.iter_mut().zip(STR_COLUMNS) {
             *s = StrCol::of(scan, b, column)?;
         }
-        let ids: [Vec<u32>; 8] = std::array::from_fn(|i| match interned[i] {
-            true => strs[i].ids(rows, &mut interners[i]),
-            false => Vec::new(),
+        let ids: [IdCol<'a>; 8] = std::array::from_fn(|i| match interned[i] {
+            true => strs[i].ids(&mut interners[i]),
+            false => IdCol::None,
         });
         let mut averages = [Num::Const(0.0); 6];
         for (s, name) in averages.iter_mut().zip(AVERAGES) {
@@ -815,7 +842,9 @@ fn compact_checked(
             let unmounted = marks.as_ref().is_some_and(|(_, unmounted)| unmounted[r]);
             let at = RowRef { b: bi as u32, r: r as u32 };
             let packed = if packable {
-                Some(fields.iter().fold(u128::from(unmounted), |p, &f| (p << 32) | u128::from(b.ids[f][r])))
+                Some(
+                    fields.iter().fold(u128::from(unmounted), |p, &f| (p << 32) | u128::from(b.ids[f].at(r))),
+                )
             } else {
                 sig.clear();
                 sig.push(u32::from(unmounted));
@@ -848,7 +877,7 @@ fn compact_checked(
                                 interners[f].id(&text)
                             }
                         }
-                        f => b.ids[f][r],
+                        f => b.ids[f].at(r),
                     };
                     sig.push(id);
                 }
@@ -924,7 +953,7 @@ fn compact_checked(
             }
             if !group.shared && group.kept {
                 let k = group.key;
-                day.fold(&mut folds[k], at, |i| b.ids[i].get(r).copied().unwrap_or(0));
+                day.fold(&mut folds[k], at, |i| b.ids[i].at(r));
             }
         }
 

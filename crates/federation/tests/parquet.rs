@@ -865,7 +865,8 @@ fn a_scan_finds_the_marked_names_in_the_pages_or_in_the_decoded_column() {
     assert_eq!(scan.marked, [vec![0], vec![1]]);
     assert!(scan.batches[0].column_by_name("name").is_none(), "the names are not decoded");
     // Asked for with the names: the same rows, and the names.
-    let named = scan_allocations_marking(&key, bytes, &["name"], &[], &marks, &Limits::default()).unwrap().unwrap();
+    let named =
+        scan_allocations_marking(&key, bytes, &["name"], &[], &marks, &Limits::default()).unwrap().unwrap();
     assert_eq!(named.marked, scan.marked);
     assert!(named.batches[0].column_by_name("name").is_some());
     // A writer's dictionary-encoded names (plain arrow-rs): decoded to find the marks, and
