@@ -261,6 +261,7 @@ enum IdCol<'a> {
 }
 
 impl IdCol<'_> {
+    #[inline(always)]
     fn at(&self, r: usize) -> u32 {
         match self {
             IdCol::None => 0,
@@ -611,6 +612,18 @@ impl Day<'_> {
         Ok(p)
     }
 
+    /// Whether row `at` (ids `row`) has the value of field `i` the fold holds.
+    #[inline(always)]
+    fn same(&self, f: &Fold, at: RowRef, i: usize, row: &impl Fn(usize) -> u32) -> bool {
+        if self.interned[i] {
+            return f.ids[i] == row(i);
+        }
+        match f.strs[i] {
+            None => self.str(at, i).is_empty(),
+            Some(h) => eq(self.str(h, i), self.str(at, i)),
+        }
+    }
+
     /// Adds raw row `at`, whose string ids are `row`, into the fold, as `Allocation::add` adds
     /// its properties.
     fn fold(&self, f: &mut Fold, at: RowRef, row: impl Fn(usize) -> u32) {
@@ -627,11 +640,7 @@ impl Day<'_> {
         // intersection leaves of values that differ): by id for an interned column, by string
         // otherwise; asked only where needed, since a field the fold no longer holds stays so
         // whatever the row's value.
-        let same = |i: usize| match (self.interned[i], f.strs[i]) {
-            (true, _) => f.ids[i] == row(i),
-            (false, None) => self.str(at, i).is_empty(),
-            (false, Some(h)) => eq(self.str(h, i), self.str(at, i)),
-        };
+        let same = |i: usize| self.same(f, at, i, &row);
         // `&&` and a loop over the held fields' bits: this runs for every row.
         let same_key = same(CLUSTER) && same(NODE) && same(NAMESPACE) && same(POD) && same(CONTAINER);
         let mut clear = 0u8;
@@ -639,7 +648,7 @@ impl Day<'_> {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            if !same(i) {
+            if !self.same(f, at, i, &row) {
                 clear |= 1 << i;
             }
         }
