@@ -108,8 +108,7 @@ pub fn scan_allocations(
 }
 
 /// [`scan_allocations`], and the rows whose names hold each of `marks` ([`Scan::marked`]),
-/// found without decoding the names (unless `wanted` holds `name`). The marks must be
-/// non-empty ASCII.
+/// found without decoding the names (unless `wanted` holds `name`).
 pub fn scan_allocations_marking(
     key: &str,
     bytes: Bytes,
