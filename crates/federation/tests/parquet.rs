@@ -874,9 +874,14 @@ fn a_scan_finds_the_marked_names_in_the_pages_or_in_the_decoded_column() {
     let mut columns = version_1_columns();
     columns[2] = ("name", Arc::new(StringArray::from(vec!["c1/__idle__"])));
     let hand = bytes::Bytes::from(hand_made("1", "allocations", columns));
-    let scan = scan_allocations_marking(&key, hand, &["cpu_cost"], &[], &marks, &Limits::default())
+    let scan = scan_allocations_marking(&key, hand.clone(), &["cpu_cost"], &[], &marks, &Limits::default())
         .unwrap()
         .unwrap();
     assert_eq!(scan.marked, [vec![0], vec![]]);
     assert!(scan.batches[0].column_by_name("name").is_none());
+    // Asked for as a column, that one-value name is a constant, which holds the marks too.
+    let scan =
+        scan_allocations_marking(&key, hand, &["name"], &[], &marks, &Limits::default()).unwrap().unwrap();
+    assert_eq!(scan.constant("name"), Some(&Constant::Str("c1/__idle__".into())));
+    assert_eq!(scan.marked, [vec![0], vec![]]);
 }

@@ -167,6 +167,10 @@ fn scan(
         }
     }
     let declared = opened.rows;
+    // Marked rows are numbered in u32.
+    if !marks.is_empty() && u32::try_from(declared).is_err() {
+        return Err(ErrorKind::TooManyRows { rows: declared as u64, limit: u64::from(u32::MAX) });
+    }
     drop(opened.batches);
 
     let options = || ArrowReaderOptions::new().with_skip_arrow_metadata(true);
@@ -238,6 +242,12 @@ fn scan(
         (false, Some(root)) => marked_in_pages(&bytes, builder.metadata(), root, marks),
         (false, None) => None,
     };
+    // Names that are one value (another writer's one-value dictionary, asked for as a column):
+    // every row or none holds each mark.
+    if let (None, Some((_, Constant::Str(name)))) = (&marked, constants.iter().find(|(n, _)| n == "name")) {
+        let rows = |m: &&str| if name.contains(m) { (0..declared as u32).collect() } else { Vec::new() };
+        marked = Some(marks.iter().map(rows).collect());
+    }
     let decode_names = marked.is_none() && !marks.is_empty() && !wanted.contains(&"name");
     if decode_names {
         if let Some(root) = name_root.filter(|r| !roots.contains(r)) {
