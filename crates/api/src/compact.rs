@@ -743,11 +743,9 @@ fn compact_checked(
     // the fold compares those by id. Only a plain column outside the signature (`pod`) is
     // compared as strings, and only while a fold still holds a value of it.
     let cheap = |i: usize| {
-        scan.batches.is_empty()
-            || matches!(
-                StrCol::of(scan, 0, STR_COLUMNS[i]),
-                Ok(StrCol::Absent | StrCol::Const(_) | StrCol::Dict { .. })
-            )
+        let name = STR_COLUMNS[i];
+        scan.constant(name).is_some()
+            || scan.column(0, name).is_none_or(|a| a.as_any().is::<DictionaryArray<Int32Type>>())
     };
     let interned: [bool; 8] = std::array::from_fn(|i| on[i] || cheap(i));
     let mut interners: Vec<Interner> = (0..FIELDS).map(|_| Interner::new()).collect();
@@ -802,28 +800,23 @@ fn compact_checked(
         let services_offsets = b.services.map(|l| l.value_offsets());
         let labels_offsets = b.labels.map(|m| m.value_offsets());
         let annotations_offsets = b.annotations.map(|m| m.value_offsets());
-        // The batch's idle and unmounted rows, from the rows the scan found marked.
-        let marks: Option<(Vec<bool>, Vec<bool>)> = {
-            let in_batch = |rows: &[u32]| {
-                let (lo, hi) = (first_row, first_row + n);
-                let at = rows.partition_point(|&r| (r as usize) < lo);
+        // The batch's idle and unmounted rows (`None`: none), from the rows the scan found
+        // marked (in file order).
+        let flags = |marked: &[u32]| {
+            let at = marked.partition_point(|&r| (r as usize) < first_row);
+            let rows: Vec<usize> =
+                marked[at..].iter().map(|&r| r as usize - first_row).take_while(|&r| r < n).collect();
+            (!rows.is_empty()).then(|| {
                 let mut flags = vec![false; n];
-                let mut any = false;
-                for &r in rows[at..].iter().take_while(|&&r| (r as usize) < hi) {
-                    flags[r as usize - lo] = true;
-                    any = true;
-                }
-                any.then_some(flags)
-            };
-            let (idle, unmounted) = match scan.marked.as_slice() {
-                [idle, unmounted] => (in_batch(idle), in_batch(unmounted)),
-                _ => return Err(Unexpected),
-            };
-            (idle.is_some() || unmounted.is_some()).then(|| {
-                (idle.unwrap_or_else(|| vec![false; n]), unmounted.unwrap_or_else(|| vec![false; n]))
+                rows.into_iter().for_each(|r| flags[r] = true);
+                flags
             })
         };
-        let idle_rows = marks.as_ref().map(|(idle, _)| idle.as_slice());
+        let (idle_flags, unmounted_flags) = match scan.marked.as_slice() {
+            [idle, unmounted] => (flags(idle), flags(unmounted)),
+            _ => return Err(Unexpected),
+        };
+        let idle_rows = idle_flags.as_deref();
         let idle = |r: usize| idle_rows.is_some_and(|idle| idle[r]);
         // What the fast path cannot reproduce, checked column by column over the rows kept.
         let ends_before = match (b.start, b.end) {
@@ -848,7 +841,7 @@ fn compact_checked(
                 of_row.push(SKIP);
                 continue;
             }
-            let unmounted = marks.as_ref().is_some_and(|(_, unmounted)| unmounted[r]);
+            let unmounted = unmounted_flags.as_ref().is_some_and(|flags| flags[r]);
             let at = RowRef { b: bi as u32, r: r as u32 };
             let packed = if packable {
                 Some(

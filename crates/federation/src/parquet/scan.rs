@@ -248,7 +248,8 @@ fn scan(
         let rows = |m: &&str| if name.contains(m) { (0..declared as u32).collect() } else { Vec::new() };
         marked = Some(marks.iter().map(rows).collect());
     }
-    let decode_names = marked.is_none() && !marks.is_empty() && !wanted.contains(&"name");
+    // `marked` is `None` only when there are marks to find.
+    let decode_names = marked.is_none() && !wanted.contains(&"name");
     if decode_names {
         if let Some(root) = name_root.filter(|r| !roots.contains(r)) {
             roots.push(root);
@@ -271,14 +272,14 @@ fn scan(
         }
         check_window(&batch, &decoded_window, header.window, seen)?;
         check_values(&batch, seen)?;
-        let batch = if marked.is_none() && !marks.is_empty() {
+        let batch = if marked.is_none() {
             let names = batch.column_by_name("name").and_then(|a| a.as_any().downcast_ref::<StringArray>());
             let names =
                 names.ok_or_else(|| ErrorKind::Schema { detail: "column `name` is not a string".into() })?;
             let found = marked_rows.get_or_insert_with(|| vec![Vec::new(); marks.len()]);
             for r in 0..names.len() {
                 for (rows, mark) in found.iter_mut().zip(marks) {
-                    if names.value(r).contains(mark) {
+                    if holds(names.value(r).as_bytes(), mark) {
                         rows.push((seen + r) as u32);
                     }
                 }
@@ -304,7 +305,7 @@ fn scan(
             detail: format!("{seen} rows, but the footer declares {declared}"),
         });
     }
-    let marked = marked.take().or(marked_rows).unwrap_or_else(|| vec![Vec::new(); marks.len()]);
+    let marked = marked.or(marked_rows).unwrap_or_else(|| vec![Vec::new(); marks.len()]);
     Ok(Scan {
         window: header.window,
         clusters: header.clusters,
@@ -325,13 +326,15 @@ fn constant(
     root: usize,
     data_type: &DataType,
 ) -> Option<Constant> {
-    let descr = metadata.file_metadata().schema_descr();
-    // The leaf of a flat root is the root itself.
-    let leaf = (0..descr.num_columns()).find(|&l| descr.get_column_root_idx(l) == root)?;
-    let column = descr.column(leaf);
-    if column.max_rep_level() != 0 || column.max_def_level() != 0 || metadata.row_groups().is_empty() {
+    let leaf = flat_leaf(metadata, root)?;
+    let physical = metadata.file_metadata().schema_descr().column(leaf).physical_type();
+    if metadata.row_groups().is_empty() {
         return None;
     }
+    let utf8 = match data_type {
+        DataType::Dictionary(_, values) => values.as_ref() == &DataType::Utf8,
+        other => other == &DataType::Utf8,
+    };
     let mut found: Option<Constant> = None;
     for group in metadata.row_groups() {
         let chunk = group.column(leaf);
@@ -350,11 +353,7 @@ fn constant(
         if !matches!(encoding, PageEncoding::PLAIN | PageEncoding::PLAIN_DICTIONARY) {
             return None;
         }
-        let utf8 = match data_type {
-            DataType::Dictionary(_, values) => values.as_ref() == &DataType::Utf8,
-            other => other == &DataType::Utf8,
-        };
-        let value = match (column.physical_type(), data_type) {
+        let value = match (physical, data_type) {
             (PhysicalType::DOUBLE, DataType::Float64) => {
                 Constant::F64(f64::from_le_bytes(buf.as_ref().try_into().ok()?))
             }
@@ -393,13 +392,8 @@ fn marked_in_pages(
     root: usize,
     marks: &[&str],
 ) -> Option<Vec<Vec<u32>>> {
-    let descr = metadata.file_metadata().schema_descr();
-    let leaf = (0..descr.num_columns()).find(|&l| descr.get_column_root_idx(l) == root)?;
-    let column = descr.column(leaf);
-    if column.max_rep_level() != 0
-        || column.max_def_level() != 0
-        || column.physical_type() != PhysicalType::BYTE_ARRAY
-    {
+    let leaf = flat_leaf(metadata, root)?;
+    if metadata.file_metadata().schema_descr().column(leaf).physical_type() != PhysicalType::BYTE_ARRAY {
         return None;
     }
     let firsts: Vec<u8> = marks.iter().map(|m| m.as_bytes().first().copied()).collect::<Option<_>>()?;
@@ -425,7 +419,7 @@ fn marked_in_pages(
                     let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
                     let value = buf.get(at + 4..at + 4 + len)?;
                     for ((rows, mark), first) in found.iter_mut().zip(marks).zip(&firsts) {
-                        if value.contains(first) && value.windows(mark.len()).any(|w| w == mark.as_bytes()) {
+                        if value.contains(first) && holds(value, mark) {
                             rows.push(u32::try_from(row + in_group + i).ok()?);
                         }
                     }
@@ -445,14 +439,27 @@ fn marked_in_pages(
     Some(found)
 }
 
+/// The allocation table's (or window's) column `name`, as the errors name it.
+fn column_name(name: &str) -> &'static str {
+    allocations::columns().iter().map(|c| c.name).chain(WINDOW_COLUMNS).find(|n| *n == name).unwrap_or("?")
+}
+
+/// The leaf of flat, required column `root`: `None` for a nested or nullable one.
+fn flat_leaf(metadata: &ParquetMetaData, root: usize) -> Option<usize> {
+    let descr = metadata.file_metadata().schema_descr();
+    let leaf = (0..descr.num_columns()).find(|&l| descr.get_column_root_idx(l) == root)?;
+    let column = descr.column(leaf);
+    (column.max_rep_level() == 0 && column.max_def_level() == 0).then_some(leaf)
+}
+
+/// Whether a name's bytes hold `mark`.
+fn holds(name: &[u8], mark: &str) -> bool {
+    name.windows(mark.len()).any(|w| w == mark.as_bytes())
+}
+
 /// What [`check_values`] and [`check_window`] refuse, in a constant column.
 fn check_constant(name: &str, value: &Constant, window: Window) -> Result<(), ErrorKind> {
-    let column: &'static str = allocations::columns()
-        .iter()
-        .map(|c| c.name)
-        .chain(WINDOW_COLUMNS)
-        .find(|n| *n == name)
-        .unwrap_or("?");
+    let column = column_name(name);
     match value {
         Constant::F64(x) if !x.is_finite() => Err(ErrorKind::Value {
             row: 0,
@@ -480,12 +487,7 @@ fn check_constant(name: &str, value: &Constant, window: Window) -> Result<(), Er
 fn check_values(batch: &RecordBatch, first: usize) -> Result<(), ErrorKind> {
     let schema = batch.schema();
     for (field, array) in schema.fields().iter().zip(batch.columns()) {
-        let column: &'static str = allocations::columns()
-            .iter()
-            .map(|c| c.name)
-            .chain(WINDOW_COLUMNS)
-            .find(|n| *n == field.name().as_str())
-            .unwrap_or("?");
+        let column = column_name(field.name());
         let refuse = |row: usize, detail: String| ErrorKind::Value {
             row: first + row,
             name: format!("row {}", first + row),
