@@ -25,6 +25,7 @@ mod columns;
 mod container;
 mod error;
 mod keys;
+mod lean;
 pub mod scan;
 
 pub use codec::{allocation_piece, allocation_piece_of, encode_combined_allocations, AllocationPiece};

@@ -269,7 +269,8 @@ fn read_rows<T: Row>(
     columns: &[columns::Column<T>],
     blank: impl Fn(&RecordBatch, usize) -> Result<Vec<T>, ErrorKind>,
 ) -> Result<(Header, Vec<T>), ErrorKind> {
-    let Opened { header, rows: declared, batches, .. } = opened;
+    let batches = opened.batches()?;
+    let Opened { header, rows: declared, .. } = opened;
     // Grown as the batches come, not reserved from the footer's word.
     let mut out: Vec<T> = Vec::new();
     for batch in batches {
@@ -442,7 +443,7 @@ pub fn allocation_piece(
     let mut rows = 0;
     let prefix = format!("{cluster}/");
     let mut last_name: Option<String> = None;
-    for batch in opened.batches {
+    for batch in opened.batches().ok()? {
         let batch = batch.ok()?;
         check_window(&batch, &WINDOW_COLUMNS, window, rows).ok()?;
         let mut taken = Vec::with_capacity(fields.len());

@@ -13,22 +13,23 @@
 use std::sync::Arc;
 
 use ::parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 use ::parquet::arrow::arrow_writer::ArrowWriterOptions;
 use ::parquet::arrow::ArrowWriter;
 use ::parquet::basic::Compression;
-use ::parquet::file::metadata::{KeyValue, SortingColumn};
+use ::parquet::file::metadata::{KeyValue, ParquetMetaData, ParquetMetaDataReader, SortingColumn};
 use ::parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use ::parquet::schema::types::ColumnPath;
 use ampfed_allocation::Window;
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_schema::{ArrowError, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::error::{library, ErrorKind};
 use super::keys::Kind;
+use super::lean;
 
 /// The schema version this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -253,12 +254,52 @@ fn verify(bytes: &[u8]) -> Result<(), ErrorKind> {
     Ok(())
 }
 
-/// A verified object, ready to be read batch by batch.
+/// A verified object, ready to be read batch by batch ([`Opened::batches`]).
 pub(super) struct Opened {
     pub(super) header: Header,
     pub(super) schema: SchemaRef,
     pub(super) rows: usize,
-    pub(super) batches: ParquetRecordBatchReader,
+    pub(super) bytes: Bytes,
+    pub(super) metadata: Arc<ParquetMetaData>,
+}
+
+/// An object's batches: from the lean reader (small objects of its shape, a batch a row
+/// group) or from arrow-rs.
+pub(super) enum Batches {
+    Lean(std::vec::IntoIter<RecordBatch>),
+    Arrow(ParquetRecordBatchReader),
+}
+
+impl Iterator for Batches {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Batches::Lean(batches) => batches.next().map(Ok),
+            Batches::Arrow(reader) => reader.next(),
+        }
+    }
+}
+
+impl Opened {
+    /// The object's batches, of [`Opened::schema`].
+    pub(super) fn batches(&self) -> Result<Batches, ErrorKind> {
+        if self.rows <= lean::LEAN_ROWS {
+            if let Some(batches) = lean::batches(&self.bytes, &self.metadata, &self.schema) {
+                return Ok(Batches::Lean(batches.into_iter()));
+            }
+        }
+        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+        let metadata = ArrowReaderMetadata::try_new(Arc::clone(&self.metadata), options).map_err(library)?;
+        // No larger than the object: the readers size their buffers by the batch, and most
+        // objects hold a few hundred rows.
+        let batch_rows = READ_BATCH_ROWS.min(self.rows.max(1));
+        ParquetRecordBatchReaderBuilder::new_with_metadata(self.bytes.clone(), metadata)
+            .with_batch_size(batch_rows)
+            .build()
+            .map(Batches::Arrow)
+            .map_err(library)
+    }
 }
 
 /// Opens a Parquet object: size, footer, checksum, then the metadata, the version, and the
@@ -282,9 +323,7 @@ pub(super) fn open_bytes(bytes: Bytes, limits: &Limits) -> Result<Opened, ErrorK
 
 /// The rest of [`open`], once size and checksum are checked.
 fn open_verified(bytes: Bytes, limits: &Limits) -> Result<Opened, ErrorKind> {
-    let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options).map_err(library)?;
-    let metadata = Arc::clone(builder.metadata());
+    let metadata = ParquetMetaDataReader::new().parse_and_finish(&bytes).map_err(library)?;
     let file = metadata.file_metadata();
     let kv = file.key_value_metadata().map(Vec::as_slice).unwrap_or_default();
     let header = read_header(kv)?;
@@ -307,13 +346,9 @@ fn open_verified(bytes: Bytes, limits: &Limits) -> Result<Opened, ErrorKind> {
             limit: limits.max_uncompressed_bytes,
         });
     }
-    let schema = Arc::clone(builder.schema());
-    // No larger than the object: the readers size their buffers by the batch, and most
-    // objects hold a few hundred rows.
-    let batch_rows = READ_BATCH_ROWS.min(usize::try_from(rows).unwrap_or(READ_BATCH_ROWS).max(1));
-    let batches = builder.with_batch_size(batch_rows).build().map_err(library)?;
+    let schema = lean::arrow_schema(file.schema_descr())?;
     // `rows` is at most `max_rows`, which a caller sized for memory.
-    Ok(Opened { header, schema, rows: rows as usize, batches })
+    Ok(Opened { header, schema, rows: rows as usize, bytes, metadata: Arc::new(metadata) })
 }
 
 /// ampfed's metadata: the version first, so that a newer file is refused for what it is.

@@ -29,7 +29,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ::parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use ::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use ::parquet::arrow::ProjectionMask;
 use ::parquet::basic::{Encoding as PageEncoding, Type as PhysicalType};
 use ::parquet::column::page::{Page, PageReader};
@@ -136,7 +138,7 @@ fn scan(
     limits: &Limits,
 ) -> Result<Scan, ErrorKind> {
     // Every check of the full decoder, before any row is decoded.
-    let opened = container::open(&bytes, limits)?;
+    let opened = container::open_bytes(bytes.clone(), limits)?;
     let header = opened.header;
     if header.kind != Kind::Allocations {
         return Err(ErrorKind::WrongKind { expected: Kind::Allocations, found: header.kind });
@@ -171,11 +173,15 @@ fn scan(
     if !marks.is_empty() && u32::try_from(declared).is_err() {
         return Err(ErrorKind::TooManyRows { rows: declared as u64, limit: u64::from(u32::MAX) });
     }
-    drop(opened.batches);
-
+    // The footer as parsed on opening, not parsed again.
+    let metadata = opened.metadata;
     let options = || ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let mut builder =
-        ParquetRecordBatchReaderBuilder::try_new_with_options(bytes.clone(), options()).map_err(library)?;
+    let reader = |options: ArrowReaderOptions| {
+        ArrowReaderMetadata::try_new(Arc::clone(&metadata), options)
+            .map(|m| ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), m))
+            .map_err(library)
+    };
+    let mut builder = reader(options())?;
     if !dictionary.is_empty() {
         // String columns whose values repeat, as dictionaries: their keys without copying a
         // string per row.
@@ -193,11 +199,7 @@ fn scan(
             })
             .collect();
         let schema = Arc::new(Schema::new(fields));
-        builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
-            bytes.clone(),
-            options().with_schema(schema),
-        )
-        .map_err(library)?;
+        builder = reader(options().with_schema(schema))?;
     }
     // A nested column (list, map) whose leaves hold no value in any row group is empty on
     // every row: it is not decoded, and reads as absent (empty).

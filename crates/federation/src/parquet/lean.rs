@@ -1,0 +1,695 @@
+//! A lean reader for the small objects the federator reads by the tens of thousands: the
+//! same Arrow batches as arrow-rs' `ParquetRecordBatchReader` gives, built straight from the
+//! column chunks' pages, without its per-column reader machinery (about half of a 200-row
+//! object's decode, and most of a 2-row asset object's, was that set-up).
+//!
+//! It reads what ampfed's writer writes, and anything else of that shape: version 1 data
+//! pages (levels RLE-encoded, behind their 4-byte lengths) whose values are `PLAIN` or
+//! dictionary indices (`RLE_DICTIONARY`, `PLAIN_DICTIONARY`) into a `PLAIN` dictionary page;
+//! physical types `INT64`, `DOUBLE`, `BOOLEAN` and `BYTE_ARRAY`, as Arrow's `Int64`,
+//! `Float64`, `Boolean` and `Utf8`; flat columns, required or optional; and lists and maps
+//! of one repetition level whose every leaf below the repetition is required (a
+//! `map<string,string>`, a `list<string>`, a map to a struct of such leaves). Anything else
+//! (another page kind or encoding, another type, deeper nesting, levels that do not add up)
+//! is `None`: the caller reads the object with arrow-rs, which decodes it or says what is
+//! wrong. Every length, index and level is checked against the page it comes from; the
+//! arrays are built with Arrow's checked constructors (UTF-8 validated), so a damaged page is
+//! `None`, never a panic.
+//!
+//! The Arrow schema is the one arrow-rs derives from the Parquet schema (without the
+//! footer's key-value metadata), kept per distinct Parquet schema: the objects of a bucket
+//! share a handful.
+
+use std::sync::{Arc, Mutex};
+
+use ::parquet::arrow::parquet_to_arrow_schema;
+use ::parquet::basic::{Encoding as PageEncoding, Type as PhysicalType};
+use ::parquet::column::page::{Page, PageReader};
+use ::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
+use ::parquet::file::serialized_reader::SerializedPageReader;
+use ::parquet::schema::types::{ColumnDescriptor, SchemaDescriptor, Type};
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, MapArray, RecordBatch, StringArray,
+    StructArray,
+};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, SchemaRef};
+use bytes::Bytes;
+
+use super::error::{library, ErrorKind};
+
+/// Objects of at most this many rows are read lean, each row group as one batch; larger ones
+/// (combined windows) are read by arrow-rs in bounded batches.
+pub(super) const LEAN_ROWS: usize = 65_536;
+/// Distinct Parquet schemas whose Arrow schema is kept (two kinds × a few versions).
+const KEPT_SCHEMAS: usize = 16;
+
+/// The Arrow schema arrow-rs reads `descr` as, without key-value metadata.
+pub(super) fn arrow_schema(descr: &SchemaDescriptor) -> Result<SchemaRef, ErrorKind> {
+    static KEPT: Mutex<Vec<(Type, SchemaRef)>> = Mutex::new(Vec::new());
+    let root = descr.root_schema();
+    if let Ok(kept) = KEPT.lock() {
+        if let Some((_, schema)) = kept.iter().find(|(t, _)| t == root) {
+            return Ok(Arc::clone(schema));
+        }
+    }
+    let schema: SchemaRef = Arc::new(parquet_to_arrow_schema(descr, None).map_err(library)?);
+    if let Ok(mut kept) = KEPT.lock() {
+        if kept.len() < KEPT_SCHEMAS && !kept.iter().any(|(t, _)| t == root) {
+            kept.push((root.clone(), Arc::clone(&schema)));
+        }
+    }
+    Ok(schema)
+}
+
+/// The object's row groups as batches of `schema` (what [`arrow_schema`] gave for its
+/// Parquet schema), or `None` when it is not of the shape this reader reads.
+pub(super) fn batches(
+    bytes: &Bytes,
+    metadata: &ParquetMetaData,
+    schema: &SchemaRef,
+) -> Option<Vec<RecordBatch>> {
+    let descr = metadata.file_metadata().schema_descr();
+    let source = Arc::new(bytes.clone());
+    let mut out = Vec::with_capacity(metadata.num_row_groups());
+    for group in metadata.row_groups() {
+        let rows = usize::try_from(group.num_rows()).ok()?;
+        let mut leaf = 0;
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        for (root, field) in schema.fields().iter().enumerate() {
+            let first = leaf;
+            while leaf < descr.num_columns() && descr.get_column_root_idx(leaf) == root {
+                leaf += 1;
+            }
+            let leaves = (first..leaf)
+                .map(|l| read_leaf(&source, group.column(l), &descr.column(l), rows))
+                .collect::<Option<Vec<Leaf>>>()?;
+            columns.push(assemble(field, leaves, rows)?);
+        }
+        if leaf != descr.num_columns() {
+            return None;
+        }
+        out.push(RecordBatch::try_new(Arc::clone(schema), columns).ok()?);
+    }
+    Some(out)
+}
+
+/// A leaf column chunk's levels (empty where the column has none) and its non-null values.
+struct Leaf {
+    max_def: i16,
+    def: Vec<i16>,
+    rep: Vec<i16>,
+    /// Level entries: the values, nulls and empty lists of the chunk.
+    levels: usize,
+    values: Values,
+}
+
+/// Decoded values of one physical type.
+enum Values {
+    I64(Vec<i64>),
+    F64(Vec<f64>),
+    Bool(Vec<bool>),
+    Bytes { offsets: Vec<i32>, data: Vec<u8> },
+}
+
+impl Values {
+    fn empty(physical: PhysicalType) -> Option<Values> {
+        Some(match physical {
+            PhysicalType::INT64 => Values::I64(Vec::new()),
+            PhysicalType::DOUBLE => Values::F64(Vec::new()),
+            PhysicalType::BOOLEAN => Values::Bool(Vec::new()),
+            PhysicalType::BYTE_ARRAY => Values::Bytes { offsets: vec![0], data: Vec::new() },
+            _ => return None,
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Values::I64(v) => v.len(),
+            Values::F64(v) => v.len(),
+            Values::Bool(v) => v.len(),
+            Values::Bytes { offsets, .. } => offsets.len() - 1,
+        }
+    }
+
+    /// Appends `n` `PLAIN` values, which must be all of `body`.
+    fn plain(&mut self, body: &[u8], n: usize) -> Option<()> {
+        match self {
+            Values::I64(v) => {
+                if body.len() != n.checked_mul(8)? {
+                    return None;
+                }
+                v.extend(body.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or_default())));
+            }
+            Values::F64(v) => {
+                if body.len() != n.checked_mul(8)? {
+                    return None;
+                }
+                v.extend(body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default())));
+            }
+            Values::Bool(v) => {
+                if body.len() != n.div_ceil(8) {
+                    return None;
+                }
+                v.extend((0..n).map(|i| body[i / 8] >> (i % 8) & 1 == 1));
+            }
+            Values::Bytes { offsets, data } => {
+                let mut at = 0usize;
+                for _ in 0..n {
+                    let len = u32::from_le_bytes(body.get(at..at + 4)?.try_into().ok()?) as usize;
+                    let value = body.get(at + 4..(at + 4).checked_add(len)?)?;
+                    data.extend_from_slice(value);
+                    offsets.push(i32::try_from(data.len()).ok()?);
+                    at += 4 + len;
+                }
+                if at != body.len() {
+                    return None;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Appends the `n` values of `dictionary` that the indices in `body` (a bit width, then
+    /// the RLE/bit-packed hybrid) name.
+    fn gather(&mut self, dictionary: &Values, body: &[u8], n: usize) -> Option<()> {
+        let (&width, runs) = body.split_first()?;
+        let size = dictionary.len();
+        let mut put = |i: u32| -> Option<()> {
+            let i = i as usize;
+            if i >= size {
+                return None;
+            }
+            match (&mut *self, dictionary) {
+                (Values::I64(v), Values::I64(d)) => v.push(d[i]),
+                (Values::F64(v), Values::F64(d)) => v.push(d[i]),
+                (Values::Bool(v), Values::Bool(d)) => v.push(d[i]),
+                (Values::Bytes { offsets, data }, Values::Bytes { offsets: o, data: d }) => {
+                    data.extend_from_slice(d.get(o[i] as usize..o[i + 1] as usize)?);
+                    offsets.push(i32::try_from(data.len()).ok()?);
+                }
+                _ => return None,
+            }
+            Some(())
+        };
+        hybrid(runs, width, n, &mut put).map(|_| ())
+    }
+}
+
+/// Decodes `n` values of the RLE/bit-packed hybrid of `width` bits from `buf`, giving each
+/// to `put`; the bytes it took. A bit-packed run's last group may hold padding past `n`.
+fn hybrid(buf: &[u8], width: u8, n: usize, put: &mut impl FnMut(u32) -> Option<()>) -> Option<usize> {
+    if width > 32 {
+        return None;
+    }
+    let width = usize::from(width);
+    let mut at = 0usize;
+    let mut left = n;
+    while left > 0 {
+        let (header, used) = uleb128(buf.get(at..)?)?;
+        at += used;
+        if header & 1 == 0 {
+            let count = usize::try_from(header >> 1).ok()?;
+            if count == 0 {
+                return None;
+            }
+            let bytes = width.div_ceil(8);
+            let mut value = 0u32;
+            for (k, b) in buf.get(at..at + bytes)?.iter().enumerate() {
+                value |= u32::from(*b) << (8 * k);
+            }
+            at += bytes;
+            if width < 32 && value >> width != 0 {
+                return None;
+            }
+            for _ in 0..count.min(left) {
+                put(value)?;
+            }
+            left -= count.min(left);
+        } else {
+            let groups = usize::try_from(header >> 1).ok()?;
+            let bytes = groups.checked_mul(width)?;
+            let packed = buf.get(at..at.checked_add(bytes)?)?;
+            at += bytes;
+            let count = groups * 8;
+            let mask = if width == 32 { u64::from(u32::MAX) } else { (1u64 << width) - 1 };
+            for i in 0..count.min(left) {
+                let bit = i * width;
+                let mut word = 0u64;
+                for (k, b) in packed.iter().skip(bit / 8).take(8).enumerate() {
+                    word |= u64::from(*b) << (8 * k);
+                }
+                put(((word >> (bit % 8)) & mask) as u32)?;
+            }
+            left -= count.min(left);
+        }
+    }
+    Some(at)
+}
+
+/// An unsigned LEB128 varint of at most 5 bytes, and its length.
+fn uleb128(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, b) in buf.iter().take(5).enumerate() {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// Appends the `n` levels (at most `max`) at `at`, behind their 4-byte length; where the
+/// values start.
+fn levels(buf: &[u8], at: usize, max: i16, n: usize, out: &mut Vec<i16>) -> Option<usize> {
+    let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
+    let runs = buf.get(at + 4..(at + 4).checked_add(len)?)?;
+    let width = (16 - max.leading_zeros()) as u8;
+    let mut put = |l: u32| -> Option<()> {
+        let l = i16::try_from(l).ok().filter(|l| *l <= max)?;
+        out.push(l);
+        Some(())
+    };
+    hybrid(runs, width, n, &mut put)?;
+    Some(at + 4 + len)
+}
+
+/// Reads one leaf column chunk of `rows` rows.
+fn read_leaf(
+    source: &Arc<Bytes>,
+    chunk: &ColumnChunkMetaData,
+    column: &ColumnDescriptor,
+    rows: usize,
+) -> Option<Leaf> {
+    let (max_def, max_rep) = (column.max_def_level(), column.max_rep_level());
+    if max_rep > 1 {
+        return None;
+    }
+    let physical = column.physical_type();
+    let mut leaf =
+        Leaf { max_def, def: Vec::new(), rep: Vec::new(), levels: 0, values: Values::empty(physical)? };
+    let mut dictionary: Option<Values> = None;
+    let mut pages = SerializedPageReader::new(Arc::clone(source), chunk, rows, None).ok()?;
+    while let Some(page) = pages.get_next_page().ok()? {
+        match page {
+            Page::DictionaryPage { buf, num_values, encoding, .. } => {
+                if dictionary.is_some()
+                    || !matches!(encoding, PageEncoding::PLAIN | PageEncoding::PLAIN_DICTIONARY)
+                {
+                    return None;
+                }
+                let mut values = Values::empty(physical)?;
+                values.plain(&buf, num_values as usize)?;
+                dictionary = Some(values);
+            }
+            Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, .. } => {
+                let n = num_values as usize;
+                let mut at = 0;
+                if max_rep > 0 {
+                    if rep_level_encoding != PageEncoding::RLE {
+                        return None;
+                    }
+                    at = levels(&buf, at, max_rep, n, &mut leaf.rep)?;
+                }
+                let present = if max_def > 0 {
+                    if def_level_encoding != PageEncoding::RLE {
+                        return None;
+                    }
+                    let from = leaf.def.len();
+                    at = levels(&buf, at, max_def, n, &mut leaf.def)?;
+                    leaf.def[from..].iter().filter(|d| **d == max_def).count()
+                } else {
+                    n
+                };
+                let body = buf.get(at..)?;
+                match encoding {
+                    PageEncoding::PLAIN => leaf.values.plain(body, present)?,
+                    PageEncoding::RLE_DICTIONARY | PageEncoding::PLAIN_DICTIONARY => {
+                        leaf.values.gather(dictionary.as_ref()?, body, present)?
+                    }
+                    _ => return None,
+                }
+                leaf.levels = leaf.levels.checked_add(n)?;
+            }
+            _ => return None,
+        }
+    }
+    Some(leaf)
+}
+
+/// The column of `field` from its leaves.
+fn assemble(field: &Field, mut leaves: Vec<Leaf>, rows: usize) -> Option<ArrayRef> {
+    let nested = matches!(field.data_type(), DataType::List(_) | DataType::Map(..));
+    if !nested {
+        if leaves.len() != 1 {
+            return None;
+        }
+        let leaf = leaves.pop()?;
+        if leaf.levels != rows || !leaf.rep.is_empty() {
+            return None;
+        }
+        let valid: Option<Vec<bool>> = match leaf.max_def {
+            0 => None,
+            1 => Some(leaf.def.iter().map(|d| *d == 1).collect()),
+            _ => return None,
+        };
+        return flat(field.data_type(), leaf.values, valid);
+    }
+    // One repetition level, everything below it required: every leaf has the same levels,
+    // and the deepest level means an entry.
+    let first = leaves.first()?;
+    let root_present = i16::from(field.is_nullable());
+    let entry = root_present + 1;
+    if first.max_def != entry || first.rep.len() != first.levels || first.def.len() != first.levels {
+        return None;
+    }
+    if leaves.iter().any(|l| l.max_def != entry || l.rep != first.rep || l.def != first.def) {
+        return None;
+    }
+    let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
+    let mut valid: Vec<bool> = Vec::with_capacity(rows);
+    let mut entries = 0i32;
+    for (i, (&r, &d)) in first.rep.iter().zip(&first.def).enumerate() {
+        match r {
+            0 => {
+                offsets.push(entries);
+                valid.push(d >= root_present);
+            }
+            _ if i == 0 || d != entry => return None,
+            _ => {}
+        }
+        if d == entry {
+            entries = entries.checked_add(1)?;
+        }
+    }
+    offsets.push(entries);
+    if valid.len() != rows || leaves.iter().any(|l| l.values.len() != entries as usize) {
+        return None;
+    }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid));
+    let mut leaves = leaves.into_iter().map(|l| l.values);
+    let array: ArrayRef = match field.data_type() {
+        DataType::List(element) => {
+            let values = required(element, &mut leaves)?;
+            Arc::new(ListArray::try_new(Arc::clone(element), offsets, values, nulls).ok()?)
+        }
+        DataType::Map(entries_field, sorted) => {
+            let DataType::Struct(fields) = entries_field.data_type() else { return None };
+            let children = fields.iter().map(|f| required(f, &mut leaves)).collect::<Option<Vec<_>>>()?;
+            let entries = StructArray::try_new(fields.clone(), children, None).ok()?;
+            Arc::new(MapArray::try_new(Arc::clone(entries_field), offsets, entries, nulls, *sorted).ok()?)
+        }
+        _ => return None,
+    };
+    leaves.next().is_none().then_some(array)
+}
+
+/// A required array below the repetition: a leaf, or a struct of them.
+fn required(field: &Field, leaves: &mut impl Iterator<Item = Values>) -> Option<ArrayRef> {
+    match field.data_type() {
+        DataType::Struct(fields) => {
+            let children = fields.iter().map(|f| required(f, leaves)).collect::<Option<Vec<_>>>()?;
+            Some(Arc::new(StructArray::try_new(fields.clone(), children, None).ok()?))
+        }
+        other => flat(other, leaves.next()?, None),
+    }
+}
+
+/// A flat array of `values`, spread over the rows `valid` marks when it is given (a null row
+/// holds no value).
+fn flat(data_type: &DataType, values: Values, valid: Option<Vec<bool>>) -> Option<ArrayRef> {
+    let rows = valid.as_ref().map_or(values.len(), Vec::len);
+    if let Some(v) = &valid {
+        if v.iter().filter(|x| **x).count() != values.len() {
+            return None;
+        }
+    }
+    let nulls = valid.clone().map(NullBuffer::from);
+    // Each row's index into the values, for the rows that have one.
+    let spread = |n: usize| -> Vec<Option<usize>> {
+        let mut next = 0;
+        match &valid {
+            None => (0..n).map(Some).collect(),
+            Some(v) => v
+                .iter()
+                .map(|ok| {
+                    ok.then(|| {
+                        next += 1;
+                        next - 1
+                    })
+                })
+                .collect(),
+        }
+    };
+    Some(match (data_type, values) {
+        (DataType::Int64, Values::I64(v)) => {
+            let v = match valid {
+                None => v,
+                Some(_) => spread(rows).into_iter().map(|i| i.map_or(0, |i| v[i])).collect(),
+            };
+            Arc::new(Int64Array::try_new(ScalarBuffer::from(v), nulls).ok()?)
+        }
+        (DataType::Float64, Values::F64(v)) => {
+            let v = match valid {
+                None => v,
+                Some(_) => spread(rows).into_iter().map(|i| i.map_or(0.0, |i| v[i])).collect(),
+            };
+            Arc::new(Float64Array::try_new(ScalarBuffer::from(v), nulls).ok()?)
+        }
+        (DataType::Boolean, Values::Bool(v)) => {
+            let v: Vec<bool> = match valid {
+                None => v,
+                Some(_) => spread(rows).into_iter().map(|i| i.is_some_and(|i| v[i])).collect(),
+            };
+            Arc::new(BooleanArray::new(BooleanBuffer::from(v), nulls))
+        }
+        (DataType::Utf8, Values::Bytes { offsets, data }) => {
+            let offsets = match valid {
+                None => offsets,
+                Some(_) => {
+                    let mut spread_offsets = Vec::with_capacity(rows + 1);
+                    spread_offsets.push(0);
+                    for i in spread(rows) {
+                        let end = match i {
+                            Some(i) => offsets[i + 1],
+                            None => *spread_offsets.last()?,
+                        };
+                        spread_offsets.push(end);
+                    }
+                    spread_offsets
+                }
+            };
+            let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+            Arc::new(StringArray::try_new(offsets, Buffer::from_vec(data), nulls).ok()?)
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use ::parquet::arrow::ArrowWriter;
+    use ::parquet::file::metadata::ParquetMetaDataReader;
+    use ::parquet::file::properties::{WriterProperties, WriterVersion};
+    use arrow_array::builder::{
+        BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, MapBuilder, StringBuilder, StructBuilder,
+    };
+    use arrow_array::{Array, Int32Array};
+    use arrow_schema::Fields;
+
+    /// Rows with nulls, repeats (dictionaries), empty and null maps and lists, a map to a
+    /// struct, and strings beyond ASCII.
+    fn columns(rows: usize) -> Vec<(&'static str, ArrayRef)> {
+        let mut ints = Int64Builder::new();
+        let mut floats = Float64Builder::new();
+        let mut opt_floats = Float64Builder::new();
+        let mut strings = StringBuilder::new();
+        let mut opt_strings = StringBuilder::new();
+        let mut unique = StringBuilder::new();
+        let mut bools = BooleanBuilder::new();
+        // Required below the repetition, as ampfed's writer declares its maps and lists.
+        let value = || Field::new("value", DataType::Utf8, false);
+        let mut map =
+            MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()).with_values_field(value());
+        let mut opt_map =
+            MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()).with_values_field(value());
+        let mut list =
+            ListBuilder::new(StringBuilder::new()).with_field(Field::new("element", DataType::Utf8, false));
+        let pv_fields = Fields::from(vec![
+            Field::new("cost", DataType::Float64, false),
+            Field::new("id", DataType::Utf8, false),
+        ]);
+        let pv = Field::new("value", DataType::Struct(pv_fields.clone()), false);
+        let mut pvs = MapBuilder::new(None, StringBuilder::new(), StructBuilder::from_fields(pv_fields, 0))
+            .with_values_field(pv);
+        for i in 0..rows {
+            ints.append_value(i as i64 * 7 - 3);
+            floats.append_value((i % 5) as f64 * 0.25);
+            opt_floats.append_option((i % 3 != 0).then_some(i as f64 / 3.0));
+            strings.append_value(["kube-system", "shop", "dé☃"][i % 3]);
+            opt_strings.append_option((i % 4 != 1).then(|| format!("v{}", i % 2)));
+            unique.append_value(format!("cluster/ns/pod-{i:05}"));
+            bools.append_option((i % 5 != 2).then_some(i % 2 == 0));
+            for k in 0..i % 3 {
+                map.keys().append_value(format!("k{k}"));
+                map.values().append_value(format!("value {i}"));
+            }
+            map.append(true).unwrap();
+            if i % 4 == 3 {
+                opt_map.append(false).unwrap();
+            } else {
+                for k in 0..i % 2 {
+                    opt_map.keys().append_value(format!("label{k}"));
+                    opt_map.values().append_value("x");
+                }
+                opt_map.append(true).unwrap();
+            }
+            for k in 0..(i + 1) % 3 {
+                list.values().append_value(format!("svc{k}"));
+            }
+            list.append(true);
+            if i % 2 == 0 {
+                pvs.keys().append_value(format!("pv{i}"));
+                let v = pvs.values();
+                v.field_builder::<Float64Builder>(0).unwrap().append_value(i as f64);
+                v.field_builder::<StringBuilder>(1).unwrap().append_value("vol");
+                v.append(true);
+            }
+            pvs.append(true).unwrap();
+        }
+        vec![
+            ("ints", Arc::new(ints.finish()) as ArrayRef),
+            ("floats", Arc::new(floats.finish())),
+            ("opt_floats", Arc::new(opt_floats.finish())),
+            ("strings", Arc::new(strings.finish())),
+            ("opt_strings", Arc::new(opt_strings.finish())),
+            ("unique", Arc::new(unique.finish())),
+            ("bools", Arc::new(bools.finish())),
+            ("map", Arc::new(map.finish())),
+            ("opt_map", Arc::new(opt_map.finish())),
+            ("list", Arc::new(list.finish())),
+            ("pvs", Arc::new(pvs.finish())),
+        ]
+    }
+
+    fn write(columns: Vec<(&'static str, ArrayRef)>, properties: WriterProperties) -> Bytes {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(name, a)| {
+                // Required where the builder made no null, as ampfed's writer declares them.
+                let nullable = a.null_count() > 0 || name.starts_with("opt_");
+                Field::new(*name, a.data_type().clone(), nullable)
+            })
+            .collect();
+        let schema = Arc::new(arrow_schema::Schema::new(fields));
+        let batch =
+            RecordBatch::try_new(Arc::clone(&schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+        let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        Bytes::from(writer.into_inner().unwrap())
+    }
+
+    /// The lean batches and arrow-rs' of `bytes`, each cut into one-row batches.
+    fn both(bytes: &Bytes) -> (Option<Vec<RecordBatch>>, Vec<RecordBatch>) {
+        let metadata = ParquetMetaDataReader::new().parse_and_finish(bytes).unwrap();
+        let schema = arrow_schema(metadata.file_metadata().schema_descr()).unwrap();
+        let lean = batches(bytes, &metadata, &schema).map(|b| rows(&b));
+        let options =
+            ::parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+        let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes.clone(), options)
+            .unwrap()
+            .build()
+            .unwrap();
+        let arrow: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        assert!(arrow.iter().all(|b| b.schema() == schema), "the same schema");
+        (lean, rows(&arrow))
+    }
+
+    fn rows(batches: &[RecordBatch]) -> Vec<RecordBatch> {
+        batches.iter().flat_map(|b| (0..b.num_rows()).map(|i| b.slice(i, 1))).collect()
+    }
+
+    fn v1() -> ::parquet::file::properties::WriterPropertiesBuilder {
+        WriterProperties::builder().set_writer_version(WriterVersion::PARQUET_1_0)
+    }
+
+    #[test]
+    fn the_lean_batches_are_arrow_rs_batches() {
+        let cases = [
+            ("dictionaries, one page", v1().build(), 300),
+            (
+                "plain after the dictionary outgrows its page, many pages",
+                v1().set_dictionary_page_size_limit(256).set_data_page_row_count_limit(17).build(),
+                500,
+            ),
+            ("no dictionaries", v1().set_dictionary_enabled(false).build(), 64),
+            ("row groups of 33 rows", v1().set_max_row_group_row_count(Some(33)).build(), 100),
+            ("one row", v1().build(), 1),
+        ];
+        for (what, properties, rows) in cases {
+            let bytes = write(columns(rows), properties);
+            let (lean, arrow) = both(&bytes);
+            let lean = lean.unwrap_or_else(|| panic!("{what}: read lean"));
+            assert_eq!((lean.len(), arrow.len()), (rows, rows), "{what}");
+            for (row, (l, a)) in lean.iter().zip(&arrow).enumerate() {
+                for (c, field) in a.schema().fields().iter().enumerate() {
+                    let (l, a) = (l.column(c), a.column(c));
+                    assert_eq!(l.as_ref(), a.as_ref(), "{what}: row {row}, column {}", field.name());
+                    assert_eq!(
+                        l.logical_null_count(),
+                        a.logical_null_count(),
+                        "{what}: row {row}, {}",
+                        field.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn what_it_does_not_read_is_left_to_arrow_rs() {
+        let v2 = WriterProperties::builder().set_writer_version(WriterVersion::PARQUET_2_0).build();
+        let int32: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3]));
+        let mut nullable_elements = ListBuilder::new(StringBuilder::new());
+        nullable_elements.values().append_value("a");
+        nullable_elements.values().append_null();
+        nullable_elements.append(true);
+        let nullable_elements: ArrayRef = Arc::new(nullable_elements.finish());
+        for (what, bytes) in [
+            ("version 2 data pages", write(columns(10), v2)),
+            ("an INT32 column", write(vec![("small", int32)], v1().build())),
+            ("a list of nullable strings", write(vec![("list", nullable_elements)], v1().build())),
+        ] {
+            let (lean, arrow) = both(&bytes);
+            assert!(lean.is_none(), "{what}");
+            assert!(!arrow.is_empty(), "{what}: arrow-rs reads it");
+        }
+    }
+
+    #[test]
+    fn the_hybrid_decoder_reads_runs_and_packed_groups_and_refuses_what_overruns() {
+        let decode = |buf: &[u8], width: u8, n: usize| {
+            let mut out = Vec::new();
+            hybrid(buf, width, n, &mut |v| {
+                out.push(v);
+                Some(())
+            })
+            .map(|used| (out, used))
+        };
+        // A run of 5 threes (header 5 << 1 = 10), width 2: one value byte.
+        assert_eq!(decode(&[10, 3], 2, 5), Some((vec![3, 3, 3, 3, 3], 2)));
+        // One bit-packed group (header 1 << 1 | 1 = 3) of 8 values 0..8 at 3 bits: 3 bytes,
+        // LSB first: 0b10_001_000, 0b1_100_011_0, 0b111_110_10.
+        assert_eq!(decode(&[3, 0b1000_1000, 0b1100_0110, 0b1111_1010], 3, 8), Some(((0..8).collect(), 4)));
+        // Only the first 6 of the group are wanted: padding is skipped.
+        assert_eq!(decode(&[3, 0b1000_1000, 0b1100_0110, 0b1111_1010], 3, 6), Some(((0..6).collect(), 4)));
+        // A run value wider than its width, a missing byte, an empty run, an endless varint.
+        assert_eq!(decode(&[10, 4], 2, 5), None);
+        assert_eq!(decode(&[3, 0b1000_1000], 3, 8), None);
+        assert_eq!(decode(&[0, 1], 1, 1), None);
+        assert_eq!(decode(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 1, 1), None);
+    }
+}
