@@ -172,39 +172,42 @@ impl Values {
 
     /// Appends the `n` values of `dictionary` that the indices in `body` (a bit width, then
     /// the RLE/bit-packed hybrid) name.
-    fn gather(&mut self, dictionary: &Values, body: &[u8], n: usize) -> Option<()> {
+    fn gather(&mut self, dictionary: &Values, body: &[u8], n: usize, indices: &mut Vec<u32>) -> Option<()> {
         let (&width, runs) = body.split_first()?;
+        indices.clear();
+        hybrid(runs, width, n, indices)?;
         let size = dictionary.len();
-        let mut put = |i: u32| -> Option<()> {
-            let i = i as usize;
-            if i >= size {
-                return None;
-            }
-            match (&mut *self, dictionary) {
-                (Values::I64(v), Values::I64(d)) => v.push(d[i]),
-                (Values::F64(v), Values::F64(d)) => v.push(d[i]),
-                (Values::Bool(v), Values::Bool(d)) => v.push(d[i]),
-                (Values::Bytes { offsets, data }, Values::Bytes { offsets: o, data: d }) => {
-                    data.extend_from_slice(d.get(o[i] as usize..o[i + 1] as usize)?);
+        if indices.iter().any(|&i| i as usize >= size) {
+            return None;
+        }
+        let at = |i: &u32| *i as usize;
+        match (self, dictionary) {
+            (Values::I64(v), Values::I64(d)) => v.extend(indices.iter().map(|i| d[at(i)])),
+            (Values::F64(v), Values::F64(d)) => v.extend(indices.iter().map(|i| d[at(i)])),
+            (Values::Bool(v), Values::Bool(d)) => v.extend(indices.iter().map(|i| d[at(i)])),
+            (Values::Bytes { offsets, data }, Values::Bytes { offsets: o, data: d }) => {
+                offsets.reserve(indices.len());
+                for i in indices.iter().map(at) {
+                    data.extend_from_slice(&d[o[i] as usize..o[i + 1] as usize]);
                     offsets.push(i32::try_from(data.len()).ok()?);
                 }
-                _ => return None,
             }
-            Some(())
-        };
-        hybrid(runs, width, n, &mut put).map(|_| ())
+            _ => return None,
+        }
+        Some(())
     }
 }
 
-/// Decodes `n` values of the RLE/bit-packed hybrid of `width` bits from `buf`, giving each
-/// to `put`; the bytes it took. A bit-packed run's last group may hold padding past `n`.
-fn hybrid(buf: &[u8], width: u8, n: usize, put: &mut impl FnMut(u32) -> Option<()>) -> Option<usize> {
+/// Appends `n` values of the RLE/bit-packed hybrid of `width` bits in `buf` to `out`; the
+/// bytes it took. A bit-packed run's last group may hold padding past `n`.
+fn hybrid(buf: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Option<usize> {
     if width > 32 {
         return None;
     }
     let width = usize::from(width);
     let mut at = 0usize;
     let mut left = n;
+    out.reserve(n);
     while left > 0 {
         let (header, used) = uleb128(buf.get(at..)?)?;
         at += used;
@@ -222,26 +225,25 @@ fn hybrid(buf: &[u8], width: u8, n: usize, put: &mut impl FnMut(u32) -> Option<(
             if width < 32 && value >> width != 0 {
                 return None;
             }
-            for _ in 0..count.min(left) {
-                put(value)?;
-            }
-            left -= count.min(left);
+            let take = count.min(left);
+            out.resize(out.len() + take, value);
+            left -= take;
         } else {
             let groups = usize::try_from(header >> 1).ok()?;
             let bytes = groups.checked_mul(width)?;
             let packed = buf.get(at..at.checked_add(bytes)?)?;
             at += bytes;
-            let count = groups * 8;
+            let take = (groups * 8).min(left);
             let mask = if width == 32 { u64::from(u32::MAX) } else { (1u64 << width) - 1 };
-            for i in 0..count.min(left) {
+            for i in 0..take {
                 let bit = i * width;
-                let mut word = 0u64;
-                for (k, b) in packed.iter().skip(bit / 8).take(8).enumerate() {
-                    word |= u64::from(*b) << (8 * k);
-                }
-                put(((word >> (bit % 8)) & mask) as u32)?;
+                let from = bit / 8;
+                let mut word = [0u8; 8];
+                let end = packed.len().min(from + 8);
+                word[..end - from].copy_from_slice(&packed[from..end]);
+                out.push(((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32);
             }
-            left -= count.min(left);
+            left -= take;
         }
     }
     Some(at)
@@ -261,16 +263,23 @@ fn uleb128(buf: &[u8]) -> Option<(u64, usize)> {
 
 /// Appends the `n` levels (at most `max`) at `at`, behind their 4-byte length; where the
 /// values start.
-fn levels(buf: &[u8], at: usize, max: i16, n: usize, out: &mut Vec<i16>) -> Option<usize> {
+fn levels(
+    buf: &[u8],
+    at: usize,
+    max: i16,
+    n: usize,
+    out: &mut Vec<i16>,
+    scratch: &mut Vec<u32>,
+) -> Option<usize> {
     let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
     let runs = buf.get(at + 4..(at + 4).checked_add(len)?)?;
     let width = (16 - max.leading_zeros()) as u8;
-    let mut put = |l: u32| -> Option<()> {
-        let l = i16::try_from(l).ok().filter(|l| *l <= max)?;
-        out.push(l);
-        Some(())
-    };
-    hybrid(runs, width, n, &mut put)?;
+    scratch.clear();
+    hybrid(runs, width, n, scratch)?;
+    if scratch.iter().any(|&l| l > max as u32) {
+        return None;
+    }
+    out.extend(scratch.iter().map(|&l| l as i16));
     Some(at + 4 + len)
 }
 
@@ -289,6 +298,7 @@ fn read_leaf(
     let mut leaf =
         Leaf { max_def, def: Vec::new(), rep: Vec::new(), levels: 0, values: Values::empty(physical)? };
     let mut dictionary: Option<Values> = None;
+    let mut scratch = Vec::new();
     let mut pages = SerializedPageReader::new(Arc::clone(source), chunk, rows, None).ok()?;
     while let Some(page) = pages.get_next_page().ok()? {
         match page {
@@ -309,14 +319,14 @@ fn read_leaf(
                     if rep_level_encoding != PageEncoding::RLE {
                         return None;
                     }
-                    at = levels(&buf, at, max_rep, n, &mut leaf.rep)?;
+                    at = levels(&buf, at, max_rep, n, &mut leaf.rep, &mut scratch)?;
                 }
                 let present = if max_def > 0 {
                     if def_level_encoding != PageEncoding::RLE {
                         return None;
                     }
                     let from = leaf.def.len();
-                    at = levels(&buf, at, max_def, n, &mut leaf.def)?;
+                    at = levels(&buf, at, max_def, n, &mut leaf.def, &mut scratch)?;
                     leaf.def[from..].iter().filter(|d| **d == max_def).count()
                 } else {
                     n
@@ -325,7 +335,7 @@ fn read_leaf(
                 match encoding {
                     PageEncoding::PLAIN => leaf.values.plain(body, present)?,
                     PageEncoding::RLE_DICTIONARY | PageEncoding::PLAIN_DICTIONARY => {
-                        leaf.values.gather(dictionary.as_ref()?, body, present)?
+                        leaf.values.gather(dictionary.as_ref()?, body, present, &mut scratch)?
                     }
                     _ => return None,
                 }
@@ -673,11 +683,7 @@ mod tests {
     fn the_hybrid_decoder_reads_runs_and_packed_groups_and_refuses_what_overruns() {
         let decode = |buf: &[u8], width: u8, n: usize| {
             let mut out = Vec::new();
-            hybrid(buf, width, n, &mut |v| {
-                out.push(v);
-                Some(())
-            })
-            .map(|used| (out, used))
+            hybrid(buf, width, n, &mut out).map(|used| (out, used))
         };
         // A run of 5 threes (header 5 << 1 = 10), width 2: one value byte.
         assert_eq!(decode(&[10, 3], 2, 5), Some((vec![3, 3, 3, 3, 3], 2)));

@@ -138,7 +138,7 @@ fn scan(
     limits: &Limits,
 ) -> Result<Scan, ErrorKind> {
     // Every check of the full decoder, before any row is decoded.
-    let opened = container::open_bytes(bytes.clone(), limits)?;
+    let opened = container::open_bytes_with(bytes.clone(), limits, container::Statistics::Keep)?;
     let header = opened.header;
     if header.kind != Kind::Allocations {
         return Err(ErrorKind::WrongKind { expected: Kind::Allocations, found: header.kind });
