@@ -23,10 +23,8 @@
 use std::sync::{Arc, Mutex};
 
 use ::parquet::arrow::parquet_to_arrow_schema;
-use ::parquet::basic::{Encoding as PageEncoding, Type as PhysicalType};
-use ::parquet::column::page::{Page, PageReader};
+use ::parquet::basic::{Compression, Type as PhysicalType};
 use ::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
-use ::parquet::file::serialized_reader::SerializedPageReader;
 use ::parquet::schema::types::{ColumnDescriptor, SchemaDescriptor, Type};
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, MapArray, RecordBatch, StringArray,
@@ -70,7 +68,6 @@ pub(super) fn batches(
     schema: &SchemaRef,
 ) -> Option<Vec<RecordBatch>> {
     let descr = metadata.file_metadata().schema_descr();
-    let source = Arc::new(bytes.clone());
     let mut out = Vec::with_capacity(metadata.num_row_groups());
     for group in metadata.row_groups() {
         let rows = usize::try_from(group.num_rows()).ok()?;
@@ -82,7 +79,7 @@ pub(super) fn batches(
                 leaf += 1;
             }
             let leaves = (first..leaf)
-                .map(|l| read_leaf(&source, group.column(l), &descr.column(l), rows))
+                .map(|l| read_leaf(bytes, group.column(l), &descr.column(l), rows))
                 .collect::<Option<Vec<Leaf>>>()?;
             columns.push(assemble(field, leaves, rows)?);
         }
@@ -285,7 +282,7 @@ fn levels(
 
 /// Reads one leaf column chunk of `rows` rows.
 fn read_leaf(
-    source: &Arc<Bytes>,
+    bytes: &[u8],
     chunk: &ColumnChunkMetaData,
     column: &ColumnDescriptor,
     rows: usize,
@@ -299,42 +296,41 @@ fn read_leaf(
         Leaf { max_def, def: Vec::new(), rep: Vec::new(), levels: 0, values: Values::empty(physical)? };
     let mut dictionary: Option<Values> = None;
     let mut scratch = Vec::new();
-    let mut pages = SerializedPageReader::new(Arc::clone(source), chunk, rows, None).ok()?;
-    while let Some(page) = pages.get_next_page().ok()? {
-        match page {
-            Page::DictionaryPage { buf, num_values, encoding, .. } => {
-                if dictionary.is_some()
-                    || !matches!(encoding, PageEncoding::PLAIN | PageEncoding::PLAIN_DICTIONARY)
-                {
+    let mut pages = Pages::of(bytes, chunk)?;
+    let mut page = Vec::new();
+    while let Some(header) = pages.next(&mut page)? {
+        match header.kind {
+            DICTIONARY_PAGE => {
+                if dictionary.is_some() || !matches!(header.encoding, PLAIN | PLAIN_DICTIONARY) {
                     return None;
                 }
                 let mut values = Values::empty(physical)?;
-                values.plain(&buf, num_values as usize)?;
+                values.plain(&page, header.num_values)?;
                 dictionary = Some(values);
             }
-            Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, .. } => {
-                let n = num_values as usize;
+            DATA_PAGE => {
+                let n = header.num_values;
                 let mut at = 0;
                 if max_rep > 0 {
-                    if rep_level_encoding != PageEncoding::RLE {
+                    if header.rep_encoding != RLE {
                         return None;
                     }
-                    at = levels(&buf, at, max_rep, n, &mut leaf.rep, &mut scratch)?;
+                    at = levels(&page, at, max_rep, n, &mut leaf.rep, &mut scratch)?;
                 }
                 let present = if max_def > 0 {
-                    if def_level_encoding != PageEncoding::RLE {
+                    if header.def_encoding != RLE {
                         return None;
                     }
                     let from = leaf.def.len();
-                    at = levels(&buf, at, max_def, n, &mut leaf.def, &mut scratch)?;
+                    at = levels(&page, at, max_def, n, &mut leaf.def, &mut scratch)?;
                     leaf.def[from..].iter().filter(|d| **d == max_def).count()
                 } else {
                     n
                 };
-                let body = buf.get(at..)?;
-                match encoding {
-                    PageEncoding::PLAIN => leaf.values.plain(body, present)?,
-                    PageEncoding::RLE_DICTIONARY | PageEncoding::PLAIN_DICTIONARY => {
+                let body = page.get(at..)?;
+                match header.encoding {
+                    PLAIN => leaf.values.plain(body, present)?,
+                    RLE_DICTIONARY | PLAIN_DICTIONARY => {
                         leaf.values.gather(dictionary.as_ref()?, body, present, &mut scratch)?
                     }
                     _ => return None,
@@ -344,7 +340,251 @@ fn read_leaf(
             _ => return None,
         }
     }
+    // The chunk's values as its metadata counts them, and a row each for a flat column.
+    if u64::try_from(leaf.levels).ok()? != u64::try_from(chunk.num_values()).ok()?
+        || (max_rep == 0 && leaf.levels != rows)
+    {
+        return None;
+    }
     Some(leaf)
+}
+
+/// Page types and encodings as Parquet's Thrift enums number them.
+const DATA_PAGE: i32 = 0;
+const DICTIONARY_PAGE: i32 = 2;
+const PLAIN: i32 = 0;
+const PLAIN_DICTIONARY: i32 = 2;
+const RLE: i32 = 3;
+const RLE_DICTIONARY: i32 = 8;
+
+/// What a page header says (the fields this reader uses).
+#[derive(Debug, Default, PartialEq)]
+struct PageHeader {
+    kind: i32,
+    uncompressed: usize,
+    compressed: usize,
+    num_values: usize,
+    encoding: i32,
+    def_encoding: i32,
+    rep_encoding: i32,
+}
+
+/// The pages of one column chunk: each header, and its body decompressed.
+struct Pages<'a> {
+    chunk: &'a [u8],
+    at: usize,
+    snappy: bool,
+    /// No page may claim more than the whole chunk's uncompressed size.
+    most: usize,
+}
+
+impl<'a> Pages<'a> {
+    fn of(bytes: &'a [u8], chunk: &ColumnChunkMetaData) -> Option<Pages<'a>> {
+        let (start, len) = chunk.byte_range();
+        let start = usize::try_from(start).ok()?;
+        let chunk_bytes = bytes.get(start..start.checked_add(usize::try_from(len).ok()?)?)?;
+        let snappy = match chunk.compression() {
+            Compression::SNAPPY => true,
+            Compression::UNCOMPRESSED => false,
+            _ => return None,
+        };
+        let most = usize::try_from(chunk.uncompressed_size()).ok()?;
+        Some(Pages { chunk: chunk_bytes, at: 0, snappy, most })
+    }
+
+    /// The next page's header, its body in `body`; `Some(None)` past the last page.
+    fn next(&mut self, body: &mut Vec<u8>) -> Option<Option<PageHeader>> {
+        if self.at == self.chunk.len() {
+            return Some(None);
+        }
+        let mut thrift = Thrift { buf: self.chunk, at: self.at };
+        let header = page_header(&mut thrift)?;
+        let from = thrift.at;
+        let raw = self.chunk.get(from..from.checked_add(header.compressed)?)?;
+        self.at = from + header.compressed;
+        if header.uncompressed > self.most {
+            return None;
+        }
+        body.clear();
+        if self.snappy {
+            if snap::raw::decompress_len(raw).ok()? != header.uncompressed {
+                return None;
+            }
+            body.resize(header.uncompressed, 0);
+            let n = snap::raw::Decoder::new().decompress(raw, body).ok()?;
+            if n != header.uncompressed {
+                return None;
+            }
+        } else {
+            if raw.len() != header.uncompressed {
+                return None;
+            }
+            body.extend_from_slice(raw);
+        }
+        Some(Some(header))
+    }
+}
+
+/// Reads Thrift's compact protocol.
+struct Thrift<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+/// Thrift compact field types.
+const T_TRUE: u8 = 1;
+const T_FALSE: u8 = 2;
+const T_BYTE: u8 = 3;
+const T_I16: u8 = 4;
+const T_I32: u8 = 5;
+const T_I64: u8 = 6;
+const T_DOUBLE: u8 = 7;
+const T_BINARY: u8 = 8;
+const T_LIST: u8 = 9;
+const T_SET: u8 = 10;
+const T_MAP: u8 = 11;
+const T_STRUCT: u8 = 12;
+/// Nesting a skipped value may have.
+const MAX_DEPTH: u8 = 16;
+
+impl Thrift<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.buf.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for i in 0..10 {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn zigzag(&mut self) -> Option<i64> {
+        let v = self.varint()?;
+        Some((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+
+    fn i32(&mut self) -> Option<i32> {
+        i32::try_from(self.zigzag()?).ok()
+    }
+
+    /// A non-negative `i32` field, as a size or count.
+    fn size(&mut self) -> Option<usize> {
+        usize::try_from(self.i32()?).ok()
+    }
+
+    /// The next field's id and type; `Some(None)` at the struct's end.
+    fn field(&mut self, last: &mut i16) -> Option<Option<(i16, u8)>> {
+        let b = self.byte()?;
+        if b == 0 {
+            return Some(None);
+        }
+        let (delta, kind) = (b >> 4, b & 0x0f);
+        let id = match delta {
+            0 => i16::try_from(self.zigzag()?).ok()?,
+            d => last.checked_add(i16::from(d))?,
+        };
+        *last = id;
+        Some(Some((id, kind)))
+    }
+
+    /// Skips a value of `kind` (in a list, a bool is a byte of its own).
+    fn skip(&mut self, kind: u8, in_list: bool, depth: u8) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match kind {
+            T_TRUE | T_FALSE if in_list => {
+                self.byte()?;
+            }
+            T_TRUE | T_FALSE => {}
+            T_BYTE => {
+                self.byte()?;
+            }
+            T_I16 | T_I32 | T_I64 => {
+                self.varint()?;
+            }
+            T_DOUBLE => self.at = self.at.checked_add(8).filter(|&e| e <= self.buf.len())?,
+            T_BINARY => {
+                let len = usize::try_from(self.varint()?).ok()?;
+                self.at = self.at.checked_add(len).filter(|&e| e <= self.buf.len())?;
+            }
+            T_LIST | T_SET => {
+                let b = self.byte()?;
+                let n = match b >> 4 {
+                    15 => usize::try_from(self.varint()?).ok()?,
+                    n => usize::from(n),
+                };
+                for _ in 0..n {
+                    self.skip(b & 0x0f, true, depth + 1)?;
+                }
+            }
+            T_MAP => {
+                let n = usize::try_from(self.varint()?).ok()?;
+                if n > 0 {
+                    let kinds = self.byte()?;
+                    for _ in 0..n {
+                        self.skip(kinds >> 4, true, depth + 1)?;
+                        self.skip(kinds & 0x0f, true, depth + 1)?;
+                    }
+                }
+            }
+            T_STRUCT => {
+                let mut last = 0;
+                while let Some((_, k)) = self.field(&mut last)? {
+                    self.skip(k, false, depth + 1)?;
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+}
+
+/// A `PageHeader`: type, sizes, and the data or dictionary page header's count and
+/// encodings; every other field skipped. `None` when a required field is missing.
+fn page_header(t: &mut Thrift) -> Option<PageHeader> {
+    let mut header = PageHeader::default();
+    let (mut kind, mut uncompressed, mut compressed, mut counted) = (None, None, None, false);
+    let mut last = 0;
+    while let Some((id, k)) = t.field(&mut last)? {
+        match (id, k) {
+            (1, T_I32) => kind = Some(t.i32()?),
+            (2, T_I32) => uncompressed = Some(t.size()?),
+            (3, T_I32) => compressed = Some(t.size()?),
+            // DataPageHeader, DictionaryPageHeader: num_values, encoding (then the levels').
+            (5 | 7, T_STRUCT) => {
+                let mut inner = 0;
+                while let Some((f, k)) = t.field(&mut inner)? {
+                    match (f, k) {
+                        (1, T_I32) => {
+                            header.num_values = t.size()?;
+                            counted = true;
+                        }
+                        (2, T_I32) => header.encoding = t.i32()?,
+                        (3, T_I32) if id == 5 => header.def_encoding = t.i32()?,
+                        (4, T_I32) if id == 5 => header.rep_encoding = t.i32()?,
+                        _ => t.skip(k, false, 1)?,
+                    }
+                }
+            }
+            _ => t.skip(k, false, 0)?,
+        }
+    }
+    header.kind = kind?;
+    header.uncompressed = uncompressed?;
+    header.compressed = compressed?;
+    if matches!(header.kind, DATA_PAGE | DICTIONARY_PAGE) && !counted {
+        return None;
+    }
+    Some(header)
 }
 
 /// The column of `field` from its leaves.
