@@ -459,18 +459,22 @@ pub fn allocation_piece(
         let clusters = get("cluster")?.as_any().downcast_ref::<StringArray>()?;
         let starts = get("start")?.as_any().downcast_ref::<Int64Array>()?;
         let ends = get("end")?.as_any().downcast_ref::<Int64Array>()?;
+        let mut last: Option<&str> = last_name.as_deref();
         for i in 0..batch.num_rows() {
             let name = names.value(i);
             let (start, end) = (starts.value(i), ends.value(i));
             // Strictly increasing names: sorted as the encoder sorts, and no duplicates.
             if clusters.value(i) != cluster
                 || !name.starts_with(&prefix)
-                || last_name.as_deref().is_some_and(|l| l >= name)
+                || last.is_some_and(|l| l >= name)
                 || !(window.start <= start && start <= end && end <= window.end)
             {
                 return None;
             }
-            last_name = Some(name.to_owned());
+            last = Some(name);
+        }
+        if let Some(l) = last {
+            last_name = Some(l.to_owned());
         }
         rows += batch.num_rows();
         for (part, array) in parts.iter_mut().zip(taken) {

@@ -410,6 +410,12 @@ pub(super) fn check_names<T>(
     version: u32,
     schema: &Schema,
 ) -> Result<(), ErrorKind> {
+    // The common case, without building maps: exactly the version's columns, in the
+    // writer's order.
+    let in_order = fixed.iter().copied().chain(columns.iter().filter(|c| c.since <= version).map(|c| c.name));
+    if schema.fields().iter().map(|f| f.name().as_str()).eq(in_order) {
+        return Ok(());
+    }
     let expected: BTreeMap<&str, u32> = fixed
         .iter()
         .map(|n| (*n, 1))

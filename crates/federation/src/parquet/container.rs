@@ -347,10 +347,19 @@ fn open_verified(bytes: Bytes, limits: &Limits, statistics: Statistics) -> Resul
     if statistics == Statistics::Skip {
         options = options.with_column_stats_policy(ParquetStatisticsPolicy::SkipAll);
     }
+    let schema_bytes = footer(&bytes).ok().and_then(|range| lean::schema_bytes(&bytes[range]));
+    let known = schema_bytes.and_then(lean::known_schema);
+    if let Some(known) = &known {
+        options = options.with_schema(Arc::clone(&known.parquet));
+    }
     let metadata = ParquetMetaDataReader::new()
         .with_metadata_options(Some(options))
         .parse_and_finish(&bytes)
         .map_err(library)?;
+    let schema = match known {
+        Some(known) => known.arrow,
+        None => lean::learn_schema(schema_bytes, metadata.file_metadata().schema_descr_ptr())?.arrow,
+    };
     let file = metadata.file_metadata();
     let kv = file.key_value_metadata().map(Vec::as_slice).unwrap_or_default();
     let header = read_header(kv)?;
@@ -373,7 +382,6 @@ fn open_verified(bytes: Bytes, limits: &Limits, statistics: Statistics) -> Resul
             limit: limits.max_uncompressed_bytes,
         });
     }
-    let schema = lean::arrow_schema(file.schema_descr())?;
     // `rows` is at most `max_rows`, which a caller sized for memory.
     Ok(Opened { header, schema, rows: rows as usize, bytes, metadata: Arc::new(metadata) })
 }

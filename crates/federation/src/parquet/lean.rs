@@ -17,15 +17,17 @@
 //! `None`, never a panic.
 //!
 //! The Arrow schema is the one arrow-rs derives from the Parquet schema (without the
-//! footer's key-value metadata), kept per distinct Parquet schema: the objects of a bucket
-//! share a handful.
+//! footer's key-value metadata). Both are kept by the bytes of the footer's schema list
+//! ([`known_schema`]): the objects of a bucket share a handful of schemas, and a footer whose
+//! schema bytes were met before is parsed without its schema (the same bytes are the same
+//! schema), which was half of a small object's footer.
 
 use std::sync::{Arc, Mutex};
 
 use ::parquet::arrow::parquet_to_arrow_schema;
 use ::parquet::basic::{Compression, Type as PhysicalType};
 use ::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
-use ::parquet::schema::types::{ColumnDescriptor, SchemaDescriptor, Type};
+use ::parquet::schema::types::{ColumnDescriptor, SchemaDescPtr};
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, MapArray, RecordBatch, StringArray,
     StructArray,
@@ -39,25 +41,53 @@ use super::error::{library, ErrorKind};
 /// Objects of at most this many rows are read lean, each row group as one batch; larger ones
 /// (combined windows) are read by arrow-rs in bounded batches.
 pub(super) const LEAN_ROWS: usize = 65_536;
-/// Distinct Parquet schemas whose Arrow schema is kept (two kinds × a few versions).
+/// Distinct Parquet schemas kept (two kinds × a few versions).
 const KEPT_SCHEMAS: usize = 16;
 
-/// The Arrow schema arrow-rs reads `descr` as, without key-value metadata.
-pub(super) fn arrow_schema(descr: &SchemaDescriptor) -> Result<SchemaRef, ErrorKind> {
-    static KEPT: Mutex<Vec<(Type, SchemaRef)>> = Mutex::new(Vec::new());
-    let root = descr.root_schema();
-    if let Ok(kept) = KEPT.lock() {
-        if let Some((_, schema)) = kept.iter().find(|(t, _)| t == root) {
-            return Ok(Arc::clone(schema));
+/// A Parquet schema as a footer spells it, parsed, and the Arrow schema arrow-rs reads it
+/// as (without key-value metadata).
+#[derive(Clone)]
+pub(super) struct KnownSchema {
+    pub(super) parquet: SchemaDescPtr,
+    pub(super) arrow: SchemaRef,
+}
+
+/// The schemas met so far, by the bytes of the footer's schema list.
+static KNOWN: Mutex<Vec<(Vec<u8>, KnownSchema)>> = Mutex::new(Vec::new());
+
+/// The bytes of the schema list in `footer` (a `FileMetaData` in Thrift's compact
+/// protocol: field 2), found by walking the fields before it.
+pub(super) fn schema_bytes(footer: &[u8]) -> Option<&[u8]> {
+    let mut t = Thrift { buf: footer, at: 0 };
+    let mut last = 0;
+    while let Some((id, kind)) = t.field(&mut last)? {
+        let from = t.at;
+        t.skip(kind, false, 0)?;
+        if id == 2 && kind == T_LIST {
+            return footer.get(from..t.at);
         }
     }
-    let schema: SchemaRef = Arc::new(parquet_to_arrow_schema(descr, None).map_err(library)?);
-    if let Ok(mut kept) = KEPT.lock() {
-        if kept.len() < KEPT_SCHEMAS && !kept.iter().any(|(t, _)| t == root) {
-            kept.push((root.clone(), Arc::clone(&schema)));
+    None
+}
+
+/// The schema whose footer bytes are `bytes`, when one was met before: the same bytes are
+/// the same schema, so the footer's copy need not be parsed again.
+pub(super) fn known_schema(bytes: &[u8]) -> Option<KnownSchema> {
+    let known = KNOWN.lock().ok()?;
+    known.iter().find(|(b, _)| b == bytes).map(|(_, k)| k.clone())
+}
+
+/// Keeps `parquet` (parsed from a footer whose schema list is `bytes`) with its Arrow
+/// schema, which it returns.
+pub(super) fn learn_schema(bytes: Option<&[u8]>, parquet: SchemaDescPtr) -> Result<KnownSchema, ErrorKind> {
+    let arrow: SchemaRef = Arc::new(parquet_to_arrow_schema(&parquet, None).map_err(library)?);
+    let known = KnownSchema { parquet, arrow };
+    if let (Some(bytes), Ok(mut kept)) = (bytes, KNOWN.lock()) {
+        if kept.len() < KEPT_SCHEMAS && !kept.iter().any(|(b, _)| b == bytes) {
+            kept.push((bytes.to_vec(), known.clone()));
         }
     }
-    Ok(schema)
+    Ok(known)
 }
 
 /// The object's row groups as batches of `schema` (what [`arrow_schema`] gave for its
@@ -845,7 +875,7 @@ mod tests {
     /// The lean batches and arrow-rs' of `bytes`, each cut into one-row batches.
     fn both(bytes: &Bytes) -> (Option<Vec<RecordBatch>>, Vec<RecordBatch>) {
         let metadata = ParquetMetaDataReader::new().parse_and_finish(bytes).unwrap();
-        let schema = arrow_schema(metadata.file_metadata().schema_descr()).unwrap();
+        let schema = learn_schema(None, metadata.file_metadata().schema_descr_ptr()).unwrap().arrow;
         let lean = batches(bytes, &metadata, &schema).map(|b| rows(&b));
         let options =
             ::parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
@@ -917,6 +947,39 @@ mod tests {
             assert!(lean.is_none(), "{what}");
             assert!(!arrow.is_empty(), "{what}: arrow-rs reads it");
         }
+    }
+
+    /// The footer's bytes.
+    fn footer(bytes: &[u8]) -> &[u8] {
+        let at = bytes.len() - 8;
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        &bytes[at - len..at]
+    }
+
+    #[test]
+    fn a_schema_is_known_by_the_bytes_of_its_footer_list() {
+        let one = write(columns(5), v1().build());
+        let other_rows = write(columns(40), v1().set_max_row_group_row_count(Some(7)).build());
+        let mut fewer = columns(5);
+        fewer.pop();
+        let other_schema = write(fewer, v1().build());
+        let [a, b, c] =
+            [&one, &other_rows, &other_schema].map(|f| schema_bytes(footer(f)).map(<[u8]>::to_vec));
+        assert!(a.as_ref().is_some_and(|a| a.len() > 100), "the list of a dozen columns' elements");
+        assert_eq!(a, b, "the same columns, other rows and row groups");
+        assert_ne!(a, c, "a column fewer");
+        // Read with the known schema, a footer gives the metadata it gives parsed whole.
+        let whole = ParquetMetaDataReader::new().parse_and_finish(&other_rows).unwrap();
+        let options = ::parquet::file::metadata::ParquetMetaDataOptions::new().with_schema(
+            ParquetMetaDataReader::new().parse_and_finish(&one).unwrap().file_metadata().schema_descr_ptr(),
+        );
+        let hinted = ParquetMetaDataReader::new()
+            .with_metadata_options(Some(options))
+            .parse_and_finish(&other_rows)
+            .unwrap();
+        assert_eq!(hinted.file_metadata().schema_descr(), whole.file_metadata().schema_descr());
+        assert_eq!(hinted.row_groups(), whole.row_groups());
+        assert_eq!(schema_bytes(b"\x15\x02"), None, "a footer cut short");
     }
 
     #[test]
