@@ -236,8 +236,9 @@ fn hybrid(buf: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Option<usize> 
     let mut left = n;
     out.reserve(n);
     while left > 0 {
-        let (header, used) = uleb128(buf.get(at..)?)?;
-        at += used;
+        let mut t = Thrift { buf, at };
+        let header = t.varint()?;
+        at = t.at;
         if header & 1 == 0 {
             let count = usize::try_from(header >> 1).ok()?;
             if count == 0 {
@@ -274,18 +275,6 @@ fn hybrid(buf: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Option<usize> 
         }
     }
     Some(at)
-}
-
-/// An unsigned LEB128 varint of at most 5 bytes, and its length.
-fn uleb128(buf: &[u8]) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (i, b) in buf.iter().take(5).enumerate() {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
 }
 
 /// Appends the `n` levels (at most `max`) at `at`, behind their 4-byte length; where the
@@ -999,6 +988,6 @@ mod tests {
         assert_eq!(decode(&[10, 4], 2, 5), None);
         assert_eq!(decode(&[3, 0b1000_1000], 3, 8), None);
         assert_eq!(decode(&[0, 1], 1, 1), None);
-        assert_eq!(decode(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 1, 1), None);
+        assert_eq!(decode(&[0x80; 11], 1, 1), None);
     }
 }
