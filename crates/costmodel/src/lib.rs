@@ -59,6 +59,10 @@ pub enum CostModelError {
     Window { cluster: String, start: i64, end: i64 },
     #[error("cluster {cluster}: {source}")]
     Daily { cluster: String, source: WindowError },
+    #[error(
+        "cluster {cluster}: window {start}..{end} cannot be split into hours: it must start on a UTC hour and span at most a day"
+    )]
+    Hours { cluster: String, start: i64, end: i64 },
     #[error("cluster id {cluster:?} cannot be shipped to the federated bucket: {reason}")]
     ClusterId { cluster: String, reason: String },
 }
@@ -234,10 +238,21 @@ impl CostModel {
         self.check(day)?;
         let q =
             Queries::new(&self.cluster_label, &self.cluster, hourly::HOUR_SECS, self.config.resolution_secs);
-        let mut hours = vec![QueryResults::default(); hours_of(day).len()];
+        let pieces = hours_of(day);
+        let mut hours = vec![QueryResults::default(); pieces.len()];
         for (slot, query) in hourly::instant_queries(&q) {
             let series = self.range(query, day.start + hourly::HOUR_SECS, day.end, hourly::HOUR_SECS)?;
             hourly::spread(&mut hours, slot, day.start, series);
+        }
+        // A last hour cut short (a window ending now) has no step of its own: its averages
+        // are instant queries over its own length, at its end.
+        if let (Some(last), Some(results)) = (pieces.last(), hours.last_mut()) {
+            if last.duration_secs() < hourly::HOUR_SECS {
+                let q = self.queries(*last);
+                for (slot, query) in hourly::instant_queries(&q) {
+                    *slot(results) = self.instant(query, last.end)?;
+                }
+            }
         }
         Ok(hours)
     }
@@ -303,8 +318,24 @@ impl CostModel {
     pub fn compute_day_and_hours(&self, day: Window) -> Result<ComputedDay, CostModelError> {
         day.check_utc_day()
             .map_err(|source| CostModelError::Daily { cluster: self.cluster.clone(), source })?;
+        self.compute_window_and_hours(day)
+    }
+
+    /// [`CostModel::compute_day_and_hours`] for a window that starts on a UTC hour and spans
+    /// at most a day, such as today up to now: the hours are cut from the window's own
+    /// subqueries, so they add up to it, and a last hour cut short is computed over its own
+    /// length. (Hours computed one by one would each see a run start and end at their edges:
+    /// a stream of a few minutes across an hour would not add up.)
+    pub fn compute_window_and_hours(&self, day: Window) -> Result<ComputedDay, CostModelError> {
         self.check(day)?;
-        let (computed, daily) = match self.config.max_query_duration_secs >= DAY_SECS {
+        if day.start.rem_euclid(hourly::HOUR_SECS) != 0 || day.duration_secs() > DAY_SECS {
+            return Err(CostModelError::Hours {
+                cluster: self.cluster.clone(),
+                start: day.start,
+                end: day.end,
+            });
+        }
+        let (computed, daily) = match self.config.max_query_duration_secs >= day.duration_secs() {
             // One piece: the day's results serve both.
             true => {
                 let daily = self.fetch(day)?;

@@ -129,3 +129,38 @@ fn only_a_utc_day_is_split_into_hours() {
     assert_eq!(hours_of(DAY).len(), 24);
     assert_eq!(hours_of(DAY)[23], Window { start: START + 23 * H, end: START + 24 * H });
 }
+
+#[test]
+fn a_day_cut_at_13_30_ends_in_a_half_hour_and_still_adds_up() {
+    // Today up to now (13:30): the container ran 10:00–13:30 of it, so the day has 3.5 of
+    // hour 10's costs: 3.5 × 0.0198115 = 0.06934025; hours 10–12 hold 0.0198115 each and the
+    // half hour 13:00–13:30 half of it, 0.00990575 (30 minutes, 0.25 core-hour).
+    let config = Config::default();
+    let cut = Window { start: START, end: START + 13 * H + H / 2 };
+    let day = compute_from_results("c1", cut, &daily(), &config);
+    close(cost(&day.allocations).unwrap().2, 0.06934025);
+    let hourly: Vec<QueryResults> = (0..14).map(|h| instants((9..=13).contains(&h))).collect();
+    let hours = compute_hours_from_results("c1", cut, &daily(), &hourly, &config);
+    assert_eq!(hours.len(), 14);
+    assert_eq!(hours[13].allocations.window, Window { start: START + 13 * H, end: cut.end });
+    let half = hours[13].allocations.allocations.iter().find(|a| a.name == NAME).unwrap();
+    close(half.minutes, 30.0);
+    close(half.cpu_core_hours, 0.25);
+    close(half.total_cost, 0.00990575);
+    close(hours.iter().filter_map(|h| cost(&h.allocations)).map(|c| c.2).sum(), 0.06934025);
+}
+
+#[test]
+fn only_a_window_from_a_utc_hour_of_at_most_a_day_is_split_into_hours() {
+    let model = ampfed_costmodel::CostModel::new(
+        ampfed_prom::Client::new("http://127.0.0.1:9", "/api/v1/write"),
+        "c1",
+        "cluster_id",
+    );
+    for window in [Window { start: START + 60, end: START + H }, Window { start: START, end: START + 25 * H }]
+    {
+        let err = model.compute_window_and_hours(window).unwrap_err();
+        assert!(matches!(err, ampfed_costmodel::CostModelError::Hours { .. }), "{err}");
+        assert!(err.to_string().contains("must start on a UTC hour"), "{err}");
+    }
+}

@@ -732,19 +732,28 @@ async fn ship(
     for cluster in clusters {
         let model = std::sync::Arc::new(CostModel::new(client.clone(), cluster, &settings.cluster_label));
         for &(cut, day) in &days {
-            let in_day: Vec<Cut> =
-                hours.iter().copied().filter(|(_, h)| h.start >= day.start && h.end <= day.end).collect();
+            let in_day: Vec<Window> =
+                hours.iter().map(|&(_, h)| h).filter(|h| h.start >= day.start && h.end <= day.end).collect();
             let m = model.clone();
             let computed = tokio::task::spawn_blocking(move || -> Result<ComputedDay> {
-                let filed = |(cut, filed): Cut| -> Result<ampfed_costmodel::Computed> {
-                    let mut c = m.compute_detailed(cut)?;
+                // The hours from the day's own queries (so that they add up to it), the last
+                // one cut at the stream's end; filed under whole hours, the streamed ones kept.
+                let ComputedDay { day: mut whole, hours } = m.compute_window_and_hours(cut)?;
+                let file = |c: &mut ampfed_costmodel::Computed, filed: Window| {
                     c.allocations.window = filed;
                     c.assets.window = filed;
-                    Ok(c)
                 };
-                let day = filed((cut, day))?;
-                let hours = in_day.into_iter().map(filed).collect::<Result<Vec<_>>>()?;
-                Ok(ComputedDay { day, hours })
+                file(&mut whole, day);
+                let mut kept = Vec::new();
+                for mut hour in hours {
+                    let start = hour.allocations.window.start;
+                    let filed = Window { start, end: start + 3600 };
+                    if in_day.contains(&filed) {
+                        file(&mut hour, filed);
+                        kept.push(hour);
+                    }
+                }
+                Ok(ComputedDay { day: whole, hours: kept })
             })
             .await
             .context("cost model task")?
