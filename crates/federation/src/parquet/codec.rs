@@ -608,7 +608,11 @@ fn concat(parts: &[ArrayRef]) -> Option<ArrayRef> {
     } else if any.downcast_ref::<StringArray>().is_some() {
         let mut offsets: Vec<i32> = Vec::with_capacity(len + 1);
         offsets.push(0);
-        let mut values: Vec<u8> = Vec::new();
+        let bytes: usize = parts
+            .iter()
+            .map(|p| p.as_any().downcast_ref::<StringArray>().map_or(0, |a| a.value_data().len()))
+            .sum();
+        let mut values: Vec<u8> = Vec::with_capacity(bytes);
         for p in parts {
             let a = p.as_any().downcast_ref::<StringArray>()?;
             let o = a.value_offsets();

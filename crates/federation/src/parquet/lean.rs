@@ -150,6 +150,15 @@ impl Values {
         })
     }
 
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Values::I64(v) => v.reserve(n),
+            Values::F64(v) => v.reserve(n),
+            Values::Bool(v) => v.reserve(n),
+            Values::Bytes { offsets, .. } => offsets.reserve(n),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Values::I64(v) => v.len(),
@@ -313,6 +322,16 @@ fn read_leaf(
     let physical = column.physical_type();
     let mut leaf =
         Leaf { max_def, def: Vec::new(), rep: Vec::new(), levels: 0, values: Values::empty(physical)? };
+    // Room for what the metadata declares (checked once read), bounded by what a lean
+    // object may hold.
+    let declared = usize::try_from(chunk.num_values()).ok()?.min(4 * LEAN_ROWS);
+    if max_def > 0 {
+        leaf.def.reserve(declared);
+    }
+    if max_rep > 0 {
+        leaf.rep.reserve(declared);
+    }
+    leaf.values.reserve(declared);
     let mut dictionary: Option<Values> = None;
     let mut scratch = Vec::new();
     let mut pages = Pages::of(bytes, chunk)?;
