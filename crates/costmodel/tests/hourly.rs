@@ -115,14 +115,19 @@ fn an_hour_with_no_range_results_has_only_what_ran_in_it() {
     assert!(hours.iter().all(|h| h.assets.nodes.len() == 1 && h.assets.nodes[0].minutes == 60.0));
 }
 
-#[test]
-fn only_a_utc_day_is_split_into_hours() {
-    // Nothing is queried: the window is checked first (port 9 answers nothing).
-    let model = ampfed_costmodel::CostModel::new(
+/// A cost model whose Prometheus (port 9) answers nothing: for checks made before any query.
+fn unreachable() -> ampfed_costmodel::CostModel {
+    ampfed_costmodel::CostModel::new(
         ampfed_prom::Client::new("http://127.0.0.1:9", "/api/v1/write"),
         "c1",
         "cluster_id",
-    );
+    )
+}
+
+#[test]
+fn only_a_utc_day_is_split_into_hours() {
+    // Nothing is queried: the window is checked first.
+    let model = unreachable();
     let late = Window { start: START + H, end: START + 25 * H };
     let err = model.compute_day_and_hours(late).unwrap_err();
     assert!(matches!(err, ampfed_costmodel::CostModelError::Daily { .. }), "{err}");
@@ -152,11 +157,7 @@ fn a_day_cut_at_13_30_ends_in_a_half_hour_and_still_adds_up() {
 
 #[test]
 fn only_a_window_from_a_utc_hour_of_at_most_a_day_is_split_into_hours() {
-    let model = ampfed_costmodel::CostModel::new(
-        ampfed_prom::Client::new("http://127.0.0.1:9", "/api/v1/write"),
-        "c1",
-        "cluster_id",
-    );
+    let model = unreachable();
     for window in [Window { start: START + 60, end: START + H }, Window { start: START, end: START + 25 * H }]
     {
         let err = model.compute_window_and_hours(window).unwrap_err();
