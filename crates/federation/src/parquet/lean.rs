@@ -590,7 +590,9 @@ impl Thrift<'_> {
 /// encodings; every other field skipped. `None` when a required field is missing.
 fn page_header(t: &mut Thrift) -> Option<PageHeader> {
     let mut header = PageHeader::default();
-    let (mut kind, mut uncompressed, mut compressed, mut counted) = (None, None, None, false);
+    let (mut kind, mut uncompressed, mut compressed) = (None, None, None);
+    // Which of the data (5) and dictionary (7) page headers came, with its count.
+    let mut counted: Option<i16> = None;
     let mut last = 0;
     while let Some((id, k)) = t.field(&mut last)? {
         match (id, k) {
@@ -604,7 +606,7 @@ fn page_header(t: &mut Thrift) -> Option<PageHeader> {
                     match (f, k) {
                         (1, T_I32) => {
                             header.num_values = t.size()?;
-                            counted = true;
+                            counted = Some(id);
                         }
                         (2, T_I32) => header.encoding = t.i32()?,
                         (3, T_I32) if id == 5 => header.def_encoding = t.i32()?,
@@ -619,7 +621,13 @@ fn page_header(t: &mut Thrift) -> Option<PageHeader> {
     header.kind = kind?;
     header.uncompressed = uncompressed?;
     header.compressed = compressed?;
-    if matches!(header.kind, DATA_PAGE | DICTIONARY_PAGE) && !counted {
+    // A data page needs its data page header, a dictionary page its dictionary page header.
+    let wanted = match header.kind {
+        DATA_PAGE => Some(5),
+        DICTIONARY_PAGE => Some(7),
+        _ => None,
+    };
+    if wanted.is_some() && counted != wanted {
         return None;
     }
     Some(header)
@@ -713,7 +721,7 @@ fn flat(data_type: &DataType, values: Values, valid: Option<Vec<bool>>) -> Optio
             return None;
         }
     }
-    let nulls = valid.clone().map(NullBuffer::from);
+    let nulls = valid.as_deref().map(NullBuffer::from);
     // Each row's index into the values, for the rows that have one.
     let spread = |n: usize| -> Vec<Option<usize>> {
         let mut next = 0;

@@ -173,20 +173,13 @@ fn scan(
     if !marks.is_empty() && u32::try_from(declared).is_err() {
         return Err(ErrorKind::TooManyRows { rows: declared as u64, limit: u64::from(u32::MAX) });
     }
-    // The footer as parsed on opening, not parsed again.
-    let metadata = opened.metadata;
-    let options = || ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let reader = |options: ArrowReaderOptions| {
-        ArrowReaderMetadata::try_new(Arc::clone(&metadata), options)
-            .map(|m| ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), m))
-            .map_err(library)
-    };
-    let mut builder = reader(options())?;
+    // The footer as parsed on opening, and the Arrow schema derived then: the reader is
+    // built once, with string columns whose values repeat as dictionaries (their keys
+    // without copying a string per row).
+    let mut options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
     if !dictionary.is_empty() {
-        // String columns whose values repeat, as dictionaries: their keys without copying a
-        // string per row.
-        let fields: Vec<FieldRef> = builder
-            .schema()
+        let fields: Vec<FieldRef> = opened
+            .schema
             .fields()
             .iter()
             .map(|f| {
@@ -198,9 +191,11 @@ fn scan(
                 }
             })
             .collect();
-        let schema = Arc::new(Schema::new(fields));
-        builder = reader(options().with_schema(schema))?;
+        options = options.with_schema(Arc::new(Schema::new(fields)));
     }
+    let builder = ArrowReaderMetadata::try_new(opened.metadata, options)
+        .map(|m| ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), m))
+        .map_err(library)?;
     // A nested column (list, map) whose leaves hold no value in any row group is empty on
     // every row: it is not decoded, and reads as absent (empty).
     let descr = builder.parquet_schema();
