@@ -88,12 +88,28 @@ impl Intercept for Counter {
     }
 }
 
+/// When the bench started: [`step`] prints the time since.
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Prints the step that begins now (stderr, with the seconds since the start), so that a
+/// long run shows where it is and a profiler can be attached to one step.
+fn step(what: &str) {
+    let since = STARTED.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("[{since:>6.1} s] {what}");
+}
+
+/// The requests `store` sent: the SDK's (counted by `counter`) and the direct reads'.
+fn sent(store: &Store, counter: &Counter) -> usize {
+    counter.sent() + store.direct_requests() as usize
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
 /// Uploads `size`'s objects; the seconds it took.
 async fn upload(store: &Store, size: Synthetic) -> Result<f64, String> {
+    step(&format!("uploading {} objects to {}", size.objects(), store.bucket()));
     store.ensure_bucket().await.map_err(err)?;
     let started = Instant::now();
     let jobs: Vec<(usize, usize)> =
@@ -131,9 +147,10 @@ struct Run {
 
 async fn federate(store: &Store, counter: &Counter, mode: Mode) -> Result<Run, String> {
     let options = Options { holder: "bench".into(), mode, ..Options::default() };
+    step(&format!("federating {} ({mode:?})", store.bucket()));
     let peak_reset = reset_peak();
     let rss_before_mib = status_mib("VmRSS");
-    let (sent, cpu) = (counter.sent(), cpu_seconds());
+    let (sent_before, cpu) = (sent(store, counter), cpu_seconds());
     let started = Instant::now();
     let report = tokio::time::timeout(STEP_LIMIT, federate_with(store, &options))
         .await
@@ -147,7 +164,7 @@ async fn federate(store: &Store, counter: &Counter, mode: Mode) -> Result<Run, S
         objects_read: report.objects_read,
         windows: report.recombined.len(),
         allocations: report.allocations,
-        requests: counter.sent() - sent,
+        requests: sent(store, counter) - sent_before,
     })
 }
 
@@ -158,6 +175,7 @@ async fn stored_bytes(store: &Store, prefix: &str) -> Result<i64, String> {
 
 /// Reads every key in `keys` (`in_flight` at once), decoding nothing; the seconds it took.
 async fn read_all(store: &Store, keys: Vec<String>, in_flight: usize) -> Result<f64, String> {
+    step(&format!("reading {} inputs (the read floor)", keys.len()));
     let started = Instant::now();
     let permits = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -165,7 +183,7 @@ async fn read_all(store: &Store, keys: Vec<String>, in_flight: usize) -> Result<
         let (store, permits) = (store.clone(), permits.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.map_err(err)?;
-            store.fetch(&key).await.map(|_| ()).map_err(err)
+            store.fetch_unverified(&key).await.map(|_| ()).map_err(err)
         });
     }
     while let Some(done) = tasks.join_next().await {
@@ -240,7 +258,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let started = Instant::now();
+    let started = *STARTED.get_or_init(Instant::now);
     let (name, result) = match args.localstack {
         false => ("federation", embedded(&runtime, size)),
         true => ("federation-localstack", on_localstack(&runtime, size)),
@@ -350,9 +368,13 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
         .filter(|k| !k.starts_with("federated/combined/"))
         .collect();
     let input_count = inputs.len();
-    let floor = tokio::time::timeout(STEP_LIMIT, read_all(&full, inputs, Options::default().reads_in_flight))
-        .await
-        .map_err(err)??;
+    let in_flight = Options::default().reads_in_flight;
+    let floor =
+        tokio::time::timeout(STEP_LIMIT, read_all(&full, inputs.clone(), in_flight)).await.map_err(err)??;
+    // The same reads through the SDK's pipeline, for the ratio of the two request paths.
+    let sdk = full.clone().without_direct_reads();
+    let sdk_floor =
+        tokio::time::timeout(STEP_LIMIT, read_all(&sdk, inputs, in_flight)).await.map_err(err)??;
 
     // Incremental: one cluster's object of one window rewritten.
     let (c, d) = (size.clusters / 2, size.days / 2);
@@ -371,6 +393,13 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
         input_count as f64 / floor,
         full_run.seconds / floor
     );
+    if full.reads_directly() {
+        println!(
+            "the same reads through aws-sdk-s3's pipeline: {sdk_floor:.2} s ({:.0} GET/s), {:.2}× the direct reads",
+            input_count as f64 / sdk_floor,
+            sdk_floor / floor
+        );
+    }
     println!(
         "memory: peak {:.0} MiB = {:.0} MiB before the run (the embedded S3 holding {:.0} MiB of inputs, \
          {:.0} MiB stored after) + {:.0} MiB the run added",
@@ -400,7 +429,7 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
         "tenth": { "clusters": tenth.clusters, "upload_seconds": round(small_upload, 3), "run": figures(&small_run) },
         "time_ratio": round(time_ratio, 3),
         "data_ratio": data_ratio,
-        "read_floor": { "objects": input_count, "seconds": round(floor, 3), "full_over_floor": round(full_run.seconds / floor, 2) },
+        "read_floor": { "objects": input_count, "seconds": round(floor, 3), "full_over_floor": round(full_run.seconds / floor, 2), "direct": full.reads_directly(), "sdk_seconds": round(sdk_floor, 3) },
         "incremental": figures(&incremental),
         "targets": { "full_seconds": 10, "peak_mib": 1024 },
     }))
@@ -442,9 +471,9 @@ async fn localstack_bench(endpoint: &str, size: Synthetic) -> Result<Value, Stri
     let rate = RATE_PROBES as f64 / probe_seconds;
     store.delete_object("probe").await.map_err(err)?;
 
-    let uploaded = counter.sent();
+    let uploaded = sent(&store, &counter);
     let upload_seconds = tokio::time::timeout(STEP_LIMIT, upload(&store, size)).await.map_err(err)??;
-    let upload_requests = counter.sent() - uploaded;
+    let upload_requests = sent(&store, &counter) - uploaded;
     let run = federate(&store, &counter, Mode::Full).await?;
     let floor = run.requests as f64 / rate;
     let ratio = run.seconds / floor;

@@ -7,6 +7,7 @@
 //! bucket. `docs/federation.md` describes the whole design.
 
 pub mod config;
+mod direct;
 pub mod federator;
 pub mod format;
 pub mod layout;

@@ -13,6 +13,7 @@
 //! conditional (`If-None-Match: *`, `If-Match: <etag>`). Every S3 failure is classified
 //! ([`S3Failure`]) so that callers know whether to retry, re-read or give up.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -25,6 +26,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use md5::Digest as _;
 
+use crate::direct::Direct;
 use crate::layout::{self, check_cluster_id, Kind, Resolution};
 use crate::{FederationError, S3Failure};
 use ampfed_allocation::{AllocationSet, AssetSet, Window};
@@ -55,6 +57,8 @@ pub struct Store {
     bucket: String,
     region: String,
     source: Option<String>,
+    /// The reads sent without the SDK's pipeline (plain-HTTP endpoints; see [`crate::direct`]).
+    direct: Option<Arc<Direct>>,
 }
 
 /// One object of a listing.
@@ -130,6 +134,18 @@ impl Fetched {
     }
 }
 
+/// The class of S3's answer with `status` and error `code` (the SDK's and the direct reads').
+pub(crate) fn classify(status: Option<u16>, code: Option<&str>) -> S3Failure {
+    match (status, code) {
+        (Some(412), _) | (Some(409), Some("ConditionalRequestConflict")) => S3Failure::Precondition,
+        (Some(404), _) => S3Failure::NotFound,
+        (Some(501), _) => S3Failure::NotImplemented,
+        (Some(408 | 429 | 500 | 502 | 503 | 504), _) => S3Failure::Transient,
+        (_, Some("RequestTimeout" | "SlowDown" | "InternalError")) => S3Failure::Transient,
+        _ => S3Failure::Refused,
+    }
+}
+
 /// The S3 error code and message when S3 answered, the whole error chain otherwise, and the
 /// class of the failure.
 fn s3_error<E>(operation: &'static str, target: &str, e: SdkError<E, HttpResponse>) -> FederationError
@@ -142,14 +158,7 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             S3Failure::Transient
         }
-        SdkError::ServiceError(_) => match (status, e.code()) {
-            (Some(412), _) | (Some(409), Some("ConditionalRequestConflict")) => S3Failure::Precondition,
-            (Some(404), _) => S3Failure::NotFound,
-            (Some(501), _) => S3Failure::NotImplemented,
-            (Some(408 | 429 | 500 | 502 | 503 | 504), _) => S3Failure::Transient,
-            (_, Some("RequestTimeout" | "SlowDown" | "InternalError")) => S3Failure::Transient,
-            _ => S3Failure::Refused,
-        },
+        SdkError::ServiceError(_) => classify(status, e.code()),
         _ => S3Failure::Local,
     };
     let message = match (e.code(), e.message()) {
@@ -195,7 +204,7 @@ impl Store {
     ) -> Store {
         let region = config.region.clone();
         let sdk = ampfed_aws::sdk_config(&config.endpoint, &config.region)
-            .credentials_provider(provider)
+            .credentials_provider(provider.clone())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
@@ -207,12 +216,43 @@ impl Store {
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
+        let s3 = adjust(s3).build();
+        // The direct reads sign with the same credentials and keep the time limits of the
+        // adjusted configuration.
+        let timeouts = s3.timeout_config();
+        let direct = Direct::new(
+            &config.endpoint,
+            &config.bucket,
+            &region,
+            provider,
+            timeouts.and_then(|t| t.connect_timeout()).unwrap_or(CONNECT_TIMEOUT),
+            timeouts.and_then(|t| t.operation_attempt_timeout()).unwrap_or(ATTEMPT_TIMEOUT),
+        );
         Store {
-            client: aws_sdk_s3::Client::from_conf(adjust(s3).build()),
+            client: aws_sdk_s3::Client::from_conf(s3),
             bucket: config.bucket.clone(),
             region,
             source: None,
+            direct: direct.map(Arc::new),
         }
+    }
+
+    /// The same store reading through the SDK too: every call it makes then passes the
+    /// client's interceptors (what a test counting or cutting every request needs).
+    pub fn without_direct_reads(mut self) -> Store {
+        self.direct = None;
+        self
+    }
+
+    /// Whether reads bypass the SDK's pipeline ([`crate::direct`]: plain-HTTP endpoints).
+    pub fn reads_directly(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// The HTTP requests the direct reads sent (every attempt; the SDK's calls are not
+    /// counted here, an interceptor sees those).
+    pub fn direct_requests(&self) -> u64 {
+        self.direct.as_ref().map_or(0, |d| d.sent())
     }
 
     /// The same store, naming `source` as the writer of every set it puts (the cost model's
@@ -417,6 +457,9 @@ impl Store {
     /// The GetObject of every fetch: the body read into one buffer sized by the length S3
     /// declares, refused past `limit` bytes.
     async fn read_body(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
+        if let Some(direct) = &self.direct {
+            return direct.get(key, limit).await;
+        }
         let too_large = |size: u64| FederationError::TooLarge { key: key.to_owned(), size, limit };
         let mut out = self
             .client

@@ -95,7 +95,7 @@ impl Intercept for Budget {
 /// A store whose requests `budget` counts and cuts.
 pub(crate) fn budget_store(endpoint: &str, bucket: &str, budget: &Budget) -> Store {
     let budget = budget.clone();
-    Store::with_s3_config(&config(endpoint, bucket), move |b| b.interceptor(budget))
+    Store::with_s3_config(&config(endpoint, bucket), move |b| b.interceptor(budget)).without_direct_reads()
 }
 
 /// Options for a test run: `holder`, a short lease, short waits.
