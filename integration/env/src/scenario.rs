@@ -389,7 +389,6 @@ fn owner_alive(text: &str) -> bool {
 fn reap_leftovers(base: &Path) {
     let Ok(entries) = fs::read_dir(base) else { return };
     let me = std::process::id() as i32;
-    let mut table: Option<Vec<procfs::ProcessInfo>> = None;
     for entry in entries.flatten() {
         let path = entry.path();
         let is_ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(DIR_PREFIX));
@@ -404,15 +403,17 @@ fn reap_leftovers(base: &Path) {
             .lines()
             .filter_map(|l| l.trim().parse::<i32>().ok())
             .collect();
-        let inside: Vec<procfs::ProcessInfo> = table
-            .get_or_insert_with(procfs::processes)
-            .iter()
+        // The process table is read for each leftover, after it was found: one read for the
+        // whole walk could predate a directory renamed into place meanwhile (a scenario's
+        // directory is staged under another name), and its processes would not be seen
+        // inside it, so the directory would be removed with them left running.
+        let inside: Vec<procfs::ProcessInfo> = procfs::processes()
+            .into_iter()
             .filter(|p| {
                 p.pid != me
                     && p.cwd.as_ref().is_some_and(|cwd| cwd.starts_with(&path))
                     && procfs::has_child_marker(p.pid)
             })
-            .cloned()
             .collect();
         let mut signalled = Vec::new();
         for process in &inside {
