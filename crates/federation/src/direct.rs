@@ -33,12 +33,14 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::store::{classify, Fetched};
+use ampfed_common::wait::{Poll, Wait, WaitError};
+
+use crate::object::{classify, md5_etag, Fetched};
 use crate::{FederationError, S3Failure};
 
 /// Attempts of one GET (the SDK's standard retry mode makes three).
 const ATTEMPTS: u32 = 3;
-/// The pause before the second attempt; doubled before the third.
+/// The pause before the second attempt; doubled before the third (`ampfed_common::wait`).
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// Credentials this close to their expiry are fetched again.
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);
@@ -131,29 +133,41 @@ impl Direct {
     /// Reads `key` whole, refusing a body over `limit` bytes ([`FederationError::TooLarge`])
     /// before reading more than `limit` of it.
     pub(crate) async fn get(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 1;
-        loop {
-            let result = match tokio::time::timeout(self.attempt_timeout, self.attempt(key, limit)).await {
-                Ok(result) => result,
-                Err(_) => Err(transient(
-                    key,
-                    format!(
-                        "no answer within the attempt limit of {:.1} s",
-                        self.attempt_timeout.as_secs_f64()
-                    ),
-                )),
-            };
-            match result {
-                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    tracing::debug!(key, attempt, error = %e, "a direct GET failed; trying again");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
+        // Bounded by the attempts: three attempt limits and the pauses between them.
+        let bound = self.attempt_timeout * ATTEMPTS + FIRST_BACKOFF * 4;
+        let wait = Wait::new(format!("GetObject {key}"), bound).backoff(FIRST_BACKOFF, FIRST_BACKOFF * 2);
+        let mut attempts = 0;
+        let read = wait
+            .until(|| {
+                attempts += 1;
+                let attempt = attempts;
+                async move {
+                    let timed = tokio::time::timeout(self.attempt_timeout, self.attempt(key, limit)).await;
+                    let result = timed.unwrap_or_else(|_| {
+                        Err(transient(
+                            key,
+                            format!(
+                                "no answer within the attempt limit of {:.1} s",
+                                self.attempt_timeout.as_secs_f64()
+                            ),
+                        ))
+                    });
+                    match result {
+                        Ok(fetched) => Ok(Poll::Ready(fetched)),
+                        Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                            tracing::debug!(key, attempt, error = %e, "a direct GET failed; trying again");
+                            Ok(Poll::Pending(e.to_string()))
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
-                result => return result,
-            }
-        }
+            })
+            .await;
+        read.map_err(|e| match e {
+            WaitError::Failed(e) => e,
+            WaitError::TimedOut { last, .. } => transient(key, last),
+            WaitError::Cancelled { what } => FederationError::Cancelled { what },
+        })
     }
 
     async fn attempt(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
@@ -203,7 +217,7 @@ impl Direct {
         if declared.is_some_and(|d| d != bytes.len() as u64) {
             return Err(transient(key, format!("the body was cut short at {} bytes", bytes.len())));
         }
-        let etag = etag.unwrap_or_else(|| crate::store::md5_etag(&bytes));
+        let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
         Ok(Fetched { bytes, etag })
     }
 

@@ -13,6 +13,7 @@ pub mod format;
 pub mod layout;
 pub mod lease;
 pub mod manifest;
+mod object;
 pub mod parquet;
 pub mod retry;
 pub mod store;
