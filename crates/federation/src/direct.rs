@@ -9,7 +9,7 @@
 //! settings, on a keep-alive hyper pool, with the store's credentials provider (its
 //! credentials kept until five minutes before they expire) and the store's connect and
 //! attempt time limits. Its failures are classified as the SDK path's are
-//! ([`crate::store::classify`]), and a transient one is tried again, three attempts in all,
+//! ([`crate::object::classify`]), and a transient one is tried again, three attempts in all,
 //! as the SDK's standard retries do.
 //!
 //! Only plain-HTTP endpoints are read this way (the embedded S3, LocalStack, a MinIO on the
@@ -33,9 +33,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use ampfed_common::errors;
 use ampfed_common::wait::{Poll, Wait, WaitError};
 
-use crate::object::{classify, md5_etag, Fetched};
+use crate::object::{classify, BodyBuffer, Fetched};
 use crate::{FederationError, S3Failure};
 
 /// Attempts of one GET (the SDK's standard retry mode makes three).
@@ -171,17 +172,12 @@ impl Direct {
     }
 
     async fn attempt(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
-        let credentials = self.credentials().await.map_err(|message| FederationError::S3 {
-            operation: "GetObject",
-            target: key.to_owned(),
-            message,
-            failure: S3Failure::Local,
-        })?;
+        let credentials = self.credentials().await.map_err(|message| local(key, message))?;
         let url = self.url(key);
         let request = signed_get(&url, &self.host, &self.region, &credentials, SystemTime::now())
             .map_err(|message| local(key, message))?;
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let response = self.client.request(request).await.map_err(|e| transient(key, error_chain(&e)))?;
+        let response = self.client.request(request).await.map_err(|e| transient(key, errors::chain(&e)))?;
         let (parts, mut body) = response.into_parts();
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         if !parts.status.is_success() {
@@ -197,28 +193,20 @@ impl Direct {
             }
             return Err(refusal(key, parts.status.as_u16(), &String::from_utf8_lossy(&text)));
         }
-        let too_large = |size: u64| FederationError::TooLarge { key: key.to_owned(), size, limit };
         let declared = header("content-length").and_then(|v| v.parse::<u64>().ok());
-        if let Some(length) = declared.filter(|&l| l > limit) {
-            return Err(too_large(length));
-        }
+        let mut buffer = BodyBuffer::new(key, declared, limit)?;
         let etag = header("etag").map(str::to_owned);
-        let hint = declared.unwrap_or(0).min(limit).min(256 << 20);
-        let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
         while let Some(frame) = body.frame().await {
-            let frame =
-                frame.map_err(|e| transient(key, format!("the body was cut short: {}", error_chain(&e))))?;
-            let Some(data) = frame.data_ref() else { continue };
-            if (bytes.len() + data.len()) as u64 > limit {
-                return Err(too_large((bytes.len() + data.len()) as u64));
+            let frame = frame
+                .map_err(|e| transient(key, format!("the body was cut short: {}", errors::chain(&e))))?;
+            if let Some(data) = frame.data_ref() {
+                buffer.push(data)?;
             }
-            bytes.extend_from_slice(data);
         }
-        if declared.is_some_and(|d| d != bytes.len() as u64) {
-            return Err(transient(key, format!("the body was cut short at {} bytes", bytes.len())));
+        if declared.is_some_and(|d| d != buffer.len() as u64) {
+            return Err(transient(key, format!("the body was cut short at {} bytes", buffer.len())));
         }
-        let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
-        Ok(Fetched { bytes, etag })
+        Ok(buffer.finish(etag))
     }
 
     /// The provider's credentials, fetched again when they are within [`REFRESH_AHEAD`] of
@@ -232,7 +220,7 @@ impl Direct {
             .provider
             .provide_credentials()
             .await
-            .map_err(|e| format!("no credentials to sign with: {}", error_chain(&e)))?;
+            .map_err(|e| format!("no credentials to sign with: {}", errors::chain(&e)))?;
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         Ok(c)
     }
@@ -305,18 +293,6 @@ fn refusal(key: &str, status: u16, body: &str) -> FederationError {
         message,
         failure: classify(Some(status), code),
     }
-}
-
-/// `e` and its causes on one line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

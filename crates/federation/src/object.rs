@@ -1,6 +1,6 @@
 //! An object as a read returns it, and what both read paths (the SDK's and
-//! [`crate::direct`]'s) judge it by: its MD5 ETag, whether a body was damaged on the way, and
-//! the class of an S3 answer.
+//! [`crate::direct`]'s) share: the buffer a body is read into under its limit, its MD5 ETag,
+//! whether a body was damaged on the way, and the class of an S3 answer.
 
 use md5::Digest as _;
 
@@ -58,5 +58,56 @@ pub(crate) fn classify(status: Option<u16>, code: Option<&str>) -> S3Failure {
         (Some(408 | 429 | 500 | 502 | 503 | 504), _) => S3Failure::Transient,
         (_, Some("RequestTimeout" | "SlowDown" | "InternalError")) => S3Failure::Transient,
         _ => S3Failure::Refused,
+    }
+}
+
+/// A GetObject body being read into one buffer, refused past `limit` bytes
+/// ([`FederationError::TooLarge`]) before more than `limit` of it is kept.
+pub(crate) struct BodyBuffer<'k> {
+    key: &'k str,
+    limit: u64,
+    bytes: Vec<u8>,
+}
+
+impl<'k> BodyBuffer<'k> {
+    /// A buffer for the body of `key`, refused at once when the length S3 declares is over
+    /// `limit`; the declared length is only a hint for the buffer (bounded by the limit and
+    /// 256 MiB).
+    pub(crate) fn new(
+        key: &'k str,
+        declared: Option<u64>,
+        limit: u64,
+    ) -> Result<BodyBuffer<'k>, FederationError> {
+        let buffer = BodyBuffer { key, limit, bytes: Vec::new() };
+        if let Some(length) = declared.filter(|&l| l > limit) {
+            return Err(buffer.too_large(length));
+        }
+        let hint = declared.unwrap_or(0).min(limit).min(256 << 20);
+        Ok(BodyBuffer { bytes: Vec::with_capacity(usize::try_from(hint).unwrap_or(0)), ..buffer })
+    }
+
+    /// Adds the next chunk, or refuses the body when it takes it past the limit.
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), FederationError> {
+        let read = (self.bytes.len() + chunk.len()) as u64;
+        if read > self.limit {
+            return Err(self.too_large(read));
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The bytes read so far.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The object read, with S3's ETag or, when it gave none, the MD5 ETag of the bytes.
+    pub(crate) fn finish(self, etag: Option<String>) -> Fetched {
+        let etag = etag.unwrap_or_else(|| md5_etag(&self.bytes));
+        Fetched { bytes: self.bytes, etag }
+    }
+
+    fn too_large(&self, size: u64) -> FederationError {
+        FederationError::TooLarge { key: self.key.to_owned(), size, limit: self.limit }
     }
 }

@@ -27,7 +27,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 use crate::direct::Direct;
 use crate::layout::{self, check_cluster_id, Kind, Resolution};
-use crate::object::classify;
+use crate::object::{classify, BodyBuffer};
 pub use crate::object::{damaged, damaged_in_transit, is_md5_etag, md5_etag, Fetched};
 use crate::{FederationError, S3Failure};
 use ampfed_allocation::{AllocationSet, AssetSet, Window};
@@ -406,7 +406,6 @@ impl Store {
         if let Some(direct) = &self.direct {
             return direct.get(key, limit).await;
         }
-        let too_large = |size: u64| FederationError::TooLarge { key: key.to_owned(), size, limit };
         let mut out = self
             .client
             .get_object()
@@ -416,13 +415,8 @@ impl Store {
             .await
             .map_err(|e| s3_error("GetObject", key, e))?;
         let declared = out.content_length().and_then(|l| u64::try_from(l).ok());
-        if let Some(length) = declared.filter(|&l| l > limit) {
-            return Err(too_large(length));
-        }
+        let mut body = BodyBuffer::new(key, declared, limit)?;
         let etag = out.e_tag().map(str::to_owned);
-        // The declared length is only a hint for the buffer (bounded by the limit and 256 MiB).
-        let hint = declared.unwrap_or(0).min(limit).min(256 << 20);
-        let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
         loop {
             let chunk = out.body.try_next().await.map_err(|e| FederationError::S3 {
                 operation: "GetObject body",
@@ -431,14 +425,9 @@ impl Store {
                 failure: S3Failure::Transient,
             })?;
             let Some(chunk) = chunk else { break };
-            let read = (bytes.len() + chunk.len()) as u64;
-            if read > limit {
-                return Err(too_large(read));
-            }
-            bytes.extend_from_slice(&chunk);
+            body.push(&chunk)?;
         }
-        let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
-        Ok(Fetched { bytes, etag })
+        Ok(body.finish(etag))
     }
 
     /// The ETag of the object at `key` now (HeadObject), `None` when there is none.
