@@ -13,8 +13,9 @@
 //! own peak shows apart); the same at a tenth of the clusters, for the time ratio against the
 //! 10× data ratio; an incremental re-run after one cluster's object of one window is
 //! rewritten; and the read floor: every input object read with as many requests in flight as
-//! the federator, nothing decoded. Targets (the issue): full run ≤ 10 s and ≤ 1 GiB, linear
-//! in the data.
+//! the federator, nothing decoded (and the same through the SDK's pipeline); and one combined
+//! window written by the lean writer and by arrow-rs in turns, side by side. Targets (the
+//! issue): full run ≤ 10 s and ≤ 1 GiB, linear in the data.
 //!
 //! `--localstack` (default 20 × 30 × 200, the size flags override it) runs LocalStack from its
 //! venv (`cargo xtask setup`; skipped with a message when it is missing), measures its bare
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ampfed_federation::{federate_with, Mode, Options, Store, StoreConfig};
+use ampfed_federation::{federate_with, parquet, Mode, Options, Store, StoreConfig};
 use ampfed_s3::{Config, EmbeddedS3};
 use ampfed_test_support::etl::Synthetic;
 use ampfed_test_support::measure::{cpu_seconds, reset_peak, round, status_mib, write_figures};
@@ -376,6 +377,9 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
     let sdk_floor =
         tokio::time::timeout(STEP_LIMIT, read_all(&sdk, inputs, in_flight)).await.map_err(err)??;
 
+    // The combined window's writer alone, lean against arrow-rs, on one window's pieces.
+    let writers = tokio::task::spawn_blocking(move || writers(size)).await.map_err(err)??;
+
     // Incremental: one cluster's object of one window rewritten.
     let (c, d) = (size.clusters / 2, size.days / 2);
     full.put_set(&Synthetic::cluster(c), &size.allocations(c, d, 1.0)).await.map_err(err)?;
@@ -400,6 +404,16 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
             sdk_floor / floor
         );
     }
+    println!(
+        "writing one combined window ({} rows): the lean writer {:.3} s ({:.1} MiB), arrow-rs {:.3} s ({:.1} MiB): \
+         {:.2}× faster (medians of {WRITER_ROUNDS}, side by side)",
+        writers.rows,
+        writers.lean.0,
+        mib(writers.lean.1 as i64),
+        writers.arrow_rs.0,
+        mib(writers.arrow_rs.1 as i64),
+        writers.arrow_rs.0 / writers.lean.0
+    );
     println!(
         "memory: peak {:.0} MiB = {:.0} MiB before the run (the embedded S3 holding {:.0} MiB of inputs, \
          {:.0} MiB stored after) + {:.0} MiB the run added",
@@ -431,8 +445,61 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
         "data_ratio": data_ratio,
         "read_floor": { "objects": input_count, "seconds": round(floor, 3), "full_over_floor": round(full_run.seconds / floor, 2), "direct": full.reads_directly(), "sdk_seconds": round(sdk_floor, 3) },
         "incremental": figures(&incremental),
+        "writer": {
+            "rows": writers.rows,
+            "lean_seconds": round(writers.lean.0, 4),
+            "arrow_rs_seconds": round(writers.arrow_rs.0, 4),
+            "lean_mib": round(mib(writers.lean.1 as i64), 2),
+            "arrow_rs_mib": round(mib(writers.arrow_rs.1 as i64), 2),
+        },
         "targets": { "full_seconds": 10, "peak_mib": 1024 },
     }))
+}
+
+/// Rounds of each writer in [`writers`].
+const WRITER_ROUNDS: usize = 5;
+
+/// Seconds and bytes of each writer.
+struct Writers {
+    rows: usize,
+    lean: (f64, usize),
+    arrow_rs: (f64, usize),
+}
+
+/// One window's combined allocations written by each writer, in turns: the pieces made as
+/// the federator makes them (each cluster's object encoded, then read back as a piece).
+fn writers(size: Synthetic) -> Result<Writers, String> {
+    step(&format!("writing one combined window of {} clusters with each writer", size.clusters));
+    let window = ampfed_test_support::etl::day(0);
+    let mut pieces = Vec::with_capacity(size.clusters);
+    for c in 0..size.clusters {
+        let cluster = Synthetic::cluster(c);
+        let bytes = parquet::encode_allocations(&size.allocations(c, 0, 0.0), None).map_err(err)?;
+        let key = parquet::EtlKey::parquet(&cluster, parquet::Kind::Allocations, window)
+            .ok_or("no key for the window")?
+            .to_string();
+        let (piece, _) = parquet::allocation_piece(&key, bytes.into(), &cluster, window)
+            .ok_or_else(|| format!("{key} is not a piece"))?;
+        pieces.push(piece);
+    }
+    let mut times = [Vec::new(), Vec::new()];
+    let mut sizes = [0, 0];
+    let mut rows = 0;
+    for _ in 0..WRITER_ROUNDS {
+        for (i, writer) in [parquet::Writer::Lean, parquet::Writer::ArrowRs].into_iter().enumerate() {
+            let started = Instant::now();
+            let (n, bytes) =
+                parquet::encode_combined_allocations_with(window, pieces.clone(), writer).map_err(err)?;
+            times[i].push(started.elapsed().as_secs_f64());
+            (rows, sizes[i]) = (n, bytes.len());
+        }
+    }
+    let median = |t: &mut Vec<f64>| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    };
+    let [mut lean, mut arrow_rs] = times;
+    Ok(Writers { rows, lean: (median(&mut lean), sizes[0]), arrow_rs: (median(&mut arrow_rs), sizes[1]) })
 }
 
 fn on_localstack(runtime: &tokio::runtime::Runtime, size: Synthetic) -> Result<Value, String> {

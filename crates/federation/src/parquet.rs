@@ -27,8 +27,12 @@ mod error;
 mod keys;
 mod lean;
 pub mod scan;
+mod writer;
 
-pub use codec::{allocation_piece, allocation_piece_of, encode_combined_allocations, AllocationPiece};
+pub use codec::{
+    allocation_piece, allocation_piece_of, encode_combined_allocations, encode_combined_allocations_with,
+    AllocationPiece, Writer,
+};
 pub use codec::{
     decode_allocations, decode_any, decode_any_with, decode_assets, encode_allocations, encode_assets,
     schema, ColumnInfo, EtlObject, EtlSet,

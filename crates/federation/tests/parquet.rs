@@ -273,7 +273,7 @@ fn the_bytes_are_the_same_across_builds() {
     assert_eq!(
         (allocations.as_str(), assets.as_str()),
         (
-            "7e4a9507e4f5f470607bf5de3fdfdb2a55457dd87690724a24c2cf62c402279f",
+            "249cb492d9fa7982489f7739ef86f5bb5b53ba3cd1b62020bdf45eee5d799fc2",
             "3d59c96e16f88fd490c07d8f7bd1fd3ed6a8cad66a8080cabc74f6333adbf2ea"
         ),
         "the encoding changed; if that is intended, update the digests"

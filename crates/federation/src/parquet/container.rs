@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use super::error::{library, ErrorKind};
 use super::keys::Kind;
 use super::lean;
+use super::writer;
 
 /// The schema version this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -94,7 +95,7 @@ pub(super) struct Header {
 }
 
 impl Header {
-    fn key_values(&self) -> Vec<KeyValue> {
+    pub(super) fn key_values(&self) -> Vec<KeyValue> {
         let clusters = serde_json::to_string(&self.clusters)
             .unwrap_or_else(|e| unreachable!("a list of strings serialises: {e}"));
         let mut kv = vec![
@@ -127,7 +128,11 @@ pub(super) struct ColumnChoices {
 }
 
 /// The writer properties: every choice that shapes the bytes is spelled out here.
-fn properties(header: &Header, sorting: Vec<SortingColumn>, choices: ColumnChoices) -> WriterProperties {
+pub(super) fn properties(
+    header: &Header,
+    sorting: Vec<SortingColumn>,
+    choices: ColumnChoices,
+) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_created_by(CREATED_BY.to_owned())
@@ -147,8 +152,26 @@ fn properties(header: &Header, sorting: Vec<SortingColumn>, choices: ColumnChoic
     builder.build()
 }
 
-/// The sealed Parquet bytes of `columns`, declared sorted by the leaf columns `sorted_by`.
+/// The sealed Parquet bytes of `columns`, declared sorted by the leaf columns `sorted_by`:
+/// from the lean writer when it writes them (`super::writer`), else from arrow-rs.
 pub(super) fn write(
+    header: &Header,
+    columns: Vec<(Field, ArrayRef)>,
+    sorted_by: &[i32],
+    choices: ColumnChoices,
+    limits: &Limits,
+) -> Result<Vec<u8>, ErrorKind> {
+    let fields: Vec<Field> = columns.iter().map(|(f, _)| f.clone()).collect();
+    let parts: Vec<Vec<ArrayRef>> = columns.iter().map(|(_, a)| vec![Arc::clone(a)]).collect();
+    if let Some(bytes) = write_parts(header, &fields, &parts, sorted_by, choices, limits)? {
+        return Ok(bytes);
+    }
+    drop(parts);
+    write_arrow_rs(header, columns, sorted_by, choices, limits)
+}
+
+/// [`write`] by arrow-rs alone.
+pub(super) fn write_arrow_rs(
     header: &Header,
     columns: Vec<(Field, ArrayRef)>,
     sorted_by: &[i32],
@@ -176,7 +199,41 @@ pub(super) fn write(
         let batch = RecordBatch::try_new(schema, arrays).map_err(library)?;
         writer.write(&batch).map_err(library)?;
     }
-    let mut bytes = writer.into_inner().map_err(library)?;
+    finish(writer.into_inner().map_err(library)?, limits)
+}
+
+/// The lean writer's sealed bytes of `parts` (each column's arrays, end to end), `None` when
+/// the table is not of the shapes it writes (the caller then writes it with arrow-rs).
+pub(super) fn write_parts(
+    header: &Header,
+    fields: &[Field],
+    parts: &[Vec<ArrayRef>],
+    sorted_by: &[i32],
+    choices: ColumnChoices,
+    limits: &Limits,
+) -> Result<Option<Vec<u8>>, ErrorKind> {
+    let rows: usize = parts.first().map_or(0, |p| p.iter().map(|a| a.len()).sum());
+    if rows as u64 > limits.max_rows {
+        return Err(ErrorKind::TooManyRows { rows: rows as u64, limit: limits.max_rows });
+    }
+    let key_values =
+        header.key_values().into_iter().map(|kv| (kv.key, kv.value.unwrap_or_default())).collect();
+    let options = writer::Options {
+        key_values,
+        created_by: CREATED_BY,
+        sorted_by,
+        plain: choices.plain,
+        unstated: choices.unstated,
+        row_group_rows: ROW_GROUP_ROWS,
+    };
+    match writer::write(fields, parts, &options) {
+        Some(bytes) => finish(bytes, limits).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Seals `bytes` and checks their size.
+fn finish(mut bytes: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, ErrorKind> {
     seal(&mut bytes)?;
     if bytes.len() as u64 > limits.max_object_bytes {
         return Err(ErrorKind::TooLarge { bytes: bytes.len() as u64, limit: limits.max_object_bytes });

@@ -236,7 +236,7 @@ impl Values {
 
 /// Appends `n` values of the RLE/bit-packed hybrid of `width` bits in `buf` to `out`; the
 /// bytes it took. A bit-packed run's last group may hold padding past `n`.
-fn hybrid(buf: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Option<usize> {
+pub(super) fn hybrid(buf: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Option<usize> {
     if width > 32 {
         return None;
     }
@@ -470,18 +470,18 @@ struct Thrift<'a> {
 }
 
 /// Thrift compact field types.
-const T_TRUE: u8 = 1;
-const T_FALSE: u8 = 2;
-const T_BYTE: u8 = 3;
-const T_I16: u8 = 4;
-const T_I32: u8 = 5;
-const T_I64: u8 = 6;
-const T_DOUBLE: u8 = 7;
-const T_BINARY: u8 = 8;
-const T_LIST: u8 = 9;
-const T_SET: u8 = 10;
-const T_MAP: u8 = 11;
-const T_STRUCT: u8 = 12;
+pub(super) const T_TRUE: u8 = 1;
+pub(super) const T_FALSE: u8 = 2;
+pub(super) const T_BYTE: u8 = 3;
+pub(super) const T_I16: u8 = 4;
+pub(super) const T_I32: u8 = 5;
+pub(super) const T_I64: u8 = 6;
+pub(super) const T_DOUBLE: u8 = 7;
+pub(super) const T_BINARY: u8 = 8;
+pub(super) const T_LIST: u8 = 9;
+pub(super) const T_SET: u8 = 10;
+pub(super) const T_MAP: u8 = 11;
+pub(super) const T_STRUCT: u8 = 12;
 /// Nesting a skipped value may have.
 const MAX_DEPTH: u8 = 16;
 
