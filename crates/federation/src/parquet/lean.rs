@@ -388,11 +388,11 @@ fn read_leaf(
 }
 
 /// Page types and encodings as Parquet's Thrift enums number them.
-const DATA_PAGE: i32 = 0;
-const DICTIONARY_PAGE: i32 = 2;
-const PLAIN: i32 = 0;
-const PLAIN_DICTIONARY: i32 = 2;
-const RLE: i32 = 3;
+pub(super) const DATA_PAGE: i32 = 0;
+pub(super) const DICTIONARY_PAGE: i32 = 2;
+pub(super) const PLAIN: i32 = 0;
+pub(super) const PLAIN_DICTIONARY: i32 = 2;
+pub(super) const RLE: i32 = 3;
 const RLE_DICTIONARY: i32 = 8;
 
 /// What a page header says (the fields this reader uses).

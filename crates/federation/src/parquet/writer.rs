@@ -33,7 +33,10 @@ use ::parquet::schema::types::SchemaDescriptor;
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, MapArray, StringArray, StructArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::lean;
+use super::lean::{
+    self, DATA_PAGE, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE, T_BINARY, T_FALSE, T_I16, T_I32, T_I64,
+    T_LIST, T_STRUCT, T_TRUE,
+};
 
 /// Rows in one data page at most (arrow-rs' default row count limit).
 const PAGE_ROWS: usize = 20_000;
@@ -311,12 +314,7 @@ struct Group {
     chunks: Vec<Chunk>,
 }
 
-/// Thrift enum values.
-const DATA_PAGE: i32 = 0;
-const DICTIONARY_PAGE: i32 = 2;
-const PLAIN: i32 = 0;
-const PLAIN_DICTIONARY: i32 = 2;
-const RLE: i32 = 3;
+/// The Thrift enum value of Snappy (the page kinds and encodings are the lean reader's).
 const SNAPPY: i32 = 1;
 
 impl LeafPlan<'_> {
@@ -951,8 +949,6 @@ fn statistics(t: &mut Thrift, c: &Chunk, leaf: &LeafPlan) {
     }
     t.end();
 }
-
-use lean::{T_BINARY, T_FALSE, T_I16, T_I32, T_I64, T_LIST, T_STRUCT, T_TRUE};
 
 /// Writes Thrift's compact protocol: fields of nested structs, each struct's last field id
 /// on a stack.
