@@ -452,8 +452,13 @@ pub fn allocation_piece(
         let batch = batch.ok()?;
         check_window(&batch, &WINDOW_COLUMNS, window, rows).ok()?;
         let mut taken = Vec::with_capacity(fields.len());
-        for field in fields {
-            let array = batch.column_by_name(field.name())?;
+        for (j, field) in fields.iter().enumerate() {
+            // Where the writer puts it, or (another writer's order) found by name.
+            let at = WINDOW_COLUMNS.len() + j;
+            let array = match batch.schema_ref().fields().get(at) {
+                Some(f) if f.name() == field.name() => batch.column(at),
+                _ => batch.column_by_name(field.name())?,
+            };
             if array.data_type() != field.data_type() || !canonical(array.as_ref()) {
                 return None;
             }

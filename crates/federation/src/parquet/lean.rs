@@ -99,6 +99,8 @@ pub(super) fn batches(
 ) -> Option<Vec<RecordBatch>> {
     let descr = metadata.file_metadata().schema_descr();
     let mut out = Vec::with_capacity(metadata.num_row_groups());
+    // One page body and one index buffer for all the object's leaves.
+    let mut buffers = Buffers::default();
     for group in metadata.row_groups() {
         let rows = usize::try_from(group.num_rows()).ok()?;
         let mut leaf = 0;
@@ -109,7 +111,7 @@ pub(super) fn batches(
                 leaf += 1;
             }
             let leaves = (first..leaf)
-                .map(|l| read_leaf(bytes, group.column(l), &descr.column(l), rows))
+                .map(|l| read_leaf(bytes, group.column(l), &descr.column(l), rows, &mut buffers))
                 .collect::<Option<Vec<Leaf>>>()?;
             columns.push(assemble(field, leaves, rows)?);
         }
@@ -190,6 +192,8 @@ impl Values {
                 v.extend((0..n).map(|i| body[i / 8] >> (i % 8) & 1 == 1));
             }
             Values::Bytes { offsets, data } => {
+                // The values take less than the page.
+                data.reserve(body.len());
                 let mut at = 0usize;
                 for _ in 0..n {
                     let len = u32::from_le_bytes(body.get(at..at + 4)?.try_into().ok()?) as usize;
@@ -223,6 +227,7 @@ impl Values {
             (Values::Bool(v), Values::Bool(d)) => v.extend(indices.iter().map(|i| d[at(i)])),
             (Values::Bytes { offsets, data }, Values::Bytes { offsets: o, data: d }) => {
                 offsets.reserve(indices.len());
+                data.reserve(indices.iter().map(|&i| (o[at(&i) + 1] - o[at(&i)]) as usize).sum());
                 for i in indices.iter().map(at) {
                     data.extend_from_slice(&d[o[i] as usize..o[i + 1] as usize]);
                     offsets.push(i32::try_from(data.len()).ok()?);
@@ -308,12 +313,20 @@ fn levels(
     Some(at + 4 + len)
 }
 
+/// Scratch space a leaf's read needs and does not keep: a page's body, decoded indices or levels.
+#[derive(Default)]
+struct Buffers {
+    page: Vec<u8>,
+    scratch: Vec<u32>,
+}
+
 /// Reads one leaf column chunk of `rows` rows.
 fn read_leaf(
     bytes: &[u8],
     chunk: &ColumnChunkMetaData,
     column: &ColumnDescriptor,
     rows: usize,
+    buffers: &mut Buffers,
 ) -> Option<Leaf> {
     let (max_def, max_rep) = (column.max_def_level(), column.max_rep_level());
     if max_rep > 1 {
@@ -333,17 +346,16 @@ fn read_leaf(
     }
     leaf.values.reserve(declared);
     let mut dictionary: Option<Values> = None;
-    let mut scratch = Vec::new();
+    let Buffers { page, scratch } = buffers;
     let mut pages = Pages::of(bytes, chunk)?;
-    let mut page = Vec::new();
-    while let Some(header) = pages.next(&mut page)? {
+    while let Some(header) = pages.next(page)? {
         match header.kind {
             DICTIONARY_PAGE => {
                 if dictionary.is_some() || !matches!(header.encoding, PLAIN | PLAIN_DICTIONARY) {
                     return None;
                 }
                 let mut values = Values::empty(physical)?;
-                values.plain(&page, header.num_values)?;
+                values.plain(page, header.num_values)?;
                 dictionary = Some(values);
             }
             DATA_PAGE => {
@@ -353,14 +365,14 @@ fn read_leaf(
                     if header.rep_encoding != RLE {
                         return None;
                     }
-                    at = levels(&page, at, max_rep, n, &mut leaf.rep, &mut scratch)?;
+                    at = levels(page, at, max_rep, n, &mut leaf.rep, scratch)?;
                 }
                 let present = if max_def > 0 {
                     if header.def_encoding != RLE {
                         return None;
                     }
                     let from = leaf.def.len();
-                    at = levels(&page, at, max_def, n, &mut leaf.def, &mut scratch)?;
+                    at = levels(page, at, max_def, n, &mut leaf.def, scratch)?;
                     leaf.def[from..].iter().filter(|d| **d == max_def).count()
                 } else {
                     n
@@ -369,7 +381,7 @@ fn read_leaf(
                 match header.encoding {
                     PLAIN => leaf.values.plain(body, present)?,
                     RLE_DICTIONARY | PLAIN_DICTIONARY => {
-                        leaf.values.gather(dictionary.as_ref()?, body, present, &mut scratch)?
+                        leaf.values.gather(dictionary.as_ref()?, body, present, scratch)?
                     }
                     _ => return None,
                 }
