@@ -35,7 +35,7 @@ use ampfed_federation::store::{Condition, COMBINED};
 use ampfed_federation::{parquet, Store, StoreConfig};
 use ampfed_s3::{Config, EmbeddedS3};
 use ampfed_test_support::etl::{self, Synthetic};
-use ampfed_test_support::measure::{reset_peak, round, status_mib, write_figures};
+use ampfed_test_support::measure::{self, reset_peak, round, status_mib, write_figures};
 use serde_json::{json, Value};
 
 /// mimalloc: the federator and the API decode and encode many small objects on several
@@ -248,8 +248,8 @@ async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
     let cpu_per_query = (cpu_seconds() - cpu_before) / (1 + args.warm) as f64;
     let mut server = server;
     server.stop();
-    warm.sort_by(f64::total_cmp);
-    let (best, median) = (warm[0], warm[warm.len() / 2]);
+    let median = measure::median(&mut warm);
+    let best = warm[0];
 
     // The same queries with day answers kept: the first computes and keeps them, the next
     // find each day's objects unchanged (a HeadObject each) and take the kept answers.
@@ -259,8 +259,8 @@ async fn bench(endpoint: &str, args: &Args) -> Result<Value, String> {
     let mut kept = repeated(&cached_url, args.warm, (namespaces, total)).await?;
     let mut cached_server = cached_server;
     cached_server.stop();
-    kept.sort_by(f64::total_cmp);
-    let (kept_best, kept_median) = (kept[0], kept[kept.len() / 2]);
+    let kept_median = measure::median(&mut kept);
+    let kept_best = kept[0];
     let (kept_days, kept_rows) = cached_api.cached();
     println!("{url}");
     println!("process CPU {cpu_per_query:.3} s per query");

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use ampfed_federation::{federate_with, parquet, Mode, Options, Store, StoreConfig};
 use ampfed_s3::{Config, EmbeddedS3};
 use ampfed_test_support::etl::Synthetic;
-use ampfed_test_support::measure::{cpu_seconds, reset_peak, round, status_mib, write_figures};
+use ampfed_test_support::measure::{cpu_seconds, median, reset_peak, round, status_mib, write_figures};
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use serde_json::{json, Value};
@@ -494,10 +494,6 @@ fn writers(size: Synthetic) -> Result<Writers, String> {
             (rows, sizes[i]) = (n, bytes.len());
         }
     }
-    let median = |t: &mut Vec<f64>| {
-        t.sort_by(f64::total_cmp);
-        t[t.len() / 2]
-    };
     let [mut lean, mut arrow_rs] = times;
     Ok(Writers { rows, lean: (median(&mut lean), sizes[0]), arrow_rs: (median(&mut arrow_rs), sizes[1]) })
 }

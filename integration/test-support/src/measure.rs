@@ -30,6 +30,13 @@ pub fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// The median of `times` (the upper one of an even count), which it leaves sorted, so that
+/// `times[0]` is then the best; NaN for none.
+pub fn median(times: &mut [f64]) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// `x` rounded to `digits` decimals, for the figures the benchmarks write.
 pub fn round(x: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
@@ -62,5 +69,15 @@ mod tests {
         assert!(spin > 0);
         assert!(cpu_seconds() >= 0.0);
         assert_eq!(round(1.23456, 2), 1.23);
+    }
+
+    #[test]
+    fn the_median_is_the_middle_time_and_leaves_the_best_first() {
+        let mut odd = [0.3, 0.1, 0.2];
+        assert_eq!(median(&mut odd), 0.2);
+        assert_eq!(odd[0], 0.1);
+        let mut even = [0.4, 0.1, 0.3, 0.2];
+        assert_eq!(median(&mut even), 0.3);
+        assert!(median(&mut []).is_nan());
     }
 }

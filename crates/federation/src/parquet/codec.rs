@@ -560,9 +560,9 @@ pub fn encode_combined_allocations_with(
         });
     }
     drop(pieces);
+    let sorted_by = sorting(&fields, &["name"]).map_err(fail)?;
+    let header = header(Kind::Allocations, window, &members, None);
     if sorted && writer == Writer::Lean {
-        let sorted_by = sorting(&fields, &["name"]).map_err(fail)?;
-        let header = header(Kind::Allocations, window, &members, None);
         if let Some(bytes) = container::write_parts(
             &header,
             &fields,
@@ -585,8 +585,7 @@ pub fn encode_combined_allocations_with(
     }
     if !sorted {
         // Rows, sorted (stably) as the encoder sorts them.
-        let schema =
-            Arc::new(arrow_schema::Schema::new(columns.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>()));
+        let schema = Arc::new(arrow_schema::Schema::new(fields_of(&columns)));
         let batch = RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect())
             .map_err(|e| fail(library(e)))?;
         let mut all = vec![Allocation::default(); rows];
@@ -594,9 +593,6 @@ pub fn encode_combined_allocations_with(
         let bytes = encode_allocations(&AllocationSet::new(members, window, all), None)?;
         return Ok((rows, bytes));
     }
-    let field_list: Vec<Field> = columns.iter().map(|(f, _)| f.clone()).collect();
-    let sorted_by = sorting(&field_list, &["name"]).map_err(fail)?;
-    let header = header(Kind::Allocations, window, &members, None);
     let write = match writer {
         Writer::Lean => container::write,
         Writer::ArrowRs => container::write_arrow_rs,

@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{library, ErrorKind};
 use super::keys::Kind;
-use super::lean;
+use super::lean::{self, footer};
 use super::writer;
 
 /// The schema version this build writes, and the newest it reads.
@@ -52,8 +52,6 @@ const CHECKSUM_KEY: &str = "ampfed.sha256";
 const PLACEHOLDER: [u8; 64] = [b'0'; 64];
 /// Thrift compact: field 2 of `KeyValue`, a binary, then its length, 64.
 const VALUE_HEADER: [u8; 2] = [0x18, 0x40];
-/// The file's magic, at both ends.
-const MAGIC: &[u8; 4] = b"PAR1";
 
 /// `created_by`, fixed so that the bytes do not change with the parquet crate's version
 /// string; written as `<application> version <version>` so readers that parse it (Trino,
@@ -239,25 +237,6 @@ fn finish(mut bytes: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, ErrorKind> {
         return Err(ErrorKind::TooLarge { bytes: bytes.len() as u64, limit: limits.max_object_bytes });
     }
     Ok(bytes)
-}
-
-/// Where the footer is: `bytes[range]`, between the data and the length and magic.
-fn footer(bytes: &[u8]) -> Result<std::ops::Range<usize>, ErrorKind> {
-    let truncated = |detail: String| ErrorKind::Truncated { bytes: bytes.len() as u64, detail };
-    if bytes.len() < 12 {
-        return Err(truncated("shorter than the magic, a footer length and the magic again".into()));
-    }
-    if !bytes.ends_with(MAGIC) {
-        return Err(truncated("it does not end with `PAR1`, so its footer is missing".into()));
-    }
-    let at = bytes.len() - 8;
-    let mut len = [0u8; 4];
-    len.copy_from_slice(&bytes[at..at + 4]);
-    let len = u32::from_le_bytes(len) as usize;
-    if len > at - MAGIC.len() {
-        return Err(truncated(format!("its footer claims {len} bytes, more than the object holds")));
-    }
-    Ok(at - len..at)
 }
 
 /// Where the checksum's 64 digits are.

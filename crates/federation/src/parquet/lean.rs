@@ -44,6 +44,28 @@ pub(super) const LEAN_ROWS: usize = 65_536;
 /// Distinct Parquet schemas kept (two kinds × a few versions).
 const KEPT_SCHEMAS: usize = 16;
 
+/// The file's magic, at both ends.
+pub(super) const MAGIC: &[u8; 4] = b"PAR1";
+
+/// Where the footer is: `bytes[range]`, between the data and the length and magic.
+pub(super) fn footer(bytes: &[u8]) -> Result<std::ops::Range<usize>, ErrorKind> {
+    let truncated = |detail: String| ErrorKind::Truncated { bytes: bytes.len() as u64, detail };
+    if bytes.len() < 12 {
+        return Err(truncated("shorter than the magic, a footer length and the magic again".into()));
+    }
+    if !bytes.ends_with(MAGIC) {
+        return Err(truncated("it does not end with `PAR1`, so its footer is missing".into()));
+    }
+    let at = bytes.len() - 8;
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&bytes[at..at + 4]);
+    let len = u32::from_le_bytes(len) as usize;
+    if len > at - MAGIC.len() {
+        return Err(truncated(format!("its footer claims {len} bytes, more than the object holds")));
+    }
+    Ok(at - len..at)
+}
+
 /// A Parquet schema as a footer spells it, parsed, and the Arrow schema arrow-rs reads it
 /// as (without key-value metadata).
 #[derive(Clone)]
@@ -484,15 +506,15 @@ struct Thrift<'a> {
 /// Thrift compact field types.
 pub(super) const T_TRUE: u8 = 1;
 pub(super) const T_FALSE: u8 = 2;
-pub(super) const T_BYTE: u8 = 3;
+const T_BYTE: u8 = 3;
 pub(super) const T_I16: u8 = 4;
 pub(super) const T_I32: u8 = 5;
 pub(super) const T_I64: u8 = 6;
-pub(super) const T_DOUBLE: u8 = 7;
+const T_DOUBLE: u8 = 7;
 pub(super) const T_BINARY: u8 = 8;
 pub(super) const T_LIST: u8 = 9;
-pub(super) const T_SET: u8 = 10;
-pub(super) const T_MAP: u8 = 11;
+const T_SET: u8 = 10;
+const T_MAP: u8 = 11;
 pub(super) const T_STRUCT: u8 = 12;
 /// Nesting a skipped value may have.
 const MAX_DEPTH: u8 = 16;

@@ -10,7 +10,8 @@
 //! version 1 data pages whose levels are RLE-encoded behind their 4-byte lengths, a `PLAIN`
 //! dictionary page and dictionary indices, or `PLAIN` values where the column is to have no
 //! dictionary or its dictionary outgrows [`DICTIONARY_BYTES`]; Snappy; chunk statistics
-//! (null counts everywhere, exact minimum and maximum where asked); page encoding statistics
+//! (null counts, and exact minimum and maximum where asked; none for the flat columns told to
+//! go without); page encoding statistics
 //! (what a scan reads to know a column holds one value); the schema exactly as arrow-rs
 //! writes it (its bytes are taken from an empty file arrow-rs wrote, [`Shape`]). What it
 //! saves is arrow-rs' per-value work: a combined window's dictionaries are interned here by
@@ -34,8 +35,8 @@ use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, MapArray
 use arrow_schema::{DataType, Field, Schema};
 
 use super::lean::{
-    self, DATA_PAGE, DICTIONARY_PAGE, PLAIN, PLAIN_DICTIONARY, RLE, T_BINARY, T_FALSE, T_I16, T_I32, T_I64,
-    T_LIST, T_STRUCT, T_TRUE,
+    self, DATA_PAGE, DICTIONARY_PAGE, MAGIC, PLAIN, PLAIN_DICTIONARY, RLE, T_BINARY, T_FALSE, T_I16, T_I32,
+    T_I64, T_LIST, T_STRUCT, T_TRUE,
 };
 
 /// Rows in one data page at most (arrow-rs' default row count limit).
@@ -131,8 +132,6 @@ pub(super) fn write(fields: &[Field], columns: &[Vec<ArrayRef>], options: &Optio
     Some(out)
 }
 
-const MAGIC: &[u8; 4] = b"PAR1";
-
 /// A schema as arrow-rs writes it: the Thrift bytes of its footer's schema list, and the
 /// parsed descriptor.
 struct Shape {
@@ -157,9 +156,7 @@ impl Shape {
         let writer = ArrowWriter::try_new_with_options(Vec::new(), schema, options).ok()?;
         let bytes = bytes::Bytes::from(writer.into_inner().ok()?);
         let metadata = ParquetMetaDataReader::new().parse_and_finish(&bytes).ok()?;
-        let len = bytes.len();
-        let footer_len = u32::from_le_bytes(bytes.get(len - 8..len - 4)?.try_into().ok()?) as usize;
-        let footer = bytes.get(len - 8 - footer_len..len - 8)?;
+        let footer = bytes.get(lean::footer(&bytes).ok()?)?;
         let schema_list = lean::schema_bytes(footer)?.to_vec();
         let shape = Arc::new(Shape { schema_list, descr: metadata.file_metadata().schema_descr_ptr() });
         let mut shapes = SHAPES.lock().ok()?;
@@ -301,7 +298,6 @@ struct Chunk {
     values: usize,
     compressed: usize,
     uncompressed: usize,
-    encodings: Vec<i32>,
     /// (page type, encoding, pages).
     page_stats: Vec<(i32, i32, usize)>,
     null_count: usize,
@@ -387,7 +383,6 @@ impl LeafPlan<'_> {
             values: levels,
             compressed: 0,
             uncompressed: 0,
-            encodings: Vec::new(),
             page_stats: Vec::new(),
             null_count,
             min_max,
@@ -472,10 +467,6 @@ impl LeafPlan<'_> {
         if pages > 0 {
             chunk.page_stats.push((DATA_PAGE, encoding, pages));
         }
-        chunk.encodings = match dictionary {
-            Some(_) => vec![PLAIN_DICTIONARY, RLE],
-            None => vec![PLAIN, RLE],
-        };
         Some(chunk)
     }
 }
@@ -760,24 +751,18 @@ struct Short<'s>(&'s [u8]);
 
 impl PartialEq for Short<'_> {
     fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.0, other.0);
-        if a.len() != b.len() {
-            return false;
-        }
-        // Whole words, then the last (zero-padded) one.
-        let word = |bytes: &[u8]| {
-            let mut w = [0u8; 8];
-            w[..bytes.len()].copy_from_slice(bytes);
-            u64::from_le_bytes(w)
-        };
-        let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
-        for (x, y) in (&mut wa).zip(&mut wb) {
-            if word(x) != word(y) {
-                return false;
-            }
-        }
-        word(wa.remainder()) == word(wb.remainder())
+        self.0.len() == other.0.len() && words(self.0).eq(words(other.0))
     }
+}
+
+/// `bytes` as little-endian words of 8 bytes, the last one zero-padded (none for no bytes
+/// left): what [`Short`] compares and [`Fx`] hashes.
+fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes.chunks(8).map(|c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
+    })
 }
 
 impl Eq for Short<'_> {}
@@ -804,18 +789,7 @@ impl Fx {
 
 impl Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
+        words(bytes).for_each(|w| self.add(w));
     }
     fn write_u64(&mut self, n: u64) {
         self.add(n);
@@ -899,9 +873,11 @@ fn column_meta(t: &mut Thrift, c: &Chunk, leaf: &LeafPlan) {
         _ => 6,
     };
     t.i32(1, physical);
-    t.list(2, T_I32, c.encodings.len());
-    for e in &c.encodings {
-        t.list_i32(*e);
+    // The values' encoding, and the levels'.
+    let encodings = [if c.dictionary_at.is_some() { PLAIN_DICTIONARY } else { PLAIN }, RLE];
+    t.list(2, T_I32, encodings.len());
+    for e in encodings {
+        t.list_i32(e);
     }
     t.list(3, T_BINARY, leaf.path.len());
     for p in &leaf.path {
@@ -915,9 +891,8 @@ fn column_meta(t: &mut Thrift, c: &Chunk, leaf: &LeafPlan) {
     if let Some(at) = c.dictionary_at {
         t.i64(11, at as i64);
     }
-    if !leaf.nested && !leaf.stated {
-        // No statistics at all, as arrow-rs writes a column without them.
-    } else {
+    // A flat column without statistics has none at all, as arrow-rs writes it.
+    if leaf.nested || leaf.stated {
         statistics(t, c, leaf);
     }
     t.list(13, T_STRUCT, c.page_stats.len());
