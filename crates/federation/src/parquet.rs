@@ -24,6 +24,7 @@ mod codec;
 mod columns;
 mod container;
 mod error;
+mod footer;
 mod keys;
 mod lean;
 pub mod scan;

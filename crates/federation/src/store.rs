@@ -300,14 +300,15 @@ impl Store {
         content_type: &str,
         condition: &Condition,
     ) -> Result<String, FederationError> {
-        let expected = md5_etag(&bytes);
+        // Shared with the request's body (no copy), for the fallback ETag below.
+        let bytes = bytes::Bytes::from(bytes);
         let mut put = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .body(ByteStream::from(bytes));
+            .body(ByteStream::from(bytes.clone()));
         put = match condition {
             Condition::Always => put,
             Condition::IfAbsent => put.if_none_match("*"),
@@ -315,7 +316,8 @@ impl Store {
         };
         let out = put.send().await.map_err(|e| s3_error("PutObject", key, e))?;
         // An answer without an ETag (some S3-compatible stores): S3's own rule for the body.
-        Ok(out.e_tag().map(str::to_owned).unwrap_or(expected))
+        // (Computed only then: a combined window's MD5 is not free.)
+        Ok(out.e_tag().map_or_else(|| md5_etag(&bytes), str::to_owned))
     }
 
     /// Writes `bytes` at `key` under `condition`, and when the condition does not hold, reads

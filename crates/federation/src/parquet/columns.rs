@@ -393,10 +393,17 @@ pub(super) fn decode_rows<T: Row>(
     rows: &mut [T],
     first: usize,
 ) -> Result<(), ErrorKind> {
-    for column in columns.iter().filter(|c| c.since <= version) {
-        let array = batch
-            .column_by_name(column.name)
-            .ok_or_else(|| ErrorKind::Schema { detail: format!("column `{}` is missing", column.name) })?;
+    let wanted = columns.iter().filter(|c| c.since <= version);
+    // In the writer's order, the version's columns are the batch's last ones: each is looked
+    // for where it would be first, then by name.
+    let offset = batch.num_columns().saturating_sub(wanted.clone().count());
+    let fields = batch.schema_ref().fields();
+    for (k, column) in wanted.enumerate() {
+        let array = match fields.get(offset + k) {
+            Some(f) if f.name() == column.name => Some(batch.column(offset + k)),
+            _ => batch.column_by_name(column.name),
+        }
+        .ok_or_else(|| ErrorKind::Schema { detail: format!("column `{}` is missing", column.name) })?;
         column.decode(array.as_ref(), rows, first)?;
     }
     Ok(())

@@ -10,7 +10,7 @@
 //! string field (`0x18 0x40`): nothing after the key-value list (`created_by`, the column
 //! orders) can hold that key.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
@@ -23,7 +23,7 @@ use ::parquet::file::metadata::{
     SortingColumn,
 };
 use ::parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
-use ::parquet::schema::types::ColumnPath;
+use ::parquet::schema::types::{ColumnPath, SchemaDescPtr};
 use ampfed_allocation::Window;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, Field, Schema, SchemaRef};
@@ -31,8 +31,9 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::error::{library, ErrorKind};
+use super::footer::{self, Footer};
 use super::keys::Kind;
-use super::lean::{self, footer};
+use super::lean;
 use super::writer;
 
 /// The schema version this build writes, and the newest it reads.
@@ -241,7 +242,7 @@ fn finish(mut bytes: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, ErrorKind> {
 
 /// Where the checksum's 64 digits are.
 fn checksum_at(bytes: &[u8]) -> Result<usize, ErrorKind> {
-    let range = footer(bytes)?;
+    let range = lean::footer(bytes)?;
     let missing = |detail: &str| ErrorKind::MissingChecksum { detail: detail.to_owned() };
     let key = CHECKSUM_KEY.as_bytes();
     let found = bytes[range.clone()]
@@ -299,7 +300,14 @@ pub(super) struct Opened {
     pub(super) schema: SchemaRef,
     pub(super) rows: usize,
     pub(super) bytes: Bytes,
-    pub(super) metadata: Arc<ParquetMetaData>,
+    /// The footer as the lean reader reads it.
+    pub(super) footer: Footer,
+    /// The Parquet schema.
+    pub(super) parquet: SchemaDescPtr,
+    /// arrow-rs' parse of the footer: made when the object is opened if the lean parse
+    /// could not be used, else when first needed ([`Opened::metadata`]).
+    metadata: OnceLock<Arc<ParquetMetaData>>,
+    statistics: Statistics,
 }
 
 /// An object's batches: from the lean reader (small objects of its shape, a batch a row
@@ -324,12 +332,12 @@ impl Opened {
     /// The object's batches, of [`Opened::schema`].
     pub(super) fn batches(&self) -> Result<Batches, ErrorKind> {
         if self.rows <= lean::LEAN_ROWS {
-            if let Some(batches) = lean::batches(&self.bytes, &self.metadata, &self.schema) {
+            if let Some(batches) = lean::batches(&self.bytes, &self.footer, &self.parquet, &self.schema) {
                 return Ok(Batches::Lean(batches.into_iter()));
             }
         }
         let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-        let metadata = ArrowReaderMetadata::try_new(Arc::clone(&self.metadata), options).map_err(library)?;
+        let metadata = ArrowReaderMetadata::try_new(self.metadata()?, options).map_err(library)?;
         // No larger than the object: the readers size their buffers by the batch, and most
         // objects hold a few hundred rows.
         let batch_rows = READ_BATCH_ROWS.min(self.rows.max(1));
@@ -339,6 +347,32 @@ impl Opened {
             .map(Batches::Arrow)
             .map_err(library)
     }
+
+    /// arrow-rs' parse of the footer (with the column statistics when the object was opened
+    /// with [`Statistics::Keep`]).
+    pub(super) fn metadata(&self) -> Result<Arc<ParquetMetaData>, ErrorKind> {
+        if let Some(metadata) = self.metadata.get() {
+            return Ok(Arc::clone(metadata));
+        }
+        let parsed = Arc::new(parse_metadata(&self.bytes, Some(&self.parquet), self.statistics)?);
+        Ok(Arc::clone(self.metadata.get_or_init(|| parsed)))
+    }
+}
+
+/// arrow-rs' parse of `bytes`' footer, with the Parquet schema when it is known.
+fn parse_metadata(
+    bytes: &Bytes,
+    schema: Option<&SchemaDescPtr>,
+    statistics: Statistics,
+) -> Result<ParquetMetaData, ErrorKind> {
+    let mut options = ParquetMetaDataOptions::new().with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
+    if statistics == Statistics::Skip {
+        options = options.with_column_stats_policy(ParquetStatisticsPolicy::SkipAll);
+    }
+    if let Some(schema) = schema {
+        options = options.with_schema(Arc::clone(schema));
+    }
+    ParquetMetaDataReader::new().with_metadata_options(Some(options)).parse_and_finish(bytes).map_err(library)
 }
 
 /// Opens a Parquet object: size, footer, checksum, then the metadata, the version, and the
@@ -377,38 +411,39 @@ pub(super) fn open_bytes_with(
     open_verified(bytes, limits, statistics)
 }
 
-/// The rest of [`open`], once size and checksum are checked.
+/// The rest of [`open`], once size and checksum are checked: the footer parsed lean when its
+/// schema is a known one (and the statistics are not wanted), else by arrow-rs.
 fn open_verified(bytes: Bytes, limits: &Limits, statistics: Statistics) -> Result<Opened, ErrorKind> {
-    let mut options = ParquetMetaDataOptions::new().with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
-    if statistics == Statistics::Skip {
-        options = options.with_column_stats_policy(ParquetStatisticsPolicy::SkipAll);
-    }
-    let schema_bytes = footer(&bytes).ok().and_then(|range| lean::schema_bytes(&bytes[range]));
-    let known = schema_bytes.and_then(lean::known_schema);
-    if let Some(known) = &known {
-        options = options.with_schema(Arc::clone(&known.parquet));
-    }
-    let metadata = ParquetMetaDataReader::new()
-        .with_metadata_options(Some(options))
-        .parse_and_finish(&bytes)
-        .map_err(library)?;
-    let schema = match known {
-        Some(known) => known.arrow,
-        None => lean::learn_schema(schema_bytes, metadata.file_metadata().schema_descr_ptr())?.arrow,
+    let range = lean::footer(&bytes).ok();
+    let parsed = range.clone().filter(|_| statistics == Statistics::Skip).and_then(|r| {
+        let parsed = footer::parse(&bytes[r.clone()])?;
+        let known = lean::known_schema(&bytes[r][parsed.schema.clone()])?;
+        parsed.footer.fits(&known.parquet, &parsed.types).then_some((parsed.footer, known))
+    });
+    let (lean_footer, known, metadata) = match parsed {
+        Some((lean_footer, known)) => (lean_footer, known, OnceLock::new()),
+        None => {
+            let schema_bytes = range.and_then(|r| lean::schema_bytes(&bytes[r]));
+            let known = schema_bytes.and_then(lean::known_schema);
+            let metadata = parse_metadata(&bytes, known.as_ref().map(|k| &k.parquet), statistics)?;
+            let known = match known {
+                Some(known) => known,
+                None => lean::learn_schema(schema_bytes, metadata.file_metadata().schema_descr_ptr())?,
+            };
+            (Footer::of(&metadata), known, OnceLock::from(Arc::new(metadata)))
+        }
     };
-    let file = metadata.file_metadata();
-    let kv = file.key_value_metadata().map(Vec::as_slice).unwrap_or_default();
-    let header = read_header(kv)?;
-    let rows = u64::try_from(file.num_rows()).map_err(|_| ErrorKind::Parquet {
-        detail: format!("the footer declares {} rows", file.num_rows()),
+    let header = read_header(&lean_footer.key_values)?;
+    let rows = u64::try_from(lean_footer.num_rows).map_err(|_| ErrorKind::Parquet {
+        detail: format!("the footer declares {} rows", lean_footer.num_rows),
     })?;
     if rows > limits.max_rows {
         return Err(ErrorKind::TooManyRows { rows, limit: limits.max_rows });
     }
-    let uncompressed = metadata
-        .row_groups()
+    let uncompressed = lean_footer
+        .groups
         .iter()
-        .try_fold(0u64, |sum, g| u64::try_from(g.total_byte_size()).ok().and_then(|n| sum.checked_add(n)))
+        .try_fold(0u64, |sum, g| u64::try_from(g.total_byte_size).ok().and_then(|n| sum.checked_add(n)))
         .ok_or_else(|| ErrorKind::Parquet {
             detail: "the footer declares unreadable row group sizes".into(),
         })?;
@@ -419,7 +454,16 @@ fn open_verified(bytes: Bytes, limits: &Limits, statistics: Statistics) -> Resul
         });
     }
     // `rows` is at most `max_rows`, which a caller sized for memory.
-    Ok(Opened { header, schema, rows: rows as usize, bytes, metadata: Arc::new(metadata) })
+    Ok(Opened {
+        header,
+        schema: known.arrow,
+        rows: rows as usize,
+        bytes,
+        footer: lean_footer,
+        parquet: known.parquet,
+        metadata,
+        statistics,
+    })
 }
 
 /// ampfed's metadata: the version first, so that a newer file is refused for what it is.

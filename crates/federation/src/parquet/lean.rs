@@ -25,9 +25,8 @@
 use std::sync::{Arc, Mutex};
 
 use ::parquet::arrow::parquet_to_arrow_schema;
-use ::parquet::basic::{Compression, Type as PhysicalType};
-use ::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
-use ::parquet::schema::types::{ColumnDescriptor, SchemaDescPtr};
+use ::parquet::basic::Type as PhysicalType;
+use ::parquet::schema::types::{ColumnDescriptor, SchemaDescPtr, SchemaDescriptor};
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, MapArray, RecordBatch, StringArray,
     StructArray,
@@ -37,6 +36,7 @@ use arrow_schema::{DataType, Field, SchemaRef};
 use bytes::Bytes;
 
 use super::error::{library, ErrorKind};
+use super::footer::{Chunk, Codec, Footer};
 
 /// Objects of at most this many rows are read lean, each row group as one batch; larger ones
 /// (combined windows) are read by arrow-rs in bounded batches.
@@ -116,15 +116,18 @@ pub(super) fn learn_schema(bytes: Option<&[u8]>, parquet: SchemaDescPtr) -> Resu
 /// Parquet schema), or `None` when it is not of the shape this reader reads.
 pub(super) fn batches(
     bytes: &Bytes,
-    metadata: &ParquetMetaData,
+    footer: &Footer,
+    descr: &SchemaDescriptor,
     schema: &SchemaRef,
 ) -> Option<Vec<RecordBatch>> {
-    let descr = metadata.file_metadata().schema_descr();
-    let mut out = Vec::with_capacity(metadata.num_row_groups());
+    let mut out = Vec::with_capacity(footer.groups.len());
     // One page body and one index buffer for all the object's leaves.
     let mut buffers = Buffers::default();
-    for group in metadata.row_groups() {
-        let rows = usize::try_from(group.num_rows()).ok()?;
+    for group in &footer.groups {
+        let rows = usize::try_from(group.num_rows).ok()?;
+        if group.chunks.len() != descr.num_columns() {
+            return None;
+        }
         let mut leaf = 0;
         let mut columns = Vec::with_capacity(schema.fields().len());
         for (root, field) in schema.fields().iter().enumerate() {
@@ -133,7 +136,7 @@ pub(super) fn batches(
                 leaf += 1;
             }
             let leaves = (first..leaf)
-                .map(|l| read_leaf(bytes, group.column(l), &descr.column(l), rows, &mut buffers))
+                .map(|l| read_leaf(bytes, &group.chunks[l], descr.column(l).as_ref(), rows, &mut buffers))
                 .collect::<Option<Vec<Leaf>>>()?;
             columns.push(assemble(field, leaves, rows)?);
         }
@@ -345,7 +348,7 @@ struct Buffers {
 /// Reads one leaf column chunk of `rows` rows.
 fn read_leaf(
     bytes: &[u8],
-    chunk: &ColumnChunkMetaData,
+    chunk: &Chunk,
     column: &ColumnDescriptor,
     rows: usize,
     buffers: &mut Buffers,
@@ -359,7 +362,7 @@ fn read_leaf(
         Leaf { max_def, def: Vec::new(), rep: Vec::new(), levels: 0, values: Values::empty(physical)? };
     // Room for what the metadata declares (checked once read), bounded by what a lean
     // object may hold.
-    let declared = usize::try_from(chunk.num_values()).ok()?.min(4 * LEAN_ROWS);
+    let declared = usize::try_from(chunk.num_values).ok()?.min(4 * LEAN_ROWS);
     if max_def > 0 {
         leaf.def.reserve(declared);
     }
@@ -413,7 +416,7 @@ fn read_leaf(
         }
     }
     // The chunk's values as its metadata counts them, and a row each for a flat column.
-    if u64::try_from(leaf.levels).ok()? != u64::try_from(chunk.num_values()).ok()?
+    if u64::try_from(leaf.levels).ok()? != u64::try_from(chunk.num_values).ok()?
         || (max_rep == 0 && leaf.levels != rows)
     {
         return None;
@@ -451,16 +454,14 @@ struct Pages<'a> {
 }
 
 impl<'a> Pages<'a> {
-    fn of(bytes: &'a [u8], chunk: &ColumnChunkMetaData) -> Option<Pages<'a>> {
-        let (start, len) = chunk.byte_range();
-        let start = usize::try_from(start).ok()?;
-        let chunk_bytes = bytes.get(start..start.checked_add(usize::try_from(len).ok()?)?)?;
-        let snappy = match chunk.compression() {
-            Compression::SNAPPY => true,
-            Compression::UNCOMPRESSED => false,
-            _ => return None,
+    fn of(bytes: &'a [u8], chunk: &Chunk) -> Option<Pages<'a>> {
+        let chunk_bytes = bytes.get(chunk.byte_range()?)?;
+        let snappy = match chunk.codec {
+            Codec::Snappy => true,
+            Codec::Uncompressed => false,
+            Codec::Other => return None,
         };
-        let most = usize::try_from(chunk.uncompressed_size()).ok()?;
+        let most = usize::try_from(chunk.uncompressed).ok()?;
         Some(Pages { chunk: chunk_bytes, at: 0, snappy, most })
     }
 
@@ -498,9 +499,9 @@ impl<'a> Pages<'a> {
 }
 
 /// Reads Thrift's compact protocol.
-struct Thrift<'a> {
-    buf: &'a [u8],
-    at: usize,
+pub(super) struct Thrift<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) at: usize,
 }
 
 /// Thrift compact field types.
@@ -520,13 +521,13 @@ pub(super) const T_STRUCT: u8 = 12;
 const MAX_DEPTH: u8 = 16;
 
 impl Thrift<'_> {
-    fn byte(&mut self) -> Option<u8> {
+    pub(super) fn byte(&mut self) -> Option<u8> {
         let b = *self.buf.get(self.at)?;
         self.at += 1;
         Some(b)
     }
 
-    fn varint(&mut self) -> Option<u64> {
+    pub(super) fn varint(&mut self) -> Option<u64> {
         let mut value = 0u64;
         for i in 0..10 {
             let b = self.byte()?;
@@ -538,22 +539,22 @@ impl Thrift<'_> {
         None
     }
 
-    fn zigzag(&mut self) -> Option<i64> {
+    pub(super) fn zigzag(&mut self) -> Option<i64> {
         let v = self.varint()?;
         Some((v >> 1) as i64 ^ -((v & 1) as i64))
     }
 
-    fn i32(&mut self) -> Option<i32> {
+    pub(super) fn i32(&mut self) -> Option<i32> {
         i32::try_from(self.zigzag()?).ok()
     }
 
     /// A non-negative `i32` field, as a size or count.
-    fn size(&mut self) -> Option<usize> {
+    pub(super) fn size(&mut self) -> Option<usize> {
         usize::try_from(self.i32()?).ok()
     }
 
     /// The next field's id and type; `Some(None)` at the struct's end.
-    fn field(&mut self, last: &mut i16) -> Option<Option<(i16, u8)>> {
+    pub(super) fn field(&mut self, last: &mut i16) -> Option<Option<(i16, u8)>> {
         let b = self.byte()?;
         if b == 0 {
             return Some(None);
@@ -567,8 +568,28 @@ impl Thrift<'_> {
         Some(Some((id, kind)))
     }
 
+    /// A list's header: its length, when its elements are of `kind`.
+    pub(super) fn list_of(&mut self, kind: u8) -> Option<usize> {
+        let b = self.byte()?;
+        if b & 0x0f != kind {
+            return None;
+        }
+        match b >> 4 {
+            15 => usize::try_from(self.varint()?).ok(),
+            n => Some(usize::from(n)),
+        }
+    }
+
+    /// A binary field that holds UTF-8.
+    pub(super) fn string(&mut self) -> Option<String> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        let bytes = self.buf.get(self.at..self.at.checked_add(len)?)?;
+        self.at += len;
+        String::from_utf8(bytes.to_vec()).ok()
+    }
+
     /// Skips a value of `kind` (in a list, a bool is a byte of its own).
-    fn skip(&mut self, kind: u8, in_list: bool, depth: u8) -> Option<()> {
+    pub(super) fn skip(&mut self, kind: u8, in_list: bool, depth: u8) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -926,7 +947,14 @@ mod tests {
     fn both(bytes: &Bytes) -> (Option<Vec<RecordBatch>>, Vec<RecordBatch>) {
         let metadata = ParquetMetaDataReader::new().parse_and_finish(bytes).unwrap();
         let schema = learn_schema(None, metadata.file_metadata().schema_descr_ptr()).unwrap().arrow;
-        let lean = batches(bytes, &metadata, &schema).map(|b| rows(&b));
+        // The footer parses as arrow-rs parses it (but for what arrow-rs is left).
+        let parsed =
+            crate::parquet::footer::parse(&bytes[super::footer(bytes).unwrap()]).expect("a plain footer");
+        assert_eq!(parsed.footer, Footer::of(&metadata));
+        assert!(parsed.footer.fits(metadata.file_metadata().schema_descr(), &parsed.types));
+        let footer = parsed.footer;
+        let lean =
+            batches(bytes, &footer, metadata.file_metadata().schema_descr(), &schema).map(|b| rows(&b));
         let options =
             ::parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_skip_arrow_metadata(true);
         let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes.clone(), options)

@@ -139,6 +139,8 @@ fn scan(
 ) -> Result<Scan, ErrorKind> {
     // Every check of the full decoder, before any row is decoded.
     let opened = container::open_bytes_with(bytes.clone(), limits, container::Statistics::Keep)?;
+    // Parsed by arrow-rs at open (its statistics are kept).
+    let metadata = opened.metadata()?;
     let header = opened.header;
     if header.kind != Kind::Allocations {
         return Err(ErrorKind::WrongKind { expected: Kind::Allocations, found: header.kind });
@@ -193,7 +195,7 @@ fn scan(
             .collect();
         options = options.with_schema(Arc::new(Schema::new(fields)));
     }
-    let builder = ArrowReaderMetadata::try_new(opened.metadata, options)
+    let builder = ArrowReaderMetadata::try_new(metadata, options)
         .map(|m| ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), m))
         .map_err(library)?;
     // A nested column (list, map) whose leaves hold no value in any row group is empty on
