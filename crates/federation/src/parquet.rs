@@ -28,6 +28,7 @@ mod footer;
 mod keys;
 mod lean;
 pub mod scan;
+mod thrift;
 mod writer;
 
 pub use codec::{

@@ -16,7 +16,7 @@ use ::parquet::basic::Type as PhysicalType;
 use ::parquet::file::metadata::{ColumnChunkMetaData, KeyValue, ParquetMetaData};
 use ::parquet::schema::types::SchemaDescriptor;
 
-use super::lean::{Thrift, T_BINARY, T_I32, T_I64, T_LIST, T_STRUCT};
+use super::thrift::{Thrift, T_BINARY, T_I32, T_I64, T_LIST, T_STRUCT};
 
 /// What the lean reader and the container read of a footer.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -270,4 +270,112 @@ fn physical_type(value: i32) -> Option<PhysicalType> {
         7 => PhysicalType::FIXED_LEN_BYTE_ARRAY,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ::parquet::arrow::ArrowWriter;
+    use ::parquet::file::metadata::ParquetMetaDataReader;
+    use ::parquet::file::properties::WriterProperties;
+    use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    /// A small file of three row groups, with key-value metadata, written by arrow-rs.
+    fn file() -> Vec<u8> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("x", DataType::Float64, true),
+            Field::new("s", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..30)),
+                Arc::new(Float64Array::from_iter((0..30).map(|i| (i % 3 != 0).then_some(f64::from(i))))),
+                Arc::new(StringArray::from_iter_values((0..30).map(|i| format!("name-{i}")))),
+            ],
+        )
+        .unwrap();
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(10))
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new("k".into(), "v".to_owned()),
+                KeyValue::new("no value".into(), None),
+            ]))
+            .build();
+        let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.into_inner().unwrap()
+    }
+
+    fn footer_bytes(bytes: &[u8]) -> &[u8] {
+        &bytes[super::super::lean::footer(bytes).unwrap()]
+    }
+
+    #[test]
+    fn a_footer_parses_as_arrow_rs_parses_it() {
+        let bytes = file();
+        let parsed = parse(footer_bytes(&bytes)).expect("a plain footer");
+        let metadata =
+            ParquetMetaDataReader::new().parse_and_finish(&bytes::Bytes::from(bytes.clone())).unwrap();
+        assert_eq!(parsed.footer, Footer::of(&metadata));
+        // Worked by hand: 30 rows in groups of 10, three leaves each, both key-values kept.
+        assert_eq!(parsed.footer.num_rows, 30);
+        assert_eq!(parsed.footer.groups.iter().map(|g| g.num_rows).collect::<Vec<_>>(), [10, 10, 10]);
+        assert!(parsed.footer.groups.iter().all(|g| g.chunks.len() == 3));
+        assert_eq!(parsed.footer.key_values[1], KeyValue::new("no value".into(), None));
+        assert_eq!(parsed.types, [PhysicalType::INT64, PhysicalType::DOUBLE, PhysicalType::BYTE_ARRAY]);
+        let schema = metadata.file_metadata().schema_descr();
+        assert!(parsed.footer.fits(schema, &parsed.types));
+        assert!(!parsed.footer.fits(schema, &parsed.types[..2]), "a leaf short");
+        let mut other = parsed.types.clone();
+        other[0] = PhysicalType::INT32;
+        assert!(!parsed.footer.fits(schema, &other), "another type");
+    }
+
+    #[test]
+    fn a_damaged_footer_is_refused_or_parsed_never_a_panic() {
+        let bytes = file();
+        let footer = footer_bytes(&bytes);
+        for end in 0..footer.len() {
+            assert!(parse(&footer[..end]).is_none(), "cut at {end}");
+        }
+        // Every byte changed in turn, to a few values: parsed or refused, within bounds.
+        for at in 0..footer.len() {
+            for value in [0x00, 0x19, 0x7f, 0xff] {
+                let mut damaged = footer.to_vec();
+                damaged[at] = value;
+                let _ = parse(&damaged);
+            }
+        }
+    }
+
+    #[test]
+    fn what_arrow_rs_should_say_is_left_to_it() {
+        // A column chunk in another file (`file_path`, field 1 of a ColumnChunk): a struct
+        // with field 1 as a string, then the end of the struct.
+        let mut t = Thrift { buf: &[0x18, 0x01, b'x', 0x00], at: 0 };
+        assert!(column_chunk(&mut t).is_none());
+        // A footer with an encryption algorithm (field 8 of FileMetaData, after field 4).
+        let mut t = Thrift { buf: &[0x8c, 0x00, 0x00], at: 0 };
+        let mut last = 0;
+        assert_eq!(t.field(&mut last), Some(Some((8, T_STRUCT))));
+        assert!(parse(&[0x8c, 0x00, 0x00]).is_none());
+        // A column's metadata without its data page offset (field 9).
+        let meta = [0x15, 0x04, 0x19, 0x00, 0x19, 0x00, 0x15, 0x02, 0x16, 0x02, 0x16, 0x02, 0x16, 0x02, 0x00];
+        assert!(column_meta(&mut Thrift { buf: &meta, at: 0 }).is_none());
+        // With it (field 9, 100), the same bytes parse: an INT64 chunk in Snappy.
+        let mut whole = meta[..meta.len() - 1].to_vec();
+        whole.extend([0x26, 0xc8, 0x01, 0x00]);
+        let (chunk, physical) =
+            column_meta(&mut Thrift { buf: &whole, at: 0 }).expect("every required field");
+        assert_eq!(
+            (physical, chunk.codec, chunk.data_page_offset),
+            (PhysicalType::INT64, Codec::Snappy, 100)
+        );
+    }
 }

@@ -34,10 +34,8 @@ use ::parquet::schema::types::SchemaDescriptor;
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, MapArray, StringArray, StructArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::lean::{
-    self, DATA_PAGE, DICTIONARY_PAGE, MAGIC, PLAIN, PLAIN_DICTIONARY, RLE, T_BINARY, T_FALSE, T_I16, T_I32,
-    T_I64, T_LIST, T_STRUCT, T_TRUE,
-};
+use super::lean::{self, DATA_PAGE, DICTIONARY_PAGE, MAGIC, PLAIN, PLAIN_DICTIONARY, RLE};
+use super::thrift::{T_BINARY, T_FALSE, T_I16, T_I32, T_I64, T_LIST, T_STRUCT, T_TRUE};
 
 /// Rows in one data page at most (arrow-rs' default row count limit).
 const PAGE_ROWS: usize = 20_000;
