@@ -115,8 +115,10 @@ pub(super) struct Parsed {
 }
 
 /// Parses `footer` (the bytes between the data and the footer's length), or `None` when it
-/// is anything but a plain footer (see the module's documentation).
-pub(super) fn parse(footer: &[u8]) -> Option<Parsed> {
+/// is anything but a plain footer (see the module's documentation). `schema`, when given, is
+/// where the schema list is known to be (its bytes those of a schema met before): the list
+/// is then stepped over instead of walked, when it starts there.
+pub(super) fn parse(footer: &[u8], schema_at: Option<Range<usize>>) -> Option<Parsed> {
     let mut t = Thrift { buf: footer, at: 0 };
     let (mut num_rows, mut schema, mut groups) = (None, None, None);
     let mut types: Option<Vec<PhysicalType>> = None;
@@ -126,7 +128,10 @@ pub(super) fn parse(footer: &[u8]) -> Option<Parsed> {
         match (id, kind) {
             (2, T_LIST) => {
                 let from = t.at;
-                t.skip(kind, false, 0)?;
+                match schema_at.as_ref().filter(|r| r.start == from && r.end <= footer.len()) {
+                    Some(known) => t.at = known.end,
+                    None => t.skip(kind, false, 0)?,
+                }
                 schema = Some(from..t.at);
             }
             (3, T_I64) => num_rows = Some(t.zigzag()?),
@@ -319,7 +324,7 @@ mod tests {
     #[test]
     fn a_footer_parses_as_arrow_rs_parses_it() {
         let bytes = file();
-        let parsed = parse(footer_bytes(&bytes)).expect("a plain footer");
+        let parsed = parse(footer_bytes(&bytes), None).expect("a plain footer");
         let metadata =
             ParquetMetaDataReader::new().parse_and_finish(&bytes::Bytes::from(bytes.clone())).unwrap();
         assert_eq!(parsed.footer, Footer::of(&metadata));
@@ -338,18 +343,35 @@ mod tests {
     }
 
     #[test]
+    fn a_known_schema_is_stepped_over_where_it_starts_and_ignored_elsewhere() {
+        let bytes = file();
+        let footer = footer_bytes(&bytes);
+        let walked = parse(footer, None).expect("a plain footer");
+        let at = walked.schema.clone();
+        let stepped = parse(footer, Some(at.clone())).expect("a plain footer");
+        assert_eq!(
+            (stepped.footer, stepped.schema, stepped.types),
+            (walked.footer.clone(), at.clone(), walked.types)
+        );
+        // Where the schema list does not start, the hint is not taken: the list is walked.
+        let elsewhere = parse(footer, Some(at.start + 1..at.end)).expect("a plain footer");
+        assert_eq!(elsewhere.schema, at);
+        assert_eq!(elsewhere.footer, walked.footer);
+    }
+
+    #[test]
     fn a_damaged_footer_is_refused_or_parsed_never_a_panic() {
         let bytes = file();
         let footer = footer_bytes(&bytes);
         for end in 0..footer.len() {
-            assert!(parse(&footer[..end]).is_none(), "cut at {end}");
+            assert!(parse(&footer[..end], None).is_none(), "cut at {end}");
         }
         // Every byte changed in turn, to a few values: parsed or refused, within bounds.
         for at in 0..footer.len() {
             for value in [0x00, 0x19, 0x7f, 0xff] {
                 let mut damaged = footer.to_vec();
                 damaged[at] = value;
-                let _ = parse(&damaged);
+                let _ = parse(&damaged, None);
             }
         }
     }
@@ -364,7 +386,7 @@ mod tests {
         let mut t = Thrift { buf: &[0x8c, 0x00, 0x00], at: 0 };
         let mut last = 0;
         assert_eq!(t.field(&mut last), Some(Some((8, T_STRUCT))));
-        assert!(parse(&[0x8c, 0x00, 0x00]).is_none());
+        assert!(parse(&[0x8c, 0x00, 0x00], None).is_none());
         // A column's metadata without its data page offset (field 9).
         let meta = [0x15, 0x04, 0x19, 0x00, 0x19, 0x00, 0x15, 0x02, 0x16, 0x02, 0x16, 0x02, 0x16, 0x02, 0x00];
         assert!(column_meta(&mut Thrift { buf: &meta, at: 0 }).is_none());

@@ -93,6 +93,23 @@ pub(super) fn schema_bytes(footer: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// A schema met before that `footer`'s schema list begins with, and where that list is in
+/// `footer`: found by comparing bytes, without walking the list's elements.
+pub(super) fn known_schema_in(footer: &[u8]) -> Option<(std::ops::Range<usize>, KnownSchema)> {
+    let mut t = Thrift { buf: footer, at: 0 };
+    let mut last = 0;
+    let start = loop {
+        let (id, kind) = t.field(&mut last)??;
+        if id == 2 && kind == T_LIST {
+            break t.at;
+        }
+        t.skip(kind, false, 0)?;
+    };
+    let rest = footer.get(start..)?;
+    let known = KNOWN.lock().ok()?;
+    known.iter().find(|(b, _)| rest.starts_with(b)).map(|(b, k)| (start..start + b.len(), k.clone()))
+}
+
 /// The schema whose footer bytes are `bytes`, when one was met before: the same bytes are
 /// the same schema, so the footer's copy need not be parsed again.
 pub(super) fn known_schema(bytes: &[u8]) -> Option<KnownSchema> {
@@ -237,44 +254,95 @@ impl Values {
     }
 
     /// Appends the `n` values of `dictionary` that the indices in `body` (a bit width, then
-    /// the RLE/bit-packed hybrid) name.
+    /// the RLE/bit-packed hybrid) name: a run of one index as that value repeated, without
+    /// spelling out its indices.
     fn gather(&mut self, dictionary: &Values, body: &[u8], n: usize, indices: &mut Vec<u32>) -> Option<()> {
         let (&width, runs) = body.split_first()?;
-        indices.clear();
-        hybrid(runs, width, n, indices)?;
         let size = dictionary.len();
-        if indices.iter().any(|&i| i as usize >= size) {
-            return None;
-        }
-        let at = |i: &u32| *i as usize;
-        match (self, dictionary) {
-            (Values::I64(v), Values::I64(d)) => v.extend(indices.iter().map(|i| d[at(i)])),
-            (Values::F64(v), Values::F64(d)) => v.extend(indices.iter().map(|i| d[at(i)])),
-            (Values::Bool(v), Values::Bool(d)) => v.extend(indices.iter().map(|i| d[at(i)])),
-            (Values::Bytes { offsets, data }, Values::Bytes { offsets: o, data: d }) => {
-                offsets.reserve(indices.len());
-                data.reserve(indices.iter().map(|&i| (o[at(&i) + 1] - o[at(&i)]) as usize).sum());
-                for i in indices.iter().map(at) {
-                    data.extend_from_slice(&d[o[i] as usize..o[i + 1] as usize]);
-                    offsets.push(i32::try_from(data.len()).ok()?);
-                }
+        self.reserve(n);
+        hybrid_runs(runs, width, n, indices, |run| {
+            let (ids, repeat) = match run {
+                Run::Repeat(id, count) => (std::slice::from_ref(id), count),
+                Run::Packed(ids) => (ids, 1),
+            };
+            if ids.iter().any(|&i| i as usize >= size) {
+                return None;
             }
-            _ => return None,
-        }
+            let at = |i: &u32| *i as usize;
+            match (&mut *self, dictionary) {
+                (Values::I64(v), Values::I64(d)) => {
+                    for i in ids {
+                        v.extend(std::iter::repeat_n(d[at(i)], repeat));
+                    }
+                }
+                (Values::F64(v), Values::F64(d)) => {
+                    for i in ids {
+                        v.extend(std::iter::repeat_n(d[at(i)], repeat));
+                    }
+                }
+                (Values::Bool(v), Values::Bool(d)) => {
+                    for i in ids {
+                        v.extend(std::iter::repeat_n(d[at(i)], repeat));
+                    }
+                }
+                (Values::Bytes { offsets, data }, Values::Bytes { offsets: o, data: d }) => {
+                    let len = |i: usize| (o[i + 1] - o[i]) as usize;
+                    data.reserve(ids.iter().map(|&i| len(at(&i))).sum::<usize>() * repeat);
+                    for i in ids.iter().map(at) {
+                        let value = &d[o[i] as usize..o[i + 1] as usize];
+                        for _ in 0..repeat {
+                            data.extend_from_slice(value);
+                            offsets.push(i32::try_from(data.len()).ok()?);
+                        }
+                    }
+                }
+                _ => return None,
+            }
+            Some(())
+        })?;
         Some(())
     }
 }
 
 /// Appends `n` values of the RLE/bit-packed hybrid of `width` bits in `buf` to `out`; the
 /// bytes it took. A bit-packed run's last group may hold padding past `n`.
+#[cfg(test)]
 pub(super) fn hybrid(buf: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Option<usize> {
+    let mut scratch = Vec::new();
+    out.reserve(n);
+    hybrid_runs(buf, width, n, &mut scratch, |run| {
+        match run {
+            Run::Repeat(value, count) => out.extend(std::iter::repeat_n(*value, count)),
+            Run::Packed(values) => out.extend_from_slice(values),
+        }
+        Some(())
+    })
+}
+
+/// One run of the hybrid encoding, as [`hybrid_runs`] hands it on.
+enum Run<'a> {
+    /// A value, so many times.
+    Repeat(&'a u32, usize),
+    /// Bit-packed values, unpacked.
+    Packed(&'a [u32]),
+}
+
+/// Takes `n` values of the RLE/bit-packed hybrid of `width` bits in `buf` run by run to
+/// `each` (bit-packed ones unpacked into `scratch`); the bytes it took. A bit-packed run's
+/// last group may hold padding past `n`.
+fn hybrid_runs(
+    buf: &[u8],
+    width: u8,
+    n: usize,
+    scratch: &mut Vec<u32>,
+    mut each: impl FnMut(Run) -> Option<()>,
+) -> Option<usize> {
     if width > 32 {
         return None;
     }
     let width = usize::from(width);
     let mut at = 0usize;
     let mut left = n;
-    out.reserve(n);
     while left > 0 {
         let mut t = Thrift { buf, at };
         let header = t.varint()?;
@@ -294,7 +362,7 @@ pub(super) fn hybrid(buf: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Opt
                 return None;
             }
             let take = count.min(left);
-            out.resize(out.len() + take, value);
+            each(Run::Repeat(&value, take))?;
             left -= take;
         } else {
             let groups = usize::try_from(header >> 1).ok()?;
@@ -303,14 +371,17 @@ pub(super) fn hybrid(buf: &[u8], width: u8, n: usize, out: &mut Vec<u32>) -> Opt
             at += bytes;
             let take = (groups * 8).min(left);
             let mask = if width == 32 { u64::from(u32::MAX) } else { (1u64 << width) - 1 };
+            scratch.clear();
+            scratch.reserve(take);
             for i in 0..take {
                 let bit = i * width;
                 let from = bit / 8;
                 let mut word = [0u8; 8];
                 let end = packed.len().min(from + 8);
                 word[..end - from].copy_from_slice(&packed[from..end]);
-                out.push(((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32);
+                scratch.push(((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32);
             }
+            each(Run::Packed(scratch))?;
             left -= take;
         }
     }
@@ -330,12 +401,20 @@ fn levels(
     let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
     let runs = buf.get(at + 4..(at + 4).checked_add(len)?)?;
     let width = (16 - max.leading_zeros()) as u8;
-    scratch.clear();
-    hybrid(runs, width, n, scratch)?;
-    if scratch.iter().any(|&l| l > max as u32) {
-        return None;
-    }
-    out.extend(scratch.iter().map(|&l| l as i16));
+    out.reserve(n);
+    hybrid_runs(runs, width, n, scratch, |run| {
+        let (levels, repeat) = match run {
+            Run::Repeat(level, count) => (std::slice::from_ref(level), count),
+            Run::Packed(levels) => (levels, 1),
+        };
+        if levels.iter().any(|&l| l > max as u32) {
+            return None;
+        }
+        for &l in levels {
+            out.extend(std::iter::repeat_n(l as i16, repeat));
+        }
+        Some(())
+    })?;
     Some(at + 4 + len)
 }
 
@@ -806,8 +885,8 @@ mod tests {
         let metadata = ParquetMetaDataReader::new().parse_and_finish(bytes).unwrap();
         let schema = learn_schema(None, metadata.file_metadata().schema_descr_ptr()).unwrap().arrow;
         // The footer parses as arrow-rs parses it (but for what arrow-rs is left).
-        let parsed =
-            crate::parquet::footer::parse(&bytes[super::footer(bytes).unwrap()]).expect("a plain footer");
+        let parsed = crate::parquet::footer::parse(&bytes[super::footer(bytes).unwrap()], None)
+            .expect("a plain footer");
         assert_eq!(parsed.footer, Footer::of(&metadata));
         assert!(parsed.footer.fits(metadata.file_metadata().schema_descr(), &parsed.types));
         let footer = parsed.footer;

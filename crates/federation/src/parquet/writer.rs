@@ -1190,8 +1190,8 @@ mod tests {
         let meta = metadata(&bytes);
         let schema = expected(&columns).schema();
         // The lean footer parse reads what arrow-rs reads of this writer's footer.
-        let footer =
-            crate::parquet::footer::parse(&bytes[lean::footer(&bytes).unwrap()]).expect("a plain footer");
+        let footer = crate::parquet::footer::parse(&bytes[lean::footer(&bytes).unwrap()], None)
+            .expect("a plain footer");
         assert_eq!(footer.footer, crate::parquet::footer::Footer::of(&meta));
         let lean = lean::batches(
             &Bytes::from(bytes.clone()),
