@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use ampfed_sigv4::canonical::{credential_scope, signature, signing_key, string_to_sign};
+use ampfed_sigv4::date::format_amz_date;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use bytes::Bytes;
@@ -276,7 +277,7 @@ impl Signer {
         credentials: &Credentials,
         now: SystemTime,
     ) -> Result<http::Request<Empty<Bytes>>, String> {
-        let amz_date = chrono::DateTime::<chrono::Utc>::from(now).format("%Y%m%dT%H%M%SZ").to_string();
+        let amz_date = format_amz_date(chrono::DateTime::<chrono::Utc>::from(now));
         let date = &amz_date[..8];
         let token = credentials.session_token();
         let (token_line, signed_headers) = match token {

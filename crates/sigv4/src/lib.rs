@@ -23,7 +23,7 @@
 //! and `benches/sigv4.rs` prints verify and sign cost per request (`cargo xtask bench sigv4`).
 
 pub mod canonical;
-mod date;
+pub mod date;
 pub mod error;
 pub mod registry;
 pub mod request;

@@ -101,7 +101,7 @@ mod tests {
     #[test]
     fn an_unknown_key_is_invalid_access_key_id() {
         let auth = Auth::new("AKID", "secret", "us-west-2");
-        let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let now = ampfed_sigv4::date::format_amz_date(chrono::Utc::now());
         let headers = vec![
             ("host".to_owned(), "127.0.0.1:1".to_owned()),
             ("x-amz-date".to_owned(), now.clone()),

@@ -416,13 +416,11 @@ pub(super) fn open_bytes_with(
 fn open_verified(bytes: Bytes, limits: &Limits, statistics: Statistics) -> Result<Opened, ErrorKind> {
     let range = lean::footer(&bytes).ok();
     let parsed = range.clone().filter(|_| statistics == Statistics::Skip).and_then(|r| {
+        // Lean only for a schema met before, found by its bytes (and then stepped over).
         let footer_bytes = &bytes[r];
-        let known_first = lean::known_schema_in(footer_bytes);
-        let parsed = footer::parse(footer_bytes, known_first.as_ref().map(|(at, _)| at.clone()))?;
-        let known = match known_first {
-            Some((at, known)) if at == parsed.schema => known,
-            _ => lean::known_schema(&footer_bytes[parsed.schema.clone()])?,
-        };
+        let (at, known) = lean::known_schema_in(footer_bytes)?;
+        let parsed = footer::parse(footer_bytes, Some(at.clone()))?;
+        (parsed.schema == at).then_some(())?;
         parsed.footer.fits(&known.parquet, &parsed.types).then_some((parsed.footer, known))
     });
     let (lean_footer, known, metadata) = match parsed {

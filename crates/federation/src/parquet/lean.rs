@@ -78,33 +78,33 @@ pub(super) struct KnownSchema {
 /// The schemas met so far, by the bytes of the footer's schema list.
 static KNOWN: Mutex<Vec<(Vec<u8>, KnownSchema)>> = Mutex::new(Vec::new());
 
-/// The bytes of the schema list in `footer` (a `FileMetaData` in Thrift's compact
-/// protocol: field 2), found by walking the fields before it.
-pub(super) fn schema_bytes(footer: &[u8]) -> Option<&[u8]> {
+/// Where the schema list (field 2 of a `FileMetaData` in Thrift's compact protocol) starts
+/// in `footer`, found by walking the fields before it.
+fn schema_start(footer: &[u8]) -> Option<usize> {
     let mut t = Thrift { buf: footer, at: 0 };
     let mut last = 0;
-    while let Some((id, kind)) = t.field(&mut last)? {
-        let from = t.at;
-        t.skip(kind, false, 0)?;
+    loop {
+        let (id, kind) = t.field(&mut last)??;
         if id == 2 && kind == T_LIST {
-            return footer.get(from..t.at);
+            return Some(t.at);
         }
+        t.skip(kind, false, 0)?;
     }
-    None
+}
+
+/// The bytes of the schema list in `footer`.
+pub(super) fn schema_bytes(footer: &[u8]) -> Option<&[u8]> {
+    let start = schema_start(footer)?;
+    let mut t = Thrift { buf: footer, at: start };
+    t.skip(T_LIST, false, 0)?;
+    footer.get(start..t.at)
 }
 
 /// A schema met before that `footer`'s schema list begins with, and where that list is in
-/// `footer`: found by comparing bytes, without walking the list's elements.
+/// `footer`: found by comparing bytes, without walking the list's elements (a list's header
+/// holds its length, so a whole known list at the start is the whole of this one).
 pub(super) fn known_schema_in(footer: &[u8]) -> Option<(std::ops::Range<usize>, KnownSchema)> {
-    let mut t = Thrift { buf: footer, at: 0 };
-    let mut last = 0;
-    let start = loop {
-        let (id, kind) = t.field(&mut last)??;
-        if id == 2 && kind == T_LIST {
-            break t.at;
-        }
-        t.skip(kind, false, 0)?;
-    };
+    let start = schema_start(footer)?;
     let rest = footer.get(start..)?;
     let known = KNOWN.lock().ok()?;
     known.iter().find(|(b, _)| rest.starts_with(b)).map(|(b, k)| (start..start + b.len(), k.clone()))
@@ -268,28 +268,15 @@ impl Values {
             if ids.iter().any(|&i| i as usize >= size) {
                 return None;
             }
-            let at = |i: &u32| *i as usize;
             match (&mut *self, dictionary) {
-                (Values::I64(v), Values::I64(d)) => {
-                    for i in ids {
-                        v.extend(std::iter::repeat_n(d[at(i)], repeat));
-                    }
-                }
-                (Values::F64(v), Values::F64(d)) => {
-                    for i in ids {
-                        v.extend(std::iter::repeat_n(d[at(i)], repeat));
-                    }
-                }
-                (Values::Bool(v), Values::Bool(d)) => {
-                    for i in ids {
-                        v.extend(std::iter::repeat_n(d[at(i)], repeat));
-                    }
-                }
+                (Values::I64(v), Values::I64(d)) => repeat_each(v, d, ids, repeat),
+                (Values::F64(v), Values::F64(d)) => repeat_each(v, d, ids, repeat),
+                (Values::Bool(v), Values::Bool(d)) => repeat_each(v, d, ids, repeat),
                 (Values::Bytes { offsets, data }, Values::Bytes { offsets: o, data: d }) => {
-                    let len = |i: usize| (o[i + 1] - o[i]) as usize;
-                    data.reserve(ids.iter().map(|&i| len(at(&i))).sum::<usize>() * repeat);
-                    for i in ids.iter().map(at) {
-                        let value = &d[o[i] as usize..o[i + 1] as usize];
+                    let entry = |i: u32| &d[o[i as usize] as usize..o[i as usize + 1] as usize];
+                    data.reserve(ids.iter().map(|&i| entry(i).len()).sum::<usize>() * repeat);
+                    for &i in ids {
+                        let value = entry(i);
                         for _ in 0..repeat {
                             data.extend_from_slice(value);
                             offsets.push(i32::try_from(data.len()).ok()?);
@@ -301,6 +288,13 @@ impl Values {
             Some(())
         })?;
         Some(())
+    }
+}
+
+/// Appends the values of `dictionary` at `ids` (each checked to be in it), each `repeat` times.
+fn repeat_each<T: Copy>(out: &mut Vec<T>, dictionary: &[T], ids: &[u32], repeat: usize) {
+    for &i in ids {
+        out.extend(std::iter::repeat_n(dictionary[i as usize], repeat));
     }
 }
 
