@@ -1,7 +1,7 @@
 //! Helpers every crate of ampfed needs, each with one home: the injectable [`clock`], the one
 //! waiting primitive ([`wait`]: poll an observable state until a deadline, cancellable), error
-//! [`chain`](errors::chain) rendering, and the project's [`paths`] (workspace root, cache
-//! directory, fixtures).
+//! [`chain`](errors::chain) rendering, the project's [`paths`] (workspace root, cache
+//! directory, fixtures), and XML text with its references resolved ([`xml::unescape`]).
 //!
 //! Deliberately small: no I/O beyond reading environment variables, no async runtime unless
 //! the `async` feature asks for tokio's timer.
@@ -10,6 +10,7 @@ pub mod clock;
 pub mod errors;
 pub mod paths;
 pub mod wait;
+pub mod xml;
 
 pub use clock::{system_clock, Clock};
 pub use wait::{Cancel, Poll, Wait, WaitError};

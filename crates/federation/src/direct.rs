@@ -35,7 +35,9 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ampfed_common::errors;
 use ampfed_common::wait::{Poll, Wait, WaitError};
 
+use crate::listing::{self, Unread};
 use crate::object::{classify, BodyBuffer, Fetched};
+use crate::store::Listed;
 use crate::{FederationError, S3Failure};
 
 /// Attempts of one GET (the SDK's standard retry mode makes three).
@@ -53,6 +55,12 @@ const IDLE_PER_HOST: usize = 64;
 /// SDK's greedy label encoding).
 const KEY_PATH: &AsciiSet =
     &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+
+/// What SigV4 leaves unescaped in a query parameter: letters, digits and `-._~`.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// The most bytes of one listing page read: S3's 1,000 keys a page of at most 1,024 bytes
+/// each, escaped, with their other elements, stay well under it.
+const MAX_LIST_PAGE: u64 = 16 << 20;
 
 /// The direct GETs of one store.
 pub(crate) struct Direct {
@@ -143,29 +151,78 @@ impl Direct {
     /// Reads `key` whole, refusing a body over `limit` bytes ([`FederationError::TooLarge`])
     /// before reading more than `limit` of it.
     pub(crate) async fn get(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
+        let call = Call { operation: "GetObject", target: key, path: &self.path(key), query: "" };
+        self.exchange(&call, limit).await
+    }
+
+    /// Every object under `prefix`, in S3's order (ListObjectsV2, a page at a time), or `None`
+    /// when a page is written in a way [`listing::page`] does not read, for the caller to
+    /// list through the SDK.
+    pub(crate) async fn list(&self, prefix: &str) -> Result<Option<Vec<Listed>>, FederationError> {
+        let path = self.base.trim_end_matches('/');
+        let mut listed = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let query = list_query(prefix, token.as_deref());
+            let call = Call { operation: "ListObjectsV2", target: prefix, path, query: &query };
+            let answer = self.exchange(&call, MAX_LIST_PAGE).await?;
+            let page = match std::str::from_utf8(&answer.bytes).map_err(|_| Unread("not UTF-8".into())) {
+                Ok(xml) => listing::page(xml),
+                Err(e) => Err(e),
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(Unread(why)) => {
+                    tracing::debug!(prefix, why, "a listing page the direct reader does not read");
+                    return Ok(None);
+                }
+            };
+            listed.extend(page.listed);
+            match page.next {
+                None => return Ok(Some(listed)),
+                Some(next) if token.as_deref() == Some(next.as_str()) => {
+                    return Err(FederationError::S3 {
+                        operation: "ListObjectsV2",
+                        target: prefix.to_owned(),
+                        message: format!("S3 gave the continuation token {next:?} twice in a row"),
+                        failure: S3Failure::Refused,
+                    })
+                }
+                Some(next) => token = Some(next),
+            }
+        }
+    }
+
+    /// Sends `call` and reads its answer's body whole (at most `limit` bytes), trying a
+    /// transient failure again: three attempts in all.
+    async fn exchange(&self, call: &Call<'_>, limit: u64) -> Result<Fetched, FederationError> {
         // Bounded by the attempts: three attempt limits and the pauses between them.
         let bound = self.attempt_timeout * ATTEMPTS + FIRST_BACKOFF * 4;
-        let wait = Wait::new(format!("GetObject {key}"), bound).backoff(FIRST_BACKOFF, FIRST_BACKOFF * 2);
+        let wait = Wait::new(format!("{} {}", call.operation, call.target), bound)
+            .backoff(FIRST_BACKOFF, FIRST_BACKOFF * 2);
         let mut attempts = 0;
         let read = wait
             .until(|| {
                 attempts += 1;
                 let attempt = attempts;
                 async move {
-                    let timed = tokio::time::timeout(self.attempt_timeout, self.attempt(key, limit)).await;
+                    let timed = tokio::time::timeout(self.attempt_timeout, self.attempt(call, limit)).await;
                     let result = timed.unwrap_or_else(|_| {
-                        Err(transient(
-                            key,
-                            format!(
-                                "no answer within the attempt limit of {:.1} s",
-                                self.attempt_timeout.as_secs_f64()
-                            ),
-                        ))
+                        Err(call.transient(format!(
+                            "no answer within the attempt limit of {:.1} s",
+                            self.attempt_timeout.as_secs_f64()
+                        )))
                     });
                     match result {
                         Ok(fetched) => Ok(Poll::Ready(fetched)),
                         Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                            tracing::debug!(key, attempt, error = %e, "a direct GET failed; trying again");
+                            tracing::debug!(
+                                operation = call.operation,
+                                target = call.target,
+                                attempt,
+                                error = %e,
+                                "a direct request failed; trying again"
+                            );
                             Ok(Poll::Pending(e.to_string()))
                         }
                         Err(e) => Err(e),
@@ -175,20 +232,19 @@ impl Direct {
             .await;
         read.map_err(|e| match e {
             WaitError::Failed(e) => e,
-            WaitError::TimedOut { last, .. } => transient(key, last),
+            WaitError::TimedOut { last, .. } => call.transient(last),
             WaitError::Cancelled { what } => FederationError::Cancelled { what },
         })
     }
 
-    async fn attempt(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
-        let credentials = self.credentials().await.map_err(|message| local(key, message))?;
-        let path = self.path(key);
+    async fn attempt(&self, call: &Call<'_>, limit: u64) -> Result<Fetched, FederationError> {
+        let credentials = self.credentials().await.map_err(|message| call.local(message))?;
         let request = self
             .signer
-            .get(&self.origin, &path, &self.host, &credentials, SystemTime::now())
-            .map_err(|message| local(key, message))?;
+            .get(&self.origin, call.path, call.query, &self.host, &credentials, SystemTime::now())
+            .map_err(|message| call.local(message))?;
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let response = self.client.request(request).await.map_err(|e| transient(key, errors::chain(&e)))?;
+        let response = self.client.request(request).await.map_err(|e| call.transient(errors::chain(&e)))?;
         let (parts, mut body) = response.into_parts();
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         if !parts.status.is_success() {
@@ -202,20 +258,20 @@ impl Direct {
                     break;
                 }
             }
-            return Err(refusal(key, parts.status.as_u16(), &String::from_utf8_lossy(&text)));
+            return Err(call.refusal(parts.status.as_u16(), &String::from_utf8_lossy(&text)));
         }
         let declared = header("content-length").and_then(|v| v.parse::<u64>().ok());
-        let mut buffer = BodyBuffer::new(key, declared, limit)?;
+        let mut buffer = BodyBuffer::new(call.target, declared, limit)?;
         let etag = header("etag").map(str::to_owned);
         while let Some(frame) = body.frame().await {
             let frame = frame
-                .map_err(|e| transient(key, format!("the body was cut short: {}", errors::chain(&e))))?;
+                .map_err(|e| call.transient(format!("the body was cut short: {}", errors::chain(&e))))?;
             if let Some(data) = frame.data_ref() {
                 buffer.push(data)?;
             }
         }
         if declared.is_some_and(|d| d != buffer.len() as u64) {
-            return Err(transient(key, format!("the body was cut short at {} bytes", buffer.len())));
+            return Err(call.transient(format!("the body was cut short at {} bytes", buffer.len())));
         }
         Ok(buffer.finish(etag))
     }
@@ -241,7 +297,7 @@ impl Direct {
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// SigV4 for GETs as aws-sdk-s3 signs them: the path as sent (its keys escaped once, not
-/// normalised), no query, the signed headers `host`, `x-amz-content-sha256` (the empty
+/// normalised), the query as sent (already in canonical form), the signed headers `host`, `x-amz-content-sha256` (the empty
 /// body's hash), `x-amz-date` and, with temporary credentials, `x-amz-security-token`. The
 /// derived key of the last secret and day is kept: deriving it is four HMACs a request.
 struct Signer {
@@ -268,11 +324,13 @@ impl Signer {
         }
     }
 
-    /// A GET of `origin` + `path` (escaped already) for `host`, signed at `now`.
+    /// A GET of `origin` + `path` (escaped already) and `query` (canonical: its parameters
+    /// sorted, escaped with [`QUERY_VALUE`]; empty for none) for `host`, signed at `now`.
     fn get(
         &self,
         origin: &str,
         path: &str,
+        query: &str,
         host: &str,
         credentials: &Credentials,
         now: SystemTime,
@@ -288,7 +346,7 @@ impl Signer {
             None => (String::new(), "host;x-amz-content-sha256;x-amz-date"),
         };
         let canonical = format!(
-            "GET\n{path}\n\nhost:{host}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{amz_date}\n\
+            "GET\n{path}\n{query}\nhost:{host}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{amz_date}\n\
              {token_line}\n{signed_headers}\n{EMPTY_SHA256}"
         );
         let scope = credential_scope(date, &self.region, "s3");
@@ -298,7 +356,11 @@ impl Signer {
             "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
             credentials.access_key_id()
         );
-        let mut request = http::Request::get(format!("{origin}{path}"))
+        let uri = match query {
+            "" => format!("{origin}{path}"),
+            q => format!("{origin}{path}?{q}"),
+        };
+        let mut request = http::Request::get(uri)
             .header("host", host)
             .header("x-amz-date", amz_date)
             .header("x-amz-content-sha256", EMPTY_SHA256)
@@ -310,38 +372,55 @@ impl Signer {
     }
 }
 
-fn transient(key: &str, message: String) -> FederationError {
-    FederationError::S3 {
-        operation: "GetObject",
-        target: key.to_owned(),
-        message,
-        failure: S3Failure::Transient,
+/// The query of a ListObjectsV2 page of `prefix` (after `token`): its parameters in SigV4's
+/// canonical order (sorted by name) and escaping, sent as signed.
+fn list_query(prefix: &str, token: Option<&str>) -> String {
+    let prefix = utf8_percent_encode(prefix, QUERY_VALUE);
+    match token {
+        Some(t) => {
+            format!("continuation-token={}&list-type=2&prefix={prefix}", utf8_percent_encode(t, QUERY_VALUE))
+        }
+        None => format!("list-type=2&prefix={prefix}"),
     }
 }
 
-fn local(key: &str, message: String) -> FederationError {
-    FederationError::S3 { operation: "GetObject", target: key.to_owned(), message, failure: S3Failure::Local }
+/// One request of the direct reads: the S3 operation and what it names (a key, a prefix),
+/// for its errors, and the escaped path and canonical query it sends.
+struct Call<'a> {
+    operation: &'static str,
+    target: &'a str,
+    path: &'a str,
+    query: &'a str,
 }
 
-/// S3's refusal with `status`: the code and message of its XML error body, classified as the
-/// SDK path classifies them.
-fn refusal(key: &str, status: u16, body: &str) -> FederationError {
-    let element = |name: &str| {
-        let open = format!("<{name}>");
-        let start = body.find(&open)? + open.len();
-        let end = body[start..].find(&format!("</{name}>"))? + start;
-        Some(body[start..end].trim())
-    };
-    let code = element("Code").filter(|c| !c.is_empty());
-    let message = match code {
-        Some(code) => format!("{code}: {}", element("Message").unwrap_or("(no message)")),
-        None => format!("HTTP {status} without an S3 error code"),
-    };
-    FederationError::S3 {
-        operation: "GetObject",
-        target: key.to_owned(),
-        message,
-        failure: classify(Some(status), code),
+impl Call<'_> {
+    fn error(&self, message: String, failure: S3Failure) -> FederationError {
+        FederationError::S3 { operation: self.operation, target: self.target.to_owned(), message, failure }
+    }
+
+    fn transient(&self, message: String) -> FederationError {
+        self.error(message, S3Failure::Transient)
+    }
+
+    fn local(&self, message: String) -> FederationError {
+        self.error(message, S3Failure::Local)
+    }
+
+    /// S3's refusal with `status`: the code and message of its XML error body, classified as
+    /// the SDK path classifies them.
+    fn refusal(&self, status: u16, body: &str) -> FederationError {
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            let start = body.find(&open)? + open.len();
+            let end = body[start..].find(&format!("</{name}>"))? + start;
+            Some(body[start..end].trim())
+        };
+        let code = element("Code").filter(|c| !c.is_empty());
+        let message = match code {
+            Some(code) => format!("{code}: {}", element("Message").unwrap_or("(no message)")),
+            None => format!("HTTP {status} without an S3 error code"),
+        };
+        self.error(message, classify(Some(status), code))
     }
 }
 
@@ -427,33 +506,65 @@ mod tests {
         for now in [day, day + Duration::from_secs(86_400), day] {
             for credentials in [&long_term, &temporary, &long_term] {
                 for key in ["federated/a b+c/etl/x~y_z-1.parquet", "é?#=%", "k"] {
-                    let request = d.signer.get(&d.origin, &d.path(key), &d.host, credentials, now).unwrap();
-                    assert_eq!(request.uri().to_string(), d.url(key));
-                    let mut ours: Vec<(String, String)> = request
-                        .headers()
-                        .iter()
-                        .filter(|(n, _)| n.as_str() != "host")
-                        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
-                        .collect();
-                    ours.sort();
-                    assert_eq!(ours, sdk_signed(&d.url(key), &d.host, credentials, now), "{key}");
+                    let (path, url) = (d.path(key), d.url(key));
+                    assert_eq!(
+                        signed(&d, &path, "", credentials, now),
+                        sdk_signed(&url, &d.host, credentials, now)
+                    );
+                }
+                // The listing's GETs: the bucket's path and a canonical query.
+                for query in
+                    [list_query("federated/", None), list_query("federated/a b+c~\u{e9}", Some("1ue+Gcx/="))]
+                {
+                    let url = format!("{}/bucket?{query}", d.origin);
+                    assert_eq!(
+                        signed(&d, "/bucket", &query, credentials, now),
+                        sdk_signed(&url, &d.host, credentials, now),
+                        "{query}"
+                    );
                 }
             }
         }
+    }
+
+    /// The headers but `host` of the GET `d` signs, sorted.
+    fn signed(
+        d: &Direct,
+        path: &str,
+        query: &str,
+        credentials: &Credentials,
+        now: SystemTime,
+    ) -> Vec<(String, String)> {
+        let request = d.signer.get(&d.origin, path, query, &d.host, credentials, now).unwrap();
+        let sent = match query {
+            "" => format!("{}{path}", d.origin),
+            q => format!("{}{path}?{q}", d.origin),
+        };
+        assert_eq!(request.uri().to_string(), sent);
+        let mut ours: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .filter(|(n, _)| n.as_str() != "host")
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        ours.sort();
+        ours
     }
 
     #[test]
     fn refusals_carry_s3s_code_and_class() {
         let body =
             "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
-        let e = refusal("k", 404, body);
+        let call = Call { operation: "GetObject", target: "k", path: "/bucket/k", query: "" };
+        let refusal = |status, body| call.refusal(status, body);
+        let e = refusal(404, body);
         assert_eq!(e.s3_failure(), Some(S3Failure::NotFound));
         assert!(e.to_string().contains("NoSuchKey: The specified key does not exist."), "{e}");
         assert_eq!(
-            refusal("k", 503, "<Error><Code>SlowDown</Code></Error>").s3_failure(),
+            refusal(503, "<Error><Code>SlowDown</Code></Error>").s3_failure(),
             Some(S3Failure::Transient)
         );
-        assert_eq!(refusal("k", 403, "").s3_failure(), Some(S3Failure::Refused));
-        assert!(refusal("k", 403, "").to_string().contains("HTTP 403 without an S3 error code"));
+        assert_eq!(refusal(403, "").s3_failure(), Some(S3Failure::Refused));
+        assert!(refusal(403, "").to_string().contains("HTTP 403 without an S3 error code"));
     }
 }

@@ -12,6 +12,7 @@ pub mod federator;
 pub mod format;
 pub mod layout;
 pub mod lease;
+mod listing;
 pub mod manifest;
 mod object;
 pub mod parquet;

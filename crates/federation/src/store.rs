@@ -445,6 +445,12 @@ impl Store {
 
     /// Every object under `prefix`, with its ETag, in key order.
     pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, FederationError> {
+        if let Some(direct) = &self.direct {
+            if let Some(mut listed) = direct.list(prefix).await? {
+                listed.sort_by(|a, b| a.key.cmp(&b.key));
+                return Ok(listed);
+            }
+        }
         let mut listed = Vec::new();
         let mut pages =
             self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();

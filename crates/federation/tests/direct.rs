@@ -1,4 +1,4 @@
-//! The direct reads (`Store` on a plain-HTTP endpoint reads without the SDK's pipeline) against
+//! The direct reads and listings (`Store` on a plain-HTTP endpoint, without the SDK's pipeline) against
 //! the embedded S3, which checks every signature: the same bytes, ETags and failure classes as
 //! the SDK's reads of the same objects.
 
@@ -49,6 +49,35 @@ async fn direct_reads_give_the_bytes_and_etags_the_sdk_gives() {
     }
     assert_eq!(store.direct_requests(), keys.len() as u64, "one GET a read, none through the SDK");
     assert_eq!(sdk.direct_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_listings_give_what_the_sdk_lists() {
+    let s3 = EmbeddedS3::start(Config::new(KEY_ID, SECRET, REGION)).unwrap();
+    let store = Store::new(&config(s3.endpoint(), SECRET));
+    let sdk = store.clone().without_direct_reads();
+    store.ensure_bucket().await.unwrap();
+    // Three pages of 1,000 and more under the prefix (their keys with what XML and URLs
+    // escape), and keys beside it that no listing of it may give.
+    let awkward = ["a&b", "<x>", "q\"uote's", "a b+c=d~e%f", "\u{e9}t\u{e9}/\u{f8}", "cr\rlf"];
+    let mut keys: Vec<String> =
+        (0..2_345).map(|i| format!("federated/c{:04}/{}", i, awkward[i % awkward.len()])).collect();
+    keys.extend(["federated", "federatedx/k", "other/federated/k"].map(str::to_owned));
+    for (i, key) in keys.iter().enumerate() {
+        let body = vec![b'x'; i % 7];
+        store.put_object(key, body, "application/octet-stream", &Condition::Always).await.unwrap();
+    }
+    let before = store.direct_requests();
+    let direct = store.list("federated/").await.unwrap();
+    assert_eq!(store.direct_requests() - before, 3, "three pages, each one direct GET");
+    assert_eq!(direct, sdk.list("federated/").await.unwrap());
+    let mut expected: Vec<&String> = keys.iter().filter(|k| k.starts_with("federated/")).collect();
+    expected.sort();
+    assert_eq!(direct.iter().map(|l| &l.key).collect::<Vec<_>>(), expected);
+    assert!(direct.iter().all(|l| l.etag.starts_with('"') && l.size < 7));
+    // An empty prefix lists all; a prefix of nothing lists none.
+    assert_eq!(store.list("").await.unwrap().len(), keys.len());
+    assert!(store.list("nothing/").await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

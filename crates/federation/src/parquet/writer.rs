@@ -343,11 +343,15 @@ impl LeafPlan<'_> {
         out: &mut Vec<u8>,
     ) -> Option<Chunk> {
         // Every value, and for a nested leaf every level.
-        let mut values: Vec<V> = Vec::new();
-        let (mut rep, mut def) = (Vec::new(), Vec::new());
+        // Reserved whole: grown part by part, the copies took a tenth of a window's encoding.
+        let total: usize = segments.iter().map(|(s, rows)| s.value_range(rows.clone()).len()).sum();
+        let mut values: Vec<V> = Vec::with_capacity(total);
+        // A row's levels are its values', or one for an empty row.
+        let most_levels =
+            if self.nested { total + segments.iter().map(|(_, r)| r.len()).sum::<usize>() } else { 0 };
+        let (mut rep, mut def) = (Vec::with_capacity(most_levels), Vec::with_capacity(most_levels));
         for (source, rows) in segments {
             let range = source.value_range(rows.clone());
-            values.reserve(range.len());
             V::extend(source.values, range, &mut values)?;
             if let Some(o) = source.offsets {
                 for w in o[rows.start..=rows.end].windows(2) {
