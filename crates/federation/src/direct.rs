@@ -36,8 +36,7 @@ use ampfed_common::errors;
 use ampfed_common::wait::{Poll, Wait, WaitError};
 
 use crate::listing::{self, Unread};
-use crate::object::{classify, BodyBuffer, Fetched};
-use crate::store::Listed;
+use crate::object::{classify, BodyBuffer, Fetched, Listed};
 use crate::{FederationError, S3Failure};
 
 /// Attempts of one GET (the SDK's standard retry mode makes three).

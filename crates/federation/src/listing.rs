@@ -12,7 +12,7 @@
 
 use ampfed_common::xml::unescape;
 
-use crate::store::Listed;
+use crate::object::Listed;
 
 /// One page: its objects in the order given, and the token of the next page when the
 /// listing is truncated.

@@ -1,4 +1,4 @@
-//! An object as a read returns it, and what both read paths (the SDK's and
+//! An object as a read or a listing returns it, and what both read paths (the SDK's and
 //! [`crate::direct`]'s) share: the buffer a body is read into under its limit, its MD5 ETag,
 //! whether a body was damaged on the way, and the class of an S3 answer.
 
@@ -11,6 +11,15 @@ use crate::{FederationError, S3Failure};
 pub struct Fetched {
     pub bytes: Vec<u8>,
     pub etag: String,
+}
+
+/// One object of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    /// As S3 gives it, quoted.
+    pub etag: String,
+    pub size: i64,
 }
 
 /// S3's ETag of a single-part upload of `bytes`, as the embedded server, LocalStack and S3

@@ -62,14 +62,7 @@ pub struct Store {
     direct: Option<Arc<Direct>>,
 }
 
-/// One object of a listing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listed {
-    pub key: String,
-    /// As S3 gives it, quoted.
-    pub etag: String,
-    pub size: i64,
-}
+pub use crate::object::Listed;
 
 /// The condition of a write.
 #[derive(Clone, Debug, PartialEq, Eq)]
