@@ -1,4 +1,5 @@
-//! Direct reads: a GetObject sent without aws-sdk-s3's request pipeline.
+//! Direct reads: GetObject, and ListObjectsV2 a page at a time ([`crate::listing`] reads the
+//! page), sent without aws-sdk-s3's request pipeline.
 //!
 //! A federation reads tens of thousands of small objects (60,000 at 1000 clusters and 30
 //! days). A `perf` profile of those reads put four fifths of the client's CPU in the SDK's
@@ -22,7 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use ampfed_sigv4::canonical::{credential_scope, signature, signing_key, string_to_sign};
+use ampfed_sigv4::canonical::{
+    credential_scope, encode_query_component, signature, signing_key, string_to_sign,
+};
 use ampfed_sigv4::date::format_amz_date;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
@@ -55,13 +58,11 @@ const IDLE_PER_HOST: usize = 64;
 const KEY_PATH: &AsciiSet =
     &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
 
-/// What SigV4 leaves unescaped in a query parameter: letters, digits and `-._~`.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 /// The most bytes of one listing page read: S3's 1,000 keys a page of at most 1,024 bytes
 /// each, escaped, with their other elements, stay well under it.
 const MAX_LIST_PAGE: u64 = 16 << 20;
 
-/// The direct GETs of one store.
+/// The direct GETs (reads and listings) of one store.
 pub(crate) struct Direct {
     client: Client<HttpConnector, Empty<Bytes>>,
     /// `http://host:port`.
@@ -165,11 +166,8 @@ impl Direct {
             let query = list_query(prefix, token.as_deref());
             let call = Call { operation: "ListObjectsV2", target: prefix, path, query: &query };
             let answer = self.exchange(&call, MAX_LIST_PAGE).await?;
-            let page = match std::str::from_utf8(&answer.bytes).map_err(|_| Unread("not UTF-8".into())) {
-                Ok(xml) => listing::page(xml),
-                Err(e) => Err(e),
-            };
-            let page = match page {
+            let read = std::str::from_utf8(&answer.bytes).map_err(|_| Unread("not UTF-8".into()));
+            let page = match read.and_then(listing::page) {
                 Ok(page) => page,
                 Err(Unread(why)) => {
                     tracing::debug!(prefix, why, "a listing page the direct reader does not read");
@@ -180,12 +178,8 @@ impl Direct {
             match page.next {
                 None => return Ok(Some(listed)),
                 Some(next) if token.as_deref() == Some(next.as_str()) => {
-                    return Err(FederationError::S3 {
-                        operation: "ListObjectsV2",
-                        target: prefix.to_owned(),
-                        message: format!("S3 gave the continuation token {next:?} twice in a row"),
-                        failure: S3Failure::Refused,
-                    })
+                    let message = format!("S3 gave the continuation token {next:?} twice in a row");
+                    return Err(call.error(message, S3Failure::Refused));
                 }
                 Some(next) => token = Some(next),
             }
@@ -296,9 +290,10 @@ impl Direct {
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// SigV4 for GETs as aws-sdk-s3 signs them: the path as sent (its keys escaped once, not
-/// normalised), the query as sent (already in canonical form), the signed headers `host`, `x-amz-content-sha256` (the empty
-/// body's hash), `x-amz-date` and, with temporary credentials, `x-amz-security-token`. The
-/// derived key of the last secret and day is kept: deriving it is four HMACs a request.
+/// normalised), the query as sent (already in canonical form), the signed headers `host`,
+/// `x-amz-content-sha256` (the empty body's hash), `x-amz-date` and, with temporary
+/// credentials, `x-amz-security-token`. The derived key of the last secret and day is kept:
+/// deriving it is four HMACs a request.
 struct Signer {
     region: String,
     /// The secret, the scope date (`yyyymmdd`) and their derived key.
@@ -324,7 +319,7 @@ impl Signer {
     }
 
     /// A GET of `origin` + `path` (escaped already) and `query` (canonical: its parameters
-    /// sorted, escaped with [`QUERY_VALUE`]; empty for none) for `host`, signed at `now`.
+    /// sorted, escaped by `encode_query_component`; empty for none) for `host`, signed at `now`.
     fn get(
         &self,
         origin: &str,
@@ -374,11 +369,9 @@ impl Signer {
 /// The query of a ListObjectsV2 page of `prefix` (after `token`): its parameters in SigV4's
 /// canonical order (sorted by name) and escaping, sent as signed.
 fn list_query(prefix: &str, token: Option<&str>) -> String {
-    let prefix = utf8_percent_encode(prefix, QUERY_VALUE);
+    let prefix = encode_query_component(prefix);
     match token {
-        Some(t) => {
-            format!("continuation-token={}&list-type=2&prefix={prefix}", utf8_percent_encode(t, QUERY_VALUE))
-        }
+        Some(t) => format!("continuation-token={}&list-type=2&prefix={prefix}", encode_query_component(t)),
         None => format!("list-type=2&prefix={prefix}"),
     }
 }

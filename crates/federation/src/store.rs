@@ -438,12 +438,20 @@ impl Store {
 
     /// Every object under `prefix`, with its ETag, in key order.
     pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, FederationError> {
-        if let Some(direct) = &self.direct {
-            if let Some(mut listed) = direct.list(prefix).await? {
-                listed.sort_by(|a, b| a.key.cmp(&b.key));
-                return Ok(listed);
-            }
-        }
+        let direct = match &self.direct {
+            Some(direct) => direct.list(prefix).await?,
+            None => None,
+        };
+        let mut listed = match direct {
+            Some(listed) => listed,
+            None => self.list_through_sdk(prefix).await?,
+        };
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listed)
+    }
+
+    /// [`Store::list`] through aws-sdk-s3's paginator, in S3's order.
+    async fn list_through_sdk(&self, prefix: &str) -> Result<Vec<Listed>, FederationError> {
         let mut listed = Vec::new();
         let mut pages =
             self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
@@ -457,7 +465,6 @@ impl Store {
                 })
             }));
         }
-        listed.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(listed)
     }
 

@@ -222,8 +222,9 @@ pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac_sha256(signing_key, string_to_sign.as_bytes()))
 }
 
-/// Query-encodes one key or value as the canonical query does.
-pub(crate) fn encode_query_component(value: &str) -> String {
+/// Query-encodes one key or value as the canonical query does (a signer building a query
+/// already in canonical form uses it too).
+pub fn encode_query_component(value: &str) -> String {
     utf8_percent_encode(value, QUERY_SET).to_string()
 }
 
