@@ -377,6 +377,9 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
     let sdk_floor =
         tokio::time::timeout(STEP_LIMIT, read_all(&sdk, inputs, in_flight)).await.map_err(err)??;
 
+    // The federator's listing (runs of folders, on tasks) against one page after another.
+    let listings = tokio::time::timeout(STEP_LIMIT, listings(&full)).await.map_err(err)??;
+
     // The combined window's writer alone, lean against arrow-rs, on one window's pieces.
     let writers = tokio::task::spawn_blocking(move || writers(size)).await.map_err(err)??;
 
@@ -404,6 +407,14 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
             sdk_floor / floor
         );
     }
+    println!(
+        "listing federated/ ({} keys): {:.3} s in runs of folders, {:.3} s page after page: \
+         {:.2}× faster (medians of {LISTING_ROUNDS}, side by side)",
+        listings.keys,
+        listings.runs,
+        listings.pages,
+        listings.pages / listings.runs
+    );
     println!(
         "writing one combined window ({} rows): the lean writer {:.3} s ({:.1} MiB), arrow-rs {:.3} s ({:.1} MiB): \
          {:.2}× faster (medians of {WRITER_ROUNDS}, side by side)",
@@ -445,6 +456,7 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
         "data_ratio": data_ratio,
         "read_floor": { "objects": input_count, "seconds": round(floor, 3), "full_over_floor": round(full_run.seconds / floor, 2), "direct": full.reads_directly(), "sdk_seconds": round(sdk_floor, 3) },
         "incremental": figures(&incremental),
+        "listing": { "keys": listings.keys, "runs_seconds": round(listings.runs, 4), "pages_seconds": round(listings.pages, 4) },
         "writer": {
             "rows": writers.rows,
             "lean_seconds": round(writers.lean.0, 4),
@@ -454,6 +466,38 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
         },
         "targets": { "full_seconds": 10, "peak_mib": 1024 },
     }))
+}
+
+/// Rounds of each listing in [`listings`].
+const LISTING_ROUNDS: usize = 3;
+
+/// Keys listed, and the seconds of each way to list them.
+struct Listings {
+    keys: usize,
+    runs: f64,
+    pages: f64,
+}
+
+/// `federated/` listed as the federator lists it ([`Store::list`]: the level by delimiter,
+/// then runs of folders on tasks of their own) and page after page (the same store with one
+/// run), in turns; the medians, and the keys (which must agree).
+async fn listings(store: &Store) -> Result<Listings, String> {
+    let paging = store.clone().with_list_runs(1);
+    let (mut runs, mut pages) = (Vec::new(), Vec::new());
+    let mut keys = 0;
+    for _ in 0..LISTING_ROUNDS {
+        let started = Instant::now();
+        let ours = store.list("federated/").await.map_err(err)?.len();
+        runs.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let paged = paging.list("federated/").await.map_err(err)?.len();
+        pages.push(started.elapsed().as_secs_f64());
+        if ours != paged {
+            return Err(format!("the federator listed {ours} keys, the paginator {paged}"));
+        }
+        keys = ours;
+    }
+    Ok(Listings { keys, runs: median(&mut runs), pages: median(&mut pages) })
 }
 
 /// Rounds of each writer in [`writers`].

@@ -39,7 +39,7 @@ use ampfed_common::errors;
 use ampfed_common::wait::{Poll, Wait, WaitError};
 
 use crate::listing::{self, Unread};
-use crate::object::{classify, BodyBuffer, Fetched, Listed};
+use crate::object::{classify, BodyBuffer, Fetched, Level, Span};
 use crate::{FederationError, S3Failure};
 
 /// Attempts of one GET (the SDK's standard retry mode makes three).
@@ -151,22 +151,26 @@ impl Direct {
     /// Reads `key` whole, refusing a body over `limit` bytes ([`FederationError::TooLarge`])
     /// before reading more than `limit` of it.
     pub(crate) async fn get(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
-        let call = Call { operation: "GetObject", target: key, path: &self.path(key), query: "" };
-        self.exchange(&call, limit).await
+        let call =
+            Call { operation: "GetObject", target: key, path: &self.path(key), query: "", object: true };
+        let (bytes, etag) = self.exchange(&call, limit).await?;
+        Ok(Fetched { bytes, etag: etag.unwrap_or_default() })
     }
 
-    /// Every object under `prefix`, in S3's order (ListObjectsV2, a page at a time), or `None`
-    /// when a page is written in a way [`listing::page`] does not read, for the caller to
-    /// list through the SDK.
-    pub(crate) async fn list(&self, prefix: &str) -> Result<Option<Vec<Listed>>, FederationError> {
+    /// The objects and common prefixes `span` asks for, in S3's order (ListObjectsV2, a page
+    /// at a time), or `None` when a page is written in a way [`listing::page`] does not
+    /// read, for the caller to list through the SDK.
+    pub(crate) async fn list(&self, span: &Span<'_>) -> Result<Option<Level>, FederationError> {
         let path = self.base.trim_end_matches('/');
-        let mut listed = Vec::new();
+        let prefix = span.prefix;
+        let mut level = Level::default();
         let mut token: Option<String> = None;
         loop {
-            let query = list_query(prefix, token.as_deref());
-            let call = Call { operation: "ListObjectsV2", target: prefix, path, query: &query };
-            let answer = self.exchange(&call, MAX_LIST_PAGE).await?;
-            let read = std::str::from_utf8(&answer.bytes).map_err(|_| Unread("not UTF-8".into()));
+            let query = list_query(span, token.as_deref());
+            let call =
+                Call { operation: "ListObjectsV2", target: prefix, path, query: &query, object: false };
+            let (bytes, _) = self.exchange(&call, MAX_LIST_PAGE).await?;
+            let read = std::str::from_utf8(&bytes).map_err(|_| Unread("not UTF-8".into()));
             let page = match read.and_then(listing::page) {
                 Ok(page) => page,
                 Err(Unread(why)) => {
@@ -174,9 +178,12 @@ impl Direct {
                     return Ok(None);
                 }
             };
-            listed.extend(page.listed);
+            let stops = span.stops(page.listed.last());
+            level.listed.extend(page.listed);
+            level.prefixes.extend(page.prefixes);
             match page.next {
-                None => return Ok(Some(listed)),
+                None => return Ok(Some(level)),
+                Some(_) if stops => return Ok(Some(level)),
                 Some(next) if token.as_deref() == Some(next.as_str()) => {
                     let message = format!("S3 gave the continuation token {next:?} twice in a row");
                     return Err(call.error(message, S3Failure::Refused));
@@ -187,8 +194,12 @@ impl Direct {
     }
 
     /// Sends `call` and reads its answer's body whole (at most `limit` bytes), trying a
-    /// transient failure again: three attempts in all.
-    async fn exchange(&self, call: &Call<'_>, limit: u64) -> Result<Fetched, FederationError> {
+    /// transient failure again: three attempts in all. The body, and for an object its ETag.
+    async fn exchange(
+        &self,
+        call: &Call<'_>,
+        limit: u64,
+    ) -> Result<(Vec<u8>, Option<String>), FederationError> {
         // Bounded by the attempts: three attempt limits and the pauses between them.
         let bound = self.attempt_timeout * ATTEMPTS + FIRST_BACKOFF * 4;
         let wait = Wait::new(format!("{} {}", call.operation, call.target), bound)
@@ -230,7 +241,11 @@ impl Direct {
         })
     }
 
-    async fn attempt(&self, call: &Call<'_>, limit: u64) -> Result<Fetched, FederationError> {
+    async fn attempt(
+        &self,
+        call: &Call<'_>,
+        limit: u64,
+    ) -> Result<(Vec<u8>, Option<String>), FederationError> {
         let credentials = self.credentials().await.map_err(|message| call.local(message))?;
         let request = self
             .signer
@@ -266,7 +281,13 @@ impl Direct {
         if declared.is_some_and(|d| d != buffer.len() as u64) {
             return Err(call.transient(format!("the body was cut short at {} bytes", buffer.len())));
         }
-        Ok(buffer.finish(etag))
+        Ok(match call.object {
+            true => {
+                let fetched = buffer.finish(etag);
+                (fetched.bytes, Some(fetched.etag))
+            }
+            false => (buffer.into_bytes(), None),
+        })
     }
 
     /// The provider's credentials, fetched again when they are within [`REFRESH_AHEAD`] of
@@ -366,14 +387,22 @@ impl Signer {
     }
 }
 
-/// The query of a ListObjectsV2 page of `prefix` (after `token`): its parameters in SigV4's
-/// canonical order (sorted by name) and escaping, sent as signed.
-fn list_query(prefix: &str, token: Option<&str>) -> String {
-    let prefix = encode_query_component(prefix);
-    match token {
-        Some(t) => format!("continuation-token={}&list-type=2&prefix={prefix}", encode_query_component(t)),
-        None => format!("list-type=2&prefix={prefix}"),
+/// The query of a ListObjectsV2 page of `span` (after `token`, the first page's start
+/// without it): its parameters in SigV4's canonical order (sorted by name) and escaping,
+/// sent as signed.
+fn list_query(span: &Span<'_>, token: Option<&str>) -> String {
+    let mut query = String::new();
+    if let Some(t) = token {
+        query.push_str(&format!("continuation-token={}&", encode_query_component(t)));
     }
+    if let Some(d) = span.delimiter {
+        query.push_str(&format!("delimiter={}&", encode_query_component(d)));
+    }
+    query.push_str(&format!("list-type=2&prefix={}", encode_query_component(span.prefix)));
+    if let (None, Some(after)) = (token, span.start_after) {
+        query.push_str(&format!("&start-after={}", encode_query_component(after)));
+    }
+    query
 }
 
 /// One request of the direct reads: the S3 operation and what it names (a key, a prefix),
@@ -383,6 +412,8 @@ struct Call<'a> {
     target: &'a str,
     path: &'a str,
     query: &'a str,
+    /// Whether the answer is an object (a GetObject), whose ETag is kept (or computed).
+    object: bool,
 }
 
 impl Call<'_> {
@@ -505,9 +536,17 @@ mod tests {
                     );
                 }
                 // The listing's GETs: the bucket's path and a canonical query.
-                for query in
-                    [list_query("federated/", None), list_query("federated/a b+c~\u{e9}", Some("1ue+Gcx/="))]
-                {
+                let flat = |prefix| Span { prefix, ..Span::default() };
+                let level = Span { delimiter: Some("/"), ..flat("federated/") };
+                let from = Span { start_after: Some("federated/a b+c~\u{e9}."), ..flat("federated/") };
+                for query in [
+                    list_query(&flat("federated/"), None),
+                    list_query(&flat("federated/a b+c~\u{e9}"), Some("1ue+Gcx/=")),
+                    list_query(&level, None),
+                    list_query(&level, Some("1ue+Gcx/=")),
+                    list_query(&from, None),
+                    list_query(&from, Some("1ue+Gcx/=")),
+                ] {
                     let url = format!("{}/bucket?{query}", d.origin);
                     assert_eq!(
                         signed(&d, "/bucket", &query, credentials, now),
@@ -547,7 +586,7 @@ mod tests {
     fn refusals_carry_s3s_code_and_class() {
         let body =
             "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
-        let call = Call { operation: "GetObject", target: "k", path: "/bucket/k", query: "" };
+        let call = Call { operation: "GetObject", target: "k", path: "/bucket/k", query: "", object: true };
         let refusal = |status, body| call.refusal(status, body);
         let e = refusal(404, body);
         assert_eq!(e.s3_failure(), Some(S3Failure::NotFound));

@@ -287,6 +287,7 @@ fn window_of(file: &str, resolution: Resolution) -> Result<Window, String> {
         return Err(named());
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (start_digits, end_digits) = (start, end);
     if !digits(start) || !digits(end) {
         return Err(format!("{} with unix seconds", named()));
     }
@@ -294,7 +295,9 @@ fn window_of(file: &str, resolution: Resolution) -> Result<Window, String> {
         return Err(format!("`{file}` holds numbers out of range"));
     };
     let window = Window { start, end };
-    if window.file_stem() != stem {
+    // Digits that parse are spelled as the stem spells them unless a zero leads.
+    let spelled = |s: &str| s == "0" || !s.starts_with('0');
+    if !spelled(start_digits) || !spelled(end_digits) {
         return Err(format!("`{file}` is not spelled as {}{suffix}", window.file_stem()));
     }
     resolution.check(window).map_err(|e| format!("`{file}` in {resolution}/: {e}"))?;
@@ -309,11 +312,12 @@ pub fn classify(key: &str) -> Classified {
     let Some((folder, tail)) = rest.split_once('/') else {
         return Classified::Ignored { folder: None };
     };
-    let ours = [Kind::Allocations, Kind::Assets].into_iter().find_map(|kind| {
-        Resolution::ALL.into_iter().find_map(|resolution| {
-            tail.strip_prefix(&format!("etl/{}/{resolution}/", kind.dir()))
-                .map(|file| (kind, resolution, file))
-        })
+    // `etl/<kind>/<resolution>/<file>`, read segment by segment (every listed key passes
+    // here, twice a run).
+    let ours = tail.strip_prefix("etl/").and_then(|t| {
+        let (kind, t) = t.split_once('/')?;
+        let (resolution, file) = t.split_once('/')?;
+        Some((Kind::parse(kind)?, Resolution::parse(resolution)?, file))
     });
     if folder == COMBINED {
         return match (tail, ours) {

@@ -1,6 +1,7 @@
 //! One ListObjectsV2 answer read as S3 writes it, for the direct listing
-//! ([`crate::direct`]): the key, ETag and size of each `<Contents>`, and the continuation
-//! token of a truncated page.
+//! ([`crate::direct`]): the key, ETag and size of each `<Contents>`, the prefix of each
+//! `<CommonPrefixes>` (a listing by delimiter), and the continuation token of a truncated
+//! page.
 //!
 //! aws-sdk-s3 reads the same page through a general XML decoder (and first scans the whole
 //! body to know whether it is an error): a federation lists its bucket twice, 60,000 keys at
@@ -14,11 +15,12 @@ use ampfed_common::xml::unescape;
 
 use crate::object::Listed;
 
-/// One page: its objects in the order given, and the token of the next page when the
-/// listing is truncated.
-#[derive(Debug, PartialEq, Eq)]
+/// One page: its objects and common prefixes in the order given, and the token of the next
+/// page when the listing is truncated.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Page {
     pub(crate) listed: Vec<Listed>,
+    pub(crate) prefixes: Vec<String>,
     pub(crate) next: Option<String>,
 }
 
@@ -51,6 +53,16 @@ pub(crate) fn page(xml: &str) -> Result<Page, Unread> {
         };
         listed.push(Listed { key, etag, size });
     }
+    let mut prefixes = Vec::new();
+    let mut rest = body;
+    let (open, close) = ("<CommonPrefixes>", "</CommonPrefixes>");
+    while let Some(at) = rest.find(open) {
+        let inner = &rest[at + open.len()..];
+        let end = inner.find(close).ok_or_else(|| unread("a <CommonPrefixes> is never closed"))?;
+        let prefix = text(&inner[..end], "<Prefix>", "</Prefix>")?;
+        rest = &inner[end + close.len()..];
+        prefixes.extend(prefix);
+    }
     // Found in the whole page: no element of an object is named either.
     let truncated = text(body, "<IsTruncated>", "</IsTruncated>")?;
     let next = match truncated.as_deref().map(str::trim) {
@@ -62,7 +74,7 @@ pub(crate) fn page(xml: &str) -> Result<Page, Unread> {
         Some("false") | None => None,
         Some(other) => return Err(Unread(format!("IsTruncated is {other:?}"))),
     };
-    Ok(Page { listed, next })
+    Ok(Page { listed, prefixes, next })
 }
 
 /// The text of the first element `open`…`close` in `within`, its references resolved;
@@ -114,14 +126,29 @@ mod tests {
     fn the_last_page_and_an_empty_one_have_no_token() {
         let last = "<ListBucketResult><IsTruncated>false</IsTruncated>\
             <Contents><Key>k</Key><ETag>\"e\"</ETag><Size>7</Size></Contents></ListBucketResult>";
-        assert_eq!(page(last).unwrap(), Page { listed: vec![listed("k", "\"e\"", 7)], next: None });
+        assert_eq!(page(last).unwrap(), Page { listed: vec![listed("k", "\"e\"", 7)], ..Page::default() });
         let empty =
             "<ListBucketResult><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>";
-        assert_eq!(page(empty).unwrap(), Page { listed: vec![], next: None });
+        assert_eq!(page(empty).unwrap(), Page::default());
         // An object without a key is skipped, as the SDK's path skips it; one without ETag
         // or size has them empty and zero.
         let odd = "<ListBucketResult><Contents><Size>3</Size></Contents><Contents><Key/></Contents></ListBucketResult>";
         assert_eq!(page(odd).unwrap().listed, vec![listed("", "", 0)]);
+    }
+
+    #[test]
+    fn a_listing_by_delimiter_gives_its_common_prefixes() {
+        // As S3 writes a ListObjectsV2 with `delimiter=/`: the request's prefix and delimiter
+        // first, the objects at this level, then a `<CommonPrefixes>` a folder.
+        let xml = "<ListBucketResult><Name>b</Name><Prefix>federated/</Prefix><Delimiter>/</Delimiter>\
+            <KeyCount>3</KeyCount><IsTruncated>false</IsTruncated>\
+            <Contents><Key>federated/stray</Key><ETag>\"e\"</ETag><Size>1</Size></Contents>\
+            <CommonPrefixes><Prefix>federated/a &amp; b/</Prefix></CommonPrefixes>\
+            <CommonPrefixes><Prefix>federated/combined/</Prefix></CommonPrefixes></ListBucketResult>";
+        let page = page(xml).unwrap();
+        assert_eq!(page.listed, vec![listed("federated/stray", "\"e\"", 1)]);
+        assert_eq!(page.prefixes, ["federated/a & b/", "federated/combined/"]);
+        assert_eq!(page.next, None);
     }
 
     #[test]
@@ -136,6 +163,8 @@ mod tests {
             "<ListBucketResult><Contents><Key>k</Key><Size>big</Size></Contents></ListBucketResult>",
             "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
             "<ListBucketResult><IsTruncated>maybe</IsTruncated></ListBucketResult>",
+            "<ListBucketResult><CommonPrefixes><Prefix>p/</Prefix></ListBucketResult>",
+            "<ListBucketResult><CommonPrefixes><Prefix>p&bogus;/</Prefix></CommonPrefixes></ListBucketResult>",
         ] {
             assert!(page(xml).is_err(), "{xml}");
         }

@@ -22,6 +22,32 @@ pub struct Listed {
     pub size: i64,
 }
 
+/// What one listing asks for: the objects under `prefix` (rolled up at the next `delimiter`,
+/// when given), from the first key after `start_after`; it may stop at the first page that
+/// reaches `stop_at` (what it lists from there on is the caller's to drop).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Span<'a> {
+    pub(crate) prefix: &'a str,
+    pub(crate) delimiter: Option<&'a str>,
+    pub(crate) start_after: Option<&'a str>,
+    pub(crate) stop_at: Option<&'a str>,
+}
+
+impl Span<'_> {
+    /// Whether a page ending at `last` (its last key) reached the stop.
+    pub(crate) fn stops(&self, last: Option<&Listed>) -> bool {
+        matches!((self.stop_at, last), (Some(stop), Some(last)) if last.key.as_str() >= stop)
+    }
+}
+
+/// One level of a listing by delimiter: the objects at it, and the common prefixes below it
+/// (each a folder, listed on its own), in S3's order.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Level {
+    pub(crate) listed: Vec<Listed>,
+    pub(crate) prefixes: Vec<String>,
+}
+
 /// S3's ETag of a single-part upload of `bytes`, as the embedded server, LocalStack and S3
 /// (without SSE-KMS) give it: the quoted MD5 hex.
 pub fn md5_etag(bytes: &[u8]) -> String {
@@ -114,6 +140,12 @@ impl<'k> BodyBuffer<'k> {
     pub(crate) fn finish(self, etag: Option<String>) -> Fetched {
         let etag = etag.unwrap_or_else(|| md5_etag(&self.bytes));
         Fetched { bytes: self.bytes, etag }
+    }
+
+    /// The bytes read, for an answer that is no object (a listing page): no ETag, and none
+    /// computed.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 
     fn too_large(&self, size: u64) -> FederationError {

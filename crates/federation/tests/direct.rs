@@ -57,24 +57,48 @@ async fn direct_listings_give_what_the_sdk_lists() {
     let store = Store::new(&config(s3.endpoint(), SECRET));
     let sdk = store.clone().without_direct_reads();
     store.ensure_bucket().await.unwrap();
-    // Three pages of 1,000 and more under the prefix (their keys with what XML and URLs
-    // escape), and keys beside it that no listing of it may give.
+    // 2,345 folders under the prefix (their keys with what XML and URLs escape), keys beside
+    // it that no listing of it may give, and keys that sort between a folder's runs: objects
+    // at the prefix's own level, a folder's marker, siblings that extend a folder's name
+    // with a `-` or a `.` (before its `/`), a folder holding one more folder.
     let awkward = ["a&b", "<x>", "q\"uote's", "a b+c=d~e%f", "\u{e9}t\u{e9}/\u{f8}", "cr\rlf"];
     let mut keys: Vec<String> =
         (0..2_345).map(|i| format!("federated/c{:04}/{}", i, awkward[i % awkward.len()])).collect();
     keys.extend(["federated", "federatedx/k", "other/federated/k"].map(str::to_owned));
+    let between = [
+        "federated/c0001x",
+        "federated/stray",
+        "federated/c0002/",
+        "federated/c0293-b/k",
+        "federated/c0293./k",
+        "federated/c0293.",
+        "federated/c0586/deeper/k",
+    ];
+    keys.extend(between.map(str::to_owned));
     for (i, key) in keys.iter().enumerate() {
         let body = vec![b'x'; i % 7];
         store.put_object(key, body, "application/octet-stream", &Condition::Always).await.unwrap();
     }
     let before = store.direct_requests();
     let direct = store.list("federated/").await.unwrap();
-    assert_eq!(store.direct_requests() - before, 3, "three pages, each one direct GET");
+    // The level by delimiter: 2,347 folders and 3 objects, three pages; then eight runs of
+    // about 293 folders, a page each (each stops at the page that passes its end). The
+    // second run starts at `c0293-b/`, just before the siblings `c0293./` and `c0293/`.
+    assert_eq!(store.direct_requests() - before, 3 + 8, "each page one direct GET");
     assert_eq!(direct, sdk.list("federated/").await.unwrap());
     let mut expected: Vec<&String> = keys.iter().filter(|k| k.starts_with("federated/")).collect();
     expected.sort();
-    assert_eq!(direct.iter().map(|l| &l.key).collect::<Vec<_>>(), expected);
+    assert_eq!(direct.iter().map(|l| &l.key).collect::<Vec<_>>(), expected, "every key once, in order");
     assert!(direct.iter().all(|l| l.etag.starts_with('"') && l.size < 7));
+    // In one run: the 2,352 keys page after page, three pages.
+    let before = store.direct_requests();
+    assert_eq!(store.clone().with_list_runs(1).list("federated/").await.unwrap(), direct);
+    assert_eq!(store.direct_requests() - before, 3);
+    // A prefix that ends inside a folder's name lists its folders and its objects alike.
+    let part: Vec<String> = store.list("federated/c029").await.unwrap().into_iter().map(|l| l.key).collect();
+    let mut expected: Vec<&String> = keys.iter().filter(|k| k.starts_with("federated/c029")).collect();
+    expected.sort();
+    assert_eq!(part.iter().collect::<Vec<_>>(), expected);
     // An empty prefix lists all; a prefix of nothing lists none.
     assert_eq!(store.list("").await.unwrap().len(), keys.len());
     assert!(store.list("nothing/").await.unwrap().is_empty());

@@ -906,9 +906,20 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
-/// `2024-05-01T12:00:00.000Z`, as in S3's XML.
+/// `2024-05-01T12:00:00.000Z`, as in S3's XML (from the fields: a listing writes one an
+/// object, and a format string is parsed again at each).
 fn iso_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_millis().min(999)
+    )
 }
 
 /// `Wed, 01 May 2024 12:00:00 GMT`, as in HTTP headers.
@@ -955,6 +966,21 @@ mod tests {
         assert_eq!(split_path("/b/").unwrap(), ("b".into(), None));
         assert_eq!(split_path("/b/a%20b/c%2Bd+e").unwrap(), ("b".into(), Some("a b/c+d+e".into())));
         assert_eq!(split_path("/b/%FF").unwrap_err().code, "InvalidURI");
+    }
+
+    #[test]
+    fn times_are_written_as_s3_writes_them() {
+        // Against chrono's own formatting of the same instants.
+        for (secs, nanos) in
+            [(0, 0), (1_767_225_600, 5_000_000), (1_798_761_599, 999_999_999), (951_782_400, 123_456_789)]
+        {
+            let t = DateTime::from_timestamp(secs, nanos).unwrap();
+            assert_eq!(iso_time(t), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        }
+        assert_eq!(
+            iso_time(DateTime::from_timestamp(1_767_225_600, 5_000_000).unwrap()),
+            "2026-01-01T00:00:00.005Z"
+        );
     }
 
     #[test]

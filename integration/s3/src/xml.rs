@@ -21,7 +21,11 @@ pub(crate) const MAX_DELETE_KEYS: usize = 1000;
 /// character references (S3 writes a key's `\r` as `&#13;`).
 pub(crate) fn escape(text: &str) -> Cow<'_, str> {
     let needs = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || (c.is_control() && c != '\n');
-    if !text.contains(needs) {
+    // A byte look first (a listing escapes every key): the five, the C0 controls and DEL,
+    // and 0xC2, the lead byte of the C1 controls (U+0080 to U+009F) in UTF-8.
+    let may_need =
+        |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0x7f | 0xc2) || (*b < 0x20 && *b != b'\n');
+    if !text.as_bytes().iter().any(may_need) || !text.contains(needs) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
@@ -178,6 +182,11 @@ mod tests {
     fn escaping_covers_markup_quotes_and_controls() {
         assert_eq!(escape("plain/key.json"), "plain/key.json");
         assert_eq!(escape("a&b<c>\"d\"'e'\r"), "a&amp;b&lt;c&gt;&quot;d&quot;&apos;e&apos;&#13;");
+        // Past the byte look: DEL, a C1 control, and letters whose UTF-8 starts with 0xC2 or
+        // holds the C1 controls' second bytes, which are no controls.
+        assert_eq!(escape("a\u{7f}b\u{85}c"), "a&#127;b&#133;c");
+        assert_eq!(escape("\u{a9}\u{e9}\u{105}\n"), "\u{a9}\u{e9}\u{105}\n");
+        assert!(matches!(escape("\u{a9} 2026"), Cow::Borrowed(_)));
     }
 
     #[test]
