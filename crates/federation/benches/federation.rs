@@ -7,10 +7,12 @@
 //! the same flags give the same bytes. Defaults 1000 × 30 × 200 (6 M allocation rows, 60 k
 //! objects); `--quick` is 100 × 3 × 20; `--clusters`, `--days`, `--containers` override either.
 //!
-//! Measured on the embedded S3: a full federation (wall time, CPU seconds of the process,
-//! peak RSS `VmHWM` reset before the run through `/proc/self/clear_refs`, the RSS before the
-//! run, which holds the embedded S3's objects, and the bytes stored, so that the federator's
-//! own peak shows apart); the same at a tenth of the clusters, for the time ratio against the
+//! The embedded S3 runs in a process of its own (this binary again, with `--serve-s3`; it
+//! stops when its standard input closes, with the bench), as a bucket is apart from the
+//! federator, so that the federator's memory and CPU are its own. Measured on it: a full
+//! federation (wall time, CPU seconds of the bench's process and of the S3's, peak RSS
+//! `VmHWM` of each, reset before the run through `/proc/<pid>/clear_refs`, and the bench's RSS
+//! before the run); the same at a tenth of the clusters, for the time ratio against the
 //! 10× data ratio; an incremental re-run after one cluster's object of one window is
 //! rewritten; and the read floor: every input object read with as many requests in flight as
 //! the federator, nothing decoded (and the same through the SDK's pipeline); and one combined
@@ -31,7 +33,10 @@ use std::time::{Duration, Instant};
 use ampfed_federation::{federate_with, parquet, Mode, Options, Store, StoreConfig};
 use ampfed_s3::{Config, EmbeddedS3};
 use ampfed_test_support::etl::Synthetic;
-use ampfed_test_support::measure::{cpu_seconds, median, reset_peak, round, status_mib, write_figures};
+use ampfed_test_support::measure::{
+    cpu_seconds, cpu_seconds_of, median, reset_peak, reset_peak_of, round, status_mib, status_mib_of,
+    write_figures, Process,
+};
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use serde_json::{json, Value};
@@ -140,6 +145,9 @@ struct Run {
     cpu_seconds: f64,
     peak_mib: f64,
     rss_before_mib: f64,
+    /// The embedded S3's process (NaN on LocalStack): CPU seconds in the run, peak RSS.
+    server_cpu_seconds: f64,
+    server_peak_mib: f64,
     objects_read: usize,
     windows: usize,
     allocations: usize,
@@ -150,6 +158,9 @@ async fn federate(store: &Store, counter: &Counter, mode: Mode) -> Result<Run, S
     let options = Options { holder: "bench".into(), mode, ..Options::default() };
     step(&format!("federating {} ({mode:?})", store.bucket()));
     let peak_reset = reset_peak();
+    let server = SERVER.get().copied();
+    let server_reset = server.is_some_and(reset_peak_of);
+    let server_cpu = server.map_or(f64::NAN, cpu_seconds_of);
     let rss_before_mib = status_mib("VmRSS");
     let (sent_before, cpu) = (sent(store, counter), cpu_seconds());
     let started = Instant::now();
@@ -162,6 +173,11 @@ async fn federate(store: &Store, counter: &Counter, mode: Mode) -> Result<Run, S
         cpu_seconds: cpu_seconds() - cpu,
         peak_mib: if peak_reset { status_mib("VmHWM") } else { f64::NAN },
         rss_before_mib,
+        server_cpu_seconds: server.map_or(f64::NAN, cpu_seconds_of) - server_cpu,
+        server_peak_mib: match (server, server_reset) {
+            (Some(p), true) => status_mib_of(p, "VmHWM"),
+            _ => f64::NAN,
+        },
         objects_read: report.objects_read,
         windows: report.recombined.len(),
         allocations: report.allocations,
@@ -244,6 +260,9 @@ fn mib(bytes: i64) -> f64 {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some(SERVE_S3) {
+        std::process::exit(serve_s3());
+    }
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
@@ -287,10 +306,103 @@ fn main() {
     }
 }
 
-fn embedded(runtime: &tokio::runtime::Runtime, size: Synthetic) -> Result<Value, String> {
-    let s3 = EmbeddedS3::start(Config::new(KEY_ID, SECRET, REGION)).map_err(err)?;
-    let result = runtime.block_on(bench(s3.endpoint(), size));
+/// The argument that makes this binary the embedded S3's process.
+const SERVE_S3: &str = "--serve-s3";
+/// How long the S3's process may take to say where it listens.
+const SERVER_START: Duration = Duration::from_secs(30);
+/// How long it may take to stop once told to.
+const SERVER_STOP: Duration = Duration::from_secs(10);
+
+/// The S3's process: starts the embedded S3, writes `endpoint <url>` on standard output, and
+/// serves until its standard input closes (the bench ended, or dropped its end); the exit
+/// code.
+fn serve_s3() -> i32 {
+    use std::io::{Read, Write};
+    let s3 = match EmbeddedS3::start(Config::new(KEY_ID, SECRET, REGION)) {
+        Ok(s3) => s3,
+        Err(e) => {
+            eprintln!("the embedded S3 did not start: {e}");
+            return 1;
+        }
+    };
+    let mut out = std::io::stdout();
+    if writeln!(out, "endpoint {}", s3.endpoint()).and_then(|()| out.flush()).is_err() {
+        return 1;
+    }
+    // Nothing is sent on standard input: a read ends at its end of file.
+    let mut sink = [0u8; 64];
+    while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
     drop(s3);
+    0
+}
+
+/// The embedded S3's process, stopped when dropped (its standard input closed, then killed
+/// past [`SERVER_STOP`]).
+struct Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Server {
+    fn start() -> Result<Server, String> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().map_err(err)?;
+        let mut child = std::process::Command::new(exe)
+            .arg(SERVE_S3)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("the embedded S3's process did not start: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no standard output of the S3's process")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = tx.send(std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line));
+        });
+        let mut server = Server { child, endpoint: String::new() };
+        let line = rx
+            .recv_timeout(SERVER_START)
+            .map_err(|_| {
+                format!("the embedded S3's process said nothing within {} s", SERVER_START.as_secs())
+            })?
+            .map_err(err)?;
+        server.endpoint = line
+            .trim()
+            .strip_prefix("endpoint ")
+            .ok_or_else(|| format!("the embedded S3's process said {line:?}, not its endpoint"))?
+            .to_owned();
+        Ok(server)
+    }
+
+    fn process(&self) -> Process {
+        Process::Id(self.child.id())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + SERVER_STOP;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The S3's process while the bench runs on the embedded S3 (its figures are read with the
+/// federator's).
+static SERVER: std::sync::OnceLock<Process> = std::sync::OnceLock::new();
+
+fn embedded(runtime: &tokio::runtime::Runtime, size: Synthetic) -> Result<Value, String> {
+    let server = Server::start()?;
+    let _ = SERVER.set(server.process());
+    let result = runtime.block_on(bench(&server.endpoint, size));
+    drop(server);
     result
 }
 
@@ -300,7 +412,9 @@ fn figures(r: &Run) -> Value {
         "cpu_seconds": round(r.cpu_seconds, 2),
         "peak_mib": round(r.peak_mib, 1),
         "rss_before_mib": round(r.rss_before_mib, 1),
-        "federator_peak_mib": round(r.peak_mib - r.rss_before_mib, 1),
+        "added_mib": round(r.peak_mib - r.rss_before_mib, 1),
+        "s3_cpu_seconds": round(r.server_cpu_seconds, 2),
+        "s3_peak_mib": round(r.server_peak_mib, 1),
         "objects_read": r.objects_read,
         "windows_recombined": r.windows,
         "allocations": r.allocations,
@@ -310,21 +424,33 @@ fn figures(r: &Run) -> Value {
 
 fn header() {
     println!(
-        "{:<22} {:>8} {:>9} {:>8} {:>7} {:>8} {:>7} {:>9} {:>9}",
-        "run", "clusters", "upload s", "windows", "read", "wall s", "CPU s", "peak MiB", "RSS before"
+        "{:<22} {:>8} {:>9} {:>8} {:>7} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "run",
+        "clusters",
+        "upload s",
+        "windows",
+        "read",
+        "wall s",
+        "CPU s",
+        "peak MiB",
+        "RSS before",
+        "S3 CPU s",
+        "S3 MiB"
     );
 }
 
 fn line(name: &str, clusters: usize, up: Option<f64>, r: &Run) {
     println!(
-        "{name:<22} {clusters:>8} {:>9} {:>8} {:>7} {:>8.2} {:>7.1} {:>9.0} {:>9.0}",
+        "{name:<22} {clusters:>8} {:>9} {:>8} {:>7} {:>8.2} {:>7.1} {:>9.0} {:>9.0} {:>9.1} {:>9.0}",
         up.map_or("-".into(), |u| format!("{u:.1}")),
         r.windows,
         r.objects_read,
         r.seconds,
         r.cpu_seconds,
         r.peak_mib,
-        r.rss_before_mib
+        r.rss_before_mib,
+        r.server_cpu_seconds,
+        r.server_peak_mib
     );
 }
 
@@ -426,21 +552,23 @@ async fn bench(endpoint: &str, size: Synthetic) -> Result<Value, String> {
         writers.arrow_rs.0 / writers.lean.0
     );
     println!(
-        "memory: peak {:.0} MiB = {:.0} MiB before the run (the embedded S3 holding {:.0} MiB of inputs, \
-         {:.0} MiB stored after) + {:.0} MiB the run added",
+        "memory: the federator's process peaked at {:.0} MiB (target ≤ 1024) = {:.0} MiB before the run + {:.0} MiB \
+         the run added; the embedded S3's process at {:.0} MiB, holding {:.0} MiB of inputs ({:.0} MiB stored after)",
         full_run.peak_mib,
         full_run.rss_before_mib,
+        full_run.peak_mib - full_run.rss_before_mib,
+        full_run.server_peak_mib,
         mib(inputs_bytes),
-        mib(stored),
-        full_run.peak_mib - full_run.rss_before_mib
+        mib(stored)
     );
     println!(
         "scaling {} → {} clusters: time ×{time_ratio:.2} for data ×{data_ratio:.0} (linear: ×{data_ratio:.0}); \
-         full run {:.2} s (target ≤ 10 s), {:.1} CPU s on {} CPUs; {} allocations combined",
+         full run {:.2} s (target ≤ 10 s), {:.1} CPU s (and the S3's {:.1}) on {} CPUs; {} allocations combined",
         tenth.clusters,
         size.clusters,
         full_run.seconds,
         full_run.cpu_seconds,
+        full_run.server_cpu_seconds,
         std::thread::available_parallelism().map(usize::from).unwrap_or(0),
         full_run.allocations
     );

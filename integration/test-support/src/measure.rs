@@ -2,10 +2,31 @@
 //! memory figures, CPU seconds, and resetting the peak before a step; and where their figures
 //! go (`target/bench/<name>.json`, [`write_figures`]).
 
+/// A process whose figures are read: this one, or another (a child) by its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Process {
+    This,
+    Id(u32),
+}
+
+impl Process {
+    fn file(self, name: &str) -> String {
+        match self {
+            Process::This => format!("/proc/self/{name}"),
+            Process::Id(pid) => format!("/proc/{pid}/{name}"),
+        }
+    }
+}
+
 /// A `/proc/self/status` memory figure in MiB (`"VmHWM"`, the peak since the last
 /// [`reset_peak`]; `"VmRSS"`, now); NaN when it cannot be read.
 pub fn status_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status_mib_of(Process::This, field)
+}
+
+/// [`status_mib`] of `process`.
+pub fn status_mib_of(process: Process, field: &str) -> f64 {
+    let status = std::fs::read_to_string(process.file("status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -15,13 +36,23 @@ pub fn status_mib(field: &str) -> f64 {
 
 /// Resets `VmHWM` to the current resident size; false if the kernel refused.
 pub fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+    reset_peak_of(Process::This)
+}
+
+/// [`reset_peak`] of `process`.
+pub fn reset_peak_of(process: Process) -> bool {
+    std::fs::write(process.file("clear_refs"), "5").is_ok()
 }
 
 /// CPU seconds (user and system) this process has used, from `/proc/self/stat` (in USER_HZ,
 /// 100 a second on Linux); NaN when it cannot be read.
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of(Process::This)
+}
+
+/// [`cpu_seconds`] of `process`.
+pub fn cpu_seconds_of(process: Process) -> f64 {
+    let stat = std::fs::read_to_string(process.file("stat")).unwrap_or_default();
     // After the command's closing parenthesis the fields start at the state (field 3);
     // utime and stime are fields 14 and 15.
     let fields: Vec<&str> =
@@ -68,6 +99,10 @@ mod tests {
         let spin: u64 = (0..2_000_000u64).map(|i| i % 7).sum();
         assert!(spin > 0);
         assert!(cpu_seconds() >= 0.0);
+        // By id, this process reads as itself; a process that is not there reads as NaN.
+        let me = Process::Id(std::process::id());
+        assert!(status_mib_of(me, "VmRSS") > 0.0 && cpu_seconds_of(me) >= 0.0);
+        assert!(status_mib_of(Process::Id(u32::MAX), "VmRSS").is_nan());
         assert_eq!(round(1.23456, 2), 1.23);
     }
 
