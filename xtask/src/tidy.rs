@@ -867,15 +867,17 @@ fn only_the_environment_and_test_support_start_processes() {
         }
         let text = strip(&fs::read_to_string(&path).unwrap_or_default(), true);
         // Building a `Command` to hand to `ampfed_test_support::run_bounded` is how a test runs
-        // a program; building one for anything else, or starting it yourself, is not.
-        let bounded = text.contains("run_bounded(");
+        // a program, and to `Served::start` how a bench serves from a child (stopped on drop);
+        // building one for anything else, or starting it yourself, is not.
+        let bounded = text.contains("run_bounded(") || text.contains("Served::start(");
         for (i, line) in text.lines().enumerate() {
             let builds = line.contains("Command::new") || line.contains("process::Command");
             let starts = line.contains(".spawn()") || line.contains(".output()");
             if line.contains("tokio::process") || starts || (builds && !bounded) {
                 problems.push(format!(
-                    "{name}:{}: start processes through ampfed-env (services) or \
-                     ampfed_test_support::run_bounded (a program run to its end)",
+                    "{name}:{}: start processes through ampfed-env (services), \
+                     ampfed_test_support::run_bounded (a program run to its end) or \
+                     ampfed_test_support::Served (a server in a child, stopped on drop)",
                     i + 1
                 ));
             }

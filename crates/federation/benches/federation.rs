@@ -37,6 +37,7 @@ use ampfed_test_support::measure::{
     cpu_seconds, cpu_seconds_of, median, reset_peak, reset_peak_of, round, status_mib, status_mib_of,
     write_figures, Process,
 };
+use ampfed_test_support::Served;
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use serde_json::{json, Value};
@@ -313,84 +314,18 @@ const SERVER_START: Duration = Duration::from_secs(30);
 /// How long it may take to stop once told to.
 const SERVER_STOP: Duration = Duration::from_secs(10);
 
-/// The S3's process: starts the embedded S3, writes `endpoint <url>` on standard output, and
-/// serves until its standard input closes (the bench ended, or dropped its end); the exit
-/// code.
+/// The S3's process: the embedded S3, served until its standard input closes (the bench
+/// ended, or dropped its end); the exit code.
 fn serve_s3() -> i32 {
-    use std::io::{Read, Write};
-    let s3 = match EmbeddedS3::start(Config::new(KEY_ID, SECRET, REGION)) {
-        Ok(s3) => s3,
+    match EmbeddedS3::start(Config::new(KEY_ID, SECRET, REGION)) {
+        Ok(s3) => match ampfed_test_support::serve_until_stdin_closes(s3.endpoint()) {
+            true => 0,
+            false => 1,
+        },
         Err(e) => {
             eprintln!("the embedded S3 did not start: {e}");
-            return 1;
+            1
         }
-    };
-    let mut out = std::io::stdout();
-    if writeln!(out, "endpoint {}", s3.endpoint()).and_then(|()| out.flush()).is_err() {
-        return 1;
-    }
-    // Nothing is sent on standard input: a read ends at its end of file.
-    let mut sink = [0u8; 64];
-    while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
-    drop(s3);
-    0
-}
-
-/// The embedded S3's process, stopped when dropped (its standard input closed, then killed
-/// past [`SERVER_STOP`]).
-struct Server {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl Server {
-    fn start() -> Result<Server, String> {
-        use std::io::BufRead;
-        let exe = std::env::current_exe().map_err(err)?;
-        let mut child = std::process::Command::new(exe)
-            .arg(SERVE_S3)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("the embedded S3's process did not start: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no standard output of the S3's process")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = tx.send(std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line));
-        });
-        let mut server = Server { child, endpoint: String::new() };
-        let line = rx
-            .recv_timeout(SERVER_START)
-            .map_err(|_| {
-                format!("the embedded S3's process said nothing within {} s", SERVER_START.as_secs())
-            })?
-            .map_err(err)?;
-        server.endpoint = line
-            .trim()
-            .strip_prefix("endpoint ")
-            .ok_or_else(|| format!("the embedded S3's process said {line:?}, not its endpoint"))?
-            .to_owned();
-        Ok(server)
-    }
-
-    fn process(&self) -> Process {
-        Process::Id(self.child.id())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + SERVER_STOP;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -399,9 +334,12 @@ impl Drop for Server {
 static SERVER: std::sync::OnceLock<Process> = std::sync::OnceLock::new();
 
 fn embedded(runtime: &tokio::runtime::Runtime, size: Synthetic) -> Result<Value, String> {
-    let server = Server::start()?;
-    let _ = SERVER.set(server.process());
-    let result = runtime.block_on(bench(&server.endpoint, size));
+    let exe = std::env::current_exe().map_err(err)?;
+    let mut command = std::process::Command::new(exe);
+    let server = Served::start(command.arg(SERVE_S3), SERVER_START, SERVER_STOP)
+        .map_err(|e| format!("the embedded S3's process: {e}"))?;
+    let _ = SERVER.set(Process::Id(server.id()));
+    let result = runtime.block_on(bench(server.endpoint(), size));
     drop(server);
     result
 }
