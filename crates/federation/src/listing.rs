@@ -37,13 +37,8 @@ pub(crate) fn page(xml: &str) -> Result<Page, Unread> {
     let root = xml.find("<ListBucketResult").ok_or_else(|| unread("no <ListBucketResult> element"))?;
     let body = &xml[root..];
     let mut listed = Vec::new();
-    let mut rest = body;
-    let (open, close) = ("<Contents>", "</Contents>");
-    while let Some(at) = rest.find(open) {
-        let inner = &rest[at + open.len()..];
-        let end = inner.find(close).ok_or_else(|| unread("a <Contents> is never closed"))?;
-        let object = &inner[..end];
-        rest = &inner[end + close.len()..];
+    for object in elements(body, "Contents") {
+        let object = object?;
         // The SDK's path skips an object without a key likewise.
         let Some(key) = text(object, "<Key>", "</Key>")? else { continue };
         let etag = text(object, "<ETag>", "</ETag>")?.unwrap_or_default();
@@ -54,14 +49,8 @@ pub(crate) fn page(xml: &str) -> Result<Page, Unread> {
         listed.push(Listed { key, etag, size });
     }
     let mut prefixes = Vec::new();
-    let mut rest = body;
-    let (open, close) = ("<CommonPrefixes>", "</CommonPrefixes>");
-    while let Some(at) = rest.find(open) {
-        let inner = &rest[at + open.len()..];
-        let end = inner.find(close).ok_or_else(|| unread("a <CommonPrefixes> is never closed"))?;
-        let prefix = text(&inner[..end], "<Prefix>", "</Prefix>")?;
-        rest = &inner[end + close.len()..];
-        prefixes.extend(prefix);
+    for common in elements(body, "CommonPrefixes") {
+        prefixes.extend(text(common?, "<Prefix>", "</Prefix>")?);
     }
     // Found in the whole page: no element of an object is named either.
     let truncated = text(body, "<IsTruncated>", "</IsTruncated>")?;
@@ -75,6 +64,29 @@ pub(crate) fn page(xml: &str) -> Result<Page, Unread> {
         Some(other) => return Err(Unread(format!("IsTruncated is {other:?}"))),
     };
     Ok(Page { listed, prefixes, next })
+}
+
+/// The content of each element `name` in `within`, in order; an error for one never closed.
+fn elements<'x>(within: &'x str, name: &str) -> impl Iterator<Item = Result<&'x str, Unread>> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut rest = Some(within);
+    std::iter::from_fn(move || {
+        let inner = {
+            let r = rest?;
+            let at = r.find(&open)?;
+            &r[at + open.len()..]
+        };
+        match inner.find(&close) {
+            Some(end) => {
+                rest = Some(&inner[end + close.len()..]);
+                Some(Ok(&inner[..end]))
+            }
+            None => {
+                rest = None;
+                Some(Err(Unread(format!("a {open} is never closed"))))
+            }
+        }
+    })
 }
 
 /// The text of the first element `open`…`close` in `within`, its references resolved;
