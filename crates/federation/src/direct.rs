@@ -151,10 +151,9 @@ impl Direct {
     /// Reads `key` whole, refusing a body over `limit` bytes ([`FederationError::TooLarge`])
     /// before reading more than `limit` of it.
     pub(crate) async fn get(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
-        let call =
-            Call { operation: "GetObject", target: key, path: &self.path(key), query: "", object: true };
+        let call = Call { operation: "GetObject", target: key, path: &self.path(key), query: "" };
         let (bytes, etag) = self.exchange(&call, limit).await?;
-        Ok(Fetched { bytes, etag: etag.unwrap_or_default() })
+        Ok(Fetched::with_etag(bytes, etag))
     }
 
     /// The objects and common prefixes `span` asks for, in S3's order (ListObjectsV2, a page
@@ -167,8 +166,7 @@ impl Direct {
         let mut token: Option<String> = None;
         loop {
             let query = list_query(span, token.as_deref());
-            let call =
-                Call { operation: "ListObjectsV2", target: prefix, path, query: &query, object: false };
+            let call = Call { operation: "ListObjectsV2", target: prefix, path, query: &query };
             let (bytes, _) = self.exchange(&call, MAX_LIST_PAGE).await?;
             let read = std::str::from_utf8(&bytes).map_err(|_| Unread("not UTF-8".into()));
             let page = match read.and_then(listing::page) {
@@ -194,7 +192,8 @@ impl Direct {
     }
 
     /// Sends `call` and reads its answer's body whole (at most `limit` bytes), trying a
-    /// transient failure again: three attempts in all. The body, and for an object its ETag.
+    /// transient failure again: three attempts in all. The body, and the ETag S3 gave (none
+    /// for a listing page, whose body is not hashed either).
     async fn exchange(
         &self,
         call: &Call<'_>,
@@ -281,13 +280,7 @@ impl Direct {
         if declared.is_some_and(|d| d != buffer.len() as u64) {
             return Err(call.transient(format!("the body was cut short at {} bytes", buffer.len())));
         }
-        Ok(match call.object {
-            true => {
-                let fetched = buffer.finish(etag);
-                (fetched.bytes, Some(fetched.etag))
-            }
-            false => (buffer.into_bytes(), None),
-        })
+        Ok((buffer.into_bytes(), etag))
     }
 
     /// The provider's credentials, fetched again when they are within [`REFRESH_AHEAD`] of
@@ -412,8 +405,6 @@ struct Call<'a> {
     target: &'a str,
     path: &'a str,
     query: &'a str,
-    /// Whether the answer is an object (a GetObject), whose ETag is kept (or computed).
-    object: bool,
 }
 
 impl Call<'_> {
@@ -586,7 +577,7 @@ mod tests {
     fn refusals_carry_s3s_code_and_class() {
         let body =
             "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
-        let call = Call { operation: "GetObject", target: "k", path: "/bucket/k", query: "", object: true };
+        let call = Call { operation: "GetObject", target: "k", path: "/bucket/k", query: "" };
         let refusal = |status, body| call.refusal(status, body);
         let e = refusal(404, body);
         assert_eq!(e.s3_failure(), Some(S3Failure::NotFound));

@@ -287,17 +287,16 @@ fn window_of(file: &str, resolution: Resolution) -> Result<Window, String> {
         return Err(named());
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let (start_digits, end_digits) = (start, end);
     if !digits(start) || !digits(end) {
         return Err(format!("{} with unix seconds", named()));
     }
-    let (Ok(start), Ok(end)) = (start.parse::<i64>(), end.parse::<i64>()) else {
+    let (Ok(from), Ok(to)) = (start.parse::<i64>(), end.parse::<i64>()) else {
         return Err(format!("`{file}` holds numbers out of range"));
     };
-    let window = Window { start, end };
+    let window = Window { start: from, end: to };
     // Digits that parse are spelled as the stem spells them unless a zero leads.
     let spelled = |s: &str| s == "0" || !s.starts_with('0');
-    if !spelled(start_digits) || !spelled(end_digits) {
+    if !spelled(start) || !spelled(end) {
         return Err(format!("`{file}` is not spelled as {}{suffix}", window.file_stem()));
     }
     resolution.check(window).map_err(|e| format!("`{file}` in {resolution}/: {e}"))?;

@@ -78,6 +78,12 @@ pub fn damaged(key: &str, len: usize, etag: &str) -> FederationError {
 }
 
 impl Fetched {
+    /// `bytes` with S3's `etag` or, when it gave none, the MD5 ETag of the bytes.
+    pub(crate) fn with_etag(bytes: Vec<u8>, etag: Option<String>) -> Fetched {
+        let etag = etag.unwrap_or_else(|| md5_etag(&bytes));
+        Fetched { bytes, etag }
+    }
+
     /// [`damaged_in_transit`] of this body and ETag.
     pub fn damaged_in_transit(&self) -> bool {
         damaged_in_transit(&self.bytes, &self.etag)
@@ -138,8 +144,7 @@ impl<'k> BodyBuffer<'k> {
 
     /// The object read, with S3's ETag or, when it gave none, the MD5 ETag of the bytes.
     pub(crate) fn finish(self, etag: Option<String>) -> Fetched {
-        let etag = etag.unwrap_or_else(|| md5_etag(&self.bytes));
-        Fetched { bytes: self.bytes, etag }
+        Fetched::with_etag(self.bytes, etag)
     }
 
     /// The bytes read, for an answer that is no object (a listing page): no ETag, and none
