@@ -171,7 +171,7 @@ impl EtlSource for StoreSource {
     fn allocation_object(&self, day: Window) -> BoxFuture<'_, Result<DayObject, SourceError>> {
         Box::pin(async move {
             let key = Store::allocation_key(COMBINED, day);
-            match self.store.fetch_unverified(&key).await {
+            match self.store.fetch_unverified(&key, ampfed_federation::parquet::MAX_OBJECT_BYTES).await {
                 Ok(fetched) => {
                     Ok(DayObject::Object { key, bytes: Bytes::from(fetched.bytes), etag: Some(fetched.etag) })
                 }

@@ -201,7 +201,7 @@ async fn read_all(store: &Store, keys: Vec<String>, in_flight: usize) -> Result<
         let (store, permits) = (store.clone(), permits.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.map_err(err)?;
-            store.fetch_unverified(&key).await.map(|_| ()).map_err(err)
+            store.fetch_unverified(&key, parquet::MAX_OBJECT_BYTES).await.map(|_| ()).map_err(err)
         });
     }
     while let Some(done) = tasks.join_next().await {

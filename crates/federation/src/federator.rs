@@ -78,6 +78,9 @@ pub struct Options {
     /// Inputs read (and decoded and checked) at once; the next window's inputs are read while
     /// a window is combined and written.
     pub reads_in_flight: usize,
+    /// The largest input read: a larger object is quarantined as `too-large` without more of
+    /// it being read (the default, [`parquet::MAX_OBJECT_BYTES`], is what a decoder accepts).
+    pub max_input_bytes: u64,
     /// Set to stop the run at its next pause.
     pub cancel: Option<Cancel>,
 }
@@ -104,6 +107,7 @@ impl Default for Options {
             max_passes: 8,
             checkpoint_every: 32,
             reads_in_flight: 16,
+            max_input_bytes: parquet::MAX_OBJECT_BYTES,
             cancel: None,
         }
     }
@@ -128,7 +132,7 @@ pub struct WindowReport {
 pub struct QuarantineRecord {
     pub key: String,
     pub etag: String,
-    /// The rule broken (`crate::trust`), `misfiled`, or `unreadable`.
+    /// The rule broken (`crate::trust`), `misfiled`, `unreadable` or `too-large`.
     pub code: String,
     pub message: String,
     /// Where its copy is (`None` when it could not be read).
@@ -466,20 +470,26 @@ enum BodyCheck {
     Now,
 }
 
-/// Reads an input: `Ok(None)` when it is gone, `Err(Ok(distrust))` when S3 refuses it.
+/// The quarantine codes of inputs that were not read, so not copied.
+const UNREAD_CODES: [&str; 2] = ["unreadable", "too-large"];
+
+/// Reads an input of at most `limit` bytes: `Ok(None)` when it is gone, `Err(Ok(distrust))`
+/// when S3 refuses it or it is larger.
 async fn read_object(
     store: &Store,
     retry: &Retry,
     retried: &AtomicUsize,
     key: &str,
     check: BodyCheck,
+    limit: u64,
 ) -> Result<Result<Option<Fetched>, Distrust>, FederationError> {
     let read = match check {
-        BodyCheck::Later => retry.call("GetObject", retried, || store.fetch_unverified(key)).await,
-        BodyCheck::Now => retry.call("GetObject", retried, || store.fetch(key)).await,
+        BodyCheck::Later => retry.call("GetObject", retried, || store.fetch_unverified(key, limit)).await,
+        BodyCheck::Now => retry.call("GetObject", retried, || store.fetch_limited(key, limit)).await,
     };
     match read {
         Ok(fetched) => Ok(Ok(Some(fetched))),
+        Err(e @ FederationError::TooLarge { .. }) => Ok(Err(Distrust::new("too-large", e.to_string()))),
         Err(e) => match e.s3_failure() {
             Some(S3Failure::NotFound) => Ok(Ok(None)),
             Some(S3Failure::Refused | S3Failure::NotImplemented) => {
@@ -519,11 +529,12 @@ async fn judge(
     key: &str,
     listing: &Listing,
     window: Window,
+    limit: u64,
 ) -> Result<Judged, FederationError> {
     // A distrusted object whose body does not match its ETag was damaged on the way, not in
     // the bucket: it is read again with the body checked (and retried) before it is judged.
     for check in [BodyCheck::Later, BodyCheck::Now] {
-        let fetched = match read_object(store, retry, retried, key, check).await? {
+        let fetched = match read_object(store, retry, retried, key, check, limit).await? {
             Ok(Some(fetched)) => fetched,
             Ok(None) => return Ok(Judged::Gone),
             Err(unreadable) => return Ok(Judged::Unreadable(unreadable)),
@@ -870,9 +881,11 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Reads an input: `Ok(None)` when it is gone, `Err(Ok(distrust))` when S3 refuses it.
+    /// Reads an input: `Ok(None)` when it is gone, `Err(Ok(distrust))` when S3 refuses it or
+    /// it is over [`Options::max_input_bytes`].
     async fn read(&mut self, key: &str) -> Result<Result<Option<Fetched>, Distrust>, FederationError> {
-        let read = read_object(self.store, &self.retry, self.retried, key, BodyCheck::Now).await?;
+        let limit = self.options.max_input_bytes;
+        let read = read_object(self.store, &self.retry, self.retried, key, BodyCheck::Now, limit).await?;
         if matches!(read, Ok(Some(_))) {
             self.objects_read += 1;
         }
@@ -892,12 +905,12 @@ impl<'a> Run<'a> {
             let index = count;
             count += 1;
             let (store, retry, permits) = (self.store.clone(), self.retry.clone(), self.permits.clone());
-            let (key, listing) = (key.clone(), listing.clone());
+            let (key, listing, limit) = (key.clone(), listing.clone(), self.options.max_input_bytes);
             tasks.spawn(async move {
                 let retried = AtomicUsize::new(0);
                 let judged = match permits.acquire_owned().await {
                     Ok(permit) => {
-                        let judged = judge(&store, &retry, &retried, &key, &listing, window).await;
+                        let judged = judge(&store, &retry, &retried, &key, &listing, window, limit).await;
                         drop(permit);
                         judged
                     }
@@ -1237,7 +1250,8 @@ impl<'a> Run<'a> {
                         etag: input.etag.clone(),
                         code: reason.code.clone(),
                         message: reason.message.clone(),
-                        copy: (reason.code != "unreadable").then(|| layout::quarantine_key(key)),
+                        copy: (!UNREAD_CODES.contains(&reason.code.as_str()))
+                            .then(|| layout::quarantine_key(key)),
                     });
                 }
             }

@@ -39,7 +39,7 @@ pub use codec::{
     decode_allocations, decode_any, decode_any_with, decode_assets, encode_allocations, encode_assets,
     schema, ColumnInfo, EtlObject, EtlSet,
 };
-pub use container::{Limits, SCHEMA_VERSION};
+pub use container::{Limits, MAX_OBJECT_BYTES, SCHEMA_VERSION};
 pub use error::{ErrorKind, ParquetError};
 pub use keys::{Encoding, EtlKey, Kind, Resolution};
 

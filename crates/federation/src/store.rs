@@ -29,6 +29,7 @@ use crate::direct::Direct;
 use crate::layout::{self, check_cluster_id, Kind, Resolution};
 use crate::object::{classify, BodyBuffer};
 pub use crate::object::{damaged, damaged_in_transit, is_md5_etag, md5_etag, Fetched};
+use crate::parquet::MAX_OBJECT_BYTES;
 use crate::{FederationError, S3Failure};
 use ampfed_allocation::{AllocationSet, AssetSet, Window};
 
@@ -398,8 +399,10 @@ impl Store {
 
     /// Reads one object whole, with the ETag of the version read. When that ETag is an MD5,
     /// the body is checked against it: a mismatch (a body damaged on the way) is transient.
+    /// An object over [`MAX_OBJECT_BYTES`] (the largest ETL object a reader accepts) is
+    /// refused ([`FederationError::TooLarge`]) before more of it is read.
     pub async fn fetch(&self, key: &str) -> Result<Fetched, FederationError> {
-        self.fetch_limited(key, u64::MAX).await
+        self.fetch_limited(key, MAX_OBJECT_BYTES).await
     }
 
     /// Reads one object whole, as [`Store::fetch`], refusing one larger than `limit` bytes
@@ -415,8 +418,9 @@ impl Store {
     /// Reads one object whole without checking the body against its ETag: for a reader that
     /// verifies the object's own checksum first (an ETL object's SHA-256) and asks
     /// [`Fetched::damaged_in_transit`] only when that fails, so that a sound body costs no MD5.
-    pub async fn fetch_unverified(&self, key: &str) -> Result<Fetched, FederationError> {
-        self.read_body(key, u64::MAX).await
+    /// Refuses an object over `limit` bytes, as [`Store::fetch_limited`].
+    pub async fn fetch_unverified(&self, key: &str, limit: u64) -> Result<Fetched, FederationError> {
+        self.read_body(key, limit).await
     }
 
     /// The GetObject of every fetch: the body read into one buffer sized by the length S3

@@ -62,6 +62,10 @@ const CREATED_BY: &str = "ampfed-etl version 2";
 const READ_BATCH_ROWS: usize = 8_192;
 const ROW_GROUP_ROWS: usize = 1 << 20;
 
+/// The largest ETL object the default [`Limits`] accept: also the most bytes the store reads
+/// of any one object ([`crate::Store::fetch`]).
+pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
+
 /// Bounds on what a reader accepts (and a writer produces), checked before decoding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -77,7 +81,7 @@ impl Default for Limits {
     /// 256 MiB objects, 2 million rows (a combined daily set of 400 clusters of 5,000
     /// containers), 1 GiB uncompressed.
     fn default() -> Limits {
-        Limits { max_object_bytes: 256 << 20, max_rows: 2_000_000, max_uncompressed_bytes: 1 << 30 }
+        Limits { max_object_bytes: MAX_OBJECT_BYTES, max_rows: 2_000_000, max_uncompressed_bytes: 1 << 30 }
     }
 }
 

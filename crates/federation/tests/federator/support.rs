@@ -171,6 +171,12 @@ pub(crate) async fn combined(store: &Store) -> BTreeMap<String, Vec<u8>> {
     objects(store, "federated/combined/").await
 }
 
+/// The combined objects but the manifest's (which records the inputs, bad ones too).
+pub(crate) async fn combined_outputs(store: &Store) -> Vec<(String, Vec<u8>)> {
+    let all = combined(store).await;
+    all.into_iter().filter(|(k, _)| !k.starts_with(ampfed_federation::layout::MANIFEST_PREFIX)).collect()
+}
+
 /// What one clean run gives for `clusters` × `days`, in a bucket of its own on `s3`.
 pub(crate) async fn reference(
     s3: &EmbeddedS3,

@@ -105,12 +105,7 @@ async fn distrusted_objects_are_quarantined_and_the_others_combine_as_if_they_we
         clean.delete_object(&key).await.unwrap();
     }
     federate_with(&clean, &options("f")).await.unwrap();
-    let strip = |m: std::collections::BTreeMap<String, Vec<u8>>| {
-        m.into_iter()
-            .filter(|(k, _)| !k.starts_with(ampfed_federation::layout::MANIFEST_PREFIX))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(strip(support::combined(&store).await), strip(support::combined(&clean).await));
+    assert_eq!(support::combined_outputs(&store).await, support::combined_outputs(&clean).await);
 
     // Unchanged bad objects are not read again; a repaired one is combined.
     let again = federate_with(&store, &options("f")).await.unwrap();
@@ -121,6 +116,40 @@ async fn distrusted_objects_are_quarantined_and_the_others_combine_as_if_they_we
     assert_eq!(repaired.objects_read, 5, "day 0's inputs but the known-bad cluster-c one");
     assert_eq!(repaired.windows[0].missing, ["cluster-c"]);
     assert_eq!(repaired.quarantined.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_over_the_read_limit_is_quarantined_unread_and_the_others_combine() {
+    let s3 = server();
+    let store = support::store(s3.endpoint(), "trust-large");
+    seed(&store, 2, 2).await;
+    let big = Store::allocation_key("cluster-b", day(0));
+    store.put_set("cluster-b", &set("cluster-b", day(0), 400)).await.unwrap();
+    let listed = store.list("federated/").await.unwrap();
+    let size = |key: &str| listed.iter().find(|l| l.key == key).map(|l| l.size as u64).unwrap();
+    let others = listed.iter().filter(|l| l.key != big).map(|l| l.size as u64).max().unwrap();
+    let limit = size(&big) - 1;
+    assert!(others < limit, "the other inputs ({others} bytes at most) fit under {limit}");
+
+    let options = ampfed_federation::Options { max_input_bytes: limit, ..options("f") };
+    let r = federate_with(&store, &options).await.unwrap();
+    assert_eq!(r.quarantined.len(), 1, "{:?}", r.quarantined);
+    let q = &r.quarantined[0];
+    assert_eq!((q.key.as_str(), q.code.as_str(), q.copy.as_deref()), (big.as_str(), "too-large", None));
+    assert!(q.message.contains(&format!("over the {limit} bytes")), "{}", q.message);
+    let reason = String::from_utf8(store.fetch(&quarantine_reason_key(&big)).await.unwrap().bytes).unwrap();
+    assert!(reason.contains("\"code\": \"too-large\"") && reason.contains("\"copy\": null"), "{reason}");
+    assert_eq!(r.windows[0].missing, ["cluster-b"]);
+    assert!(r.windows[1].missing.is_empty());
+
+    // The combined objects are those of a bucket without it; it is not read again.
+    let clean = support::store(s3.endpoint(), "trust-large-without");
+    seed(&clean, 2, 2).await;
+    clean.delete_object(&big).await.unwrap();
+    federate_with(&clean, &options).await.unwrap();
+    assert_eq!(support::combined_outputs(&store).await, support::combined_outputs(&clean).await);
+    let again = federate_with(&store, &options).await.unwrap();
+    assert_eq!((again.objects_read, again.quarantined.len(), again.newly_quarantined.len()), (0, 1, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
