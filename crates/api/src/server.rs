@@ -68,7 +68,14 @@ impl ApiServer {
                     _ = &mut rx => break,
                     accepted = listener.accept() => accepted,
                 };
-                let Ok((stream, _)) = accepted else { continue };
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the API server could not accept a connection");
+                        ampfed_common::accept::pause().await;
+                        continue;
+                    }
+                };
                 let api = api.clone();
                 let http = http.clone();
                 tokio::spawn(async move {

@@ -1,11 +1,14 @@
 //! Helpers every crate of ampfed needs, each with one home: the injectable [`clock`], the one
 //! waiting primitive ([`wait`]: poll an observable state until a deadline, cancellable), error
 //! [`chain`](errors::chain) rendering, the project's [`paths`] (workspace root, cache
-//! directory, fixtures), and XML text with its references resolved ([`xml::unescape`]).
+//! directory, fixtures), XML text with its references resolved ([`xml::unescape`]), and the
+//! pause of a server's accept loop after a failed accept ([`accept`]).
 //!
 //! Deliberately small: no I/O beyond reading environment variables, no async runtime unless
 //! the `async` feature asks for tokio's timer.
 
+#[cfg(feature = "async")]
+pub mod accept;
 pub mod clock;
 pub mod errors;
 pub mod paths;

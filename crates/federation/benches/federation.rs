@@ -379,7 +379,7 @@ fn header() {
 
 fn line(name: &str, clusters: usize, up: Option<f64>, r: &Run) {
     println!(
-        "{name:<22} {clusters:>8} {:>9} {:>8} {:>7} {:>8.2} {:>7.1} {:>9.0} {:>9.0} {:>9.1} {:>9.0}",
+        "{name:<22} {clusters:>8} {:>9} {:>8} {:>7} {:>8.2} {:>7.1} {:>9.0} {:>9.0} {:>9} {:>9}",
         up.map_or("-".into(), |u| format!("{u:.1}")),
         r.windows,
         r.objects_read,
@@ -387,9 +387,18 @@ fn line(name: &str, clusters: usize, up: Option<f64>, r: &Run) {
         r.cpu_seconds,
         r.peak_mib,
         r.rss_before_mib,
-        r.server_cpu_seconds,
-        r.server_peak_mib
+        or_dash(r.server_cpu_seconds, 1),
+        or_dash(r.server_peak_mib, 0)
     );
+}
+
+/// `x` to `decimals` places, or `-` when it was not measured (NaN: no S3 process of ours, as
+/// on LocalStack).
+fn or_dash(x: f64, decimals: usize) -> String {
+    match x.is_nan() {
+        true => "-".into(),
+        false => format!("{x:.decimals$}"),
+    }
 }
 
 /// Prints what is measured.

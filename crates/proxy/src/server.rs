@@ -430,7 +430,14 @@ impl ProxyBuilder {
                     _ = &mut rx => break,
                     accepted = listener.accept() => accepted,
                 };
-                let Ok((stream, _)) = accepted else { continue };
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the signing proxy could not accept a connection");
+                        ampfed_common::accept::pause().await;
+                        continue;
+                    }
+                };
                 let state = state.clone();
                 let http = http.clone();
                 tokio::spawn(async move {

@@ -144,6 +144,7 @@ async fn serve(listener: TcpListener, service: Arc<Service>, mut shutdown: onesh
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     tracing::warn!(error = %e, "the AMP front door could not accept a connection");
+                    ampfed_common::accept::pause().await;
                     continue;
                 }
             },

@@ -203,6 +203,7 @@ async fn serve(
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     tracing::warn!(error = %e, "the embedded S3 server could not accept a connection");
+                    ampfed_common::accept::pause().await;
                     continue;
                 }
             },
