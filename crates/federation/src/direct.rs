@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use ampfed_sigv4::canonical::{
-    credential_scope, encode_query_component, signature, signing_key, string_to_sign,
+    credential_scope, encode_path, encode_query_component, signature, signing_key, string_to_sign,
 };
 use ampfed_sigv4::date::format_amz_date;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
@@ -33,7 +33,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use ampfed_common::errors;
 use ampfed_common::wait::{Poll, Wait, WaitError};
@@ -52,11 +51,6 @@ const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 const MAX_ERROR_BODY: usize = 64 << 10;
 /// Connections kept open for the next GET.
 const IDLE_PER_HOST: usize = 64;
-
-/// What S3 leaves unescaped in an object key's path: letters, digits, `-._~` and `/` (the
-/// SDK's greedy label encoding).
-const KEY_PATH: &AsciiSet =
-    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
 
 /// The most bytes of one listing page read: S3's 1,000 keys a page of at most 1,024 bytes
 /// each, escaped, with their other elements, stay well under it.
@@ -118,7 +112,7 @@ impl Direct {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(IDLE_PER_HOST)
             .build(connector);
-        let bucket = utf8_percent_encode(bucket, KEY_PATH);
+        let bucket = encode_path(bucket);
         Some(Direct {
             client,
             origin: format!("http://{host}"),
@@ -145,7 +139,7 @@ impl Direct {
 
     /// The path of `key`'s URL: the bucket and the key, escaped as the SDK escapes them.
     fn path(&self, key: &str) -> String {
-        format!("{}{}", self.base, utf8_percent_encode(key, KEY_PATH))
+        format!("{}{}", self.base, encode_path(key))
     }
 
     /// Reads `key` whole, refusing a body over `limit` bytes ([`FederationError::TooLarge`])

@@ -228,6 +228,12 @@ pub fn encode_query_component(value: &str) -> String {
     utf8_percent_encode(value, QUERY_SET).to_string()
 }
 
+/// Percent-encodes a path (an S3 bucket and key) as the signer's greedy label encoding does:
+/// everything but RFC 3986 unreserved characters and `/` (so `%` itself becomes `%25`).
+pub fn encode_path(path: &str) -> percent_encoding::PercentEncode<'_> {
+    utf8_percent_encode(path, PATH_DOUBLE_SET)
+}
+
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
