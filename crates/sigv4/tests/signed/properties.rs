@@ -22,12 +22,27 @@ use chrono::{DateTime, Utc};
 use percent_encoding::utf8_percent_encode;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, RngSeed};
 
 use crate::*;
 
 /// Cases per property: enough to reach every part and form, few enough for debug builds.
 const CASES: u32 = 96;
+
+/// The cases' seed: fixed, so that a CI run that gates on this suite is the same run every
+/// time; `PROPTEST_RNG_SEED=<n>` explores others (a failure prints the seed to re-run).
+const SEED: u64 = 0x5167_7634;
+
+/// The properties' config: `cases` of them, nothing written on failure, the seed [`SEED`]
+/// unless `PROPTEST_RNG_SEED` names another.
+fn config(cases: u32) -> Config {
+    let defaults = Config::default();
+    let rng_seed = match defaults.rng_seed {
+        RngSeed::Fixed(n) => RngSeed::Fixed(n),
+        RngSeed::Random => RngSeed::Fixed(SEED),
+    };
+    Config { cases, failure_persistence: None, rng_seed, ..defaults }
+}
 
 /// A request to sign, as generated.
 #[derive(Debug, Clone)]
@@ -198,7 +213,7 @@ fn describe(result: &Result<Caller, AuthError>) -> String {
 }
 
 proptest! {
-    #![proptest_config(Config { cases: CASES, failure_persistence: None, ..Config::default() })]
+    #![proptest_config(config(CASES))]
 
     #[test]
     fn requests_signed_by_aws_sigv4_verify(request in generated()) {
@@ -324,7 +339,7 @@ fn end_of_9999() -> DateTime<Utc> {
 }
 
 proptest! {
-    #![proptest_config(Config { cases: CASES * 2, failure_persistence: None, ..Config::default() })]
+    #![proptest_config(config(CASES * 2))]
 
     #[test]
     fn extreme_dates_expiries_and_clocks_are_answered_without_overflow(
