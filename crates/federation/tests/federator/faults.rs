@@ -2,6 +2,8 @@
 //! on accept and after the request was served, answers delayed, an outage. The SDK's retries,
 //! then the federator's own bounded ones, carry the run through, and it ends identical to a
 //! clean run; or it fails with a typed error within its bounds, and a re-run ends identical.
+//! Answers changed on the way: Parquet bodies damaged in transit (read again), listing pages
+//! the direct reader does not read (listed again through the SDK).
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,7 @@ async fn through_resets_delays_and_a_short_outage_the_run_ends_identical() {
                 delay_answer: 0.3,
                 max_delay: Duration::from_millis(120),
                 outage: Some((20, Duration::from_millis(1500))),
-                flip_parquet_ends: 0,
+                ..Faults::none()
             },
         )
         .await;
@@ -117,4 +119,26 @@ async fn an_input_damaged_on_the_way_is_read_again_not_quarantined() {
     assert_eq!(report.objects_read, clusters * days as usize * 2);
     drop(relay);
     assert_eq!(combined(&support::store(s3.endpoint(), "flip")).await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_page_the_direct_reader_leaves_is_listed_through_the_sdk() {
+    let s3 = server();
+    let (clusters, days) = (3, 2);
+    let expected = reference(&s3, "comment-ref", clusters, days).await;
+    seed(&support::store(s3.endpoint(), "comment"), clusters, days).await;
+    // Every listing page starts with a comment where its XML declaration was: valid XML, which
+    // the direct reader does not read, so each listing is made again through the SDK.
+    let relay = Relay::start(s3.endpoint(), Faults { comment_listings: true, ..Faults::none() }).await;
+    let through = support::store(&relay.endpoint(), "comment");
+    assert!(through.reads_directly());
+    let report = federate_with(&through, &options("f")).await.expect("the run through the relay");
+    eprintln!("relay: {}", relay.stats.line());
+    let commented = relay.stats.commented.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(commented >= 2, "the direct page and the SDK's of one listing at least: {commented}");
+    assert!(report.quarantined.is_empty(), "{:?}", report.quarantined);
+    assert_eq!(report.objects_read, clusters * days as usize * 2);
+    assert!(through.direct_requests() >= report.objects_read as u64, "the inputs are still read directly");
+    drop(relay);
+    assert_eq!(combined(&support::store(s3.endpoint(), "comment")).await, expected);
 }

@@ -28,6 +28,12 @@ pub(crate) const MAX_CONNECTIONS: usize = 20_000;
 /// Connections relayed at once.
 pub(crate) const MAX_OPEN: usize = 64;
 
+/// How a listing page of the embedded S3 starts, and the comment of the declaration's length
+/// that `comment_listings` puts in its place.
+const LISTING_START: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult";
+const COMMENT: &[u8] = b"<!-- a comment the relay put here  -->";
+const _: () = assert!(COMMENT.len() + "\n<ListBucketResult".len() == LISTING_START.len());
+
 /// What to inject, as probabilities per connection or per chunk of an answer.
 #[derive(Clone, Debug)]
 pub(crate) struct Faults {
@@ -45,6 +51,9 @@ pub(crate) struct Faults {
     /// The last byte of the first `n` Parquet bodies (their final `PAR1`) changed on the way:
     /// objects damaged in transit, whole in the bucket.
     pub(crate) flip_parquet_ends: usize,
+    /// Every listing page's XML declaration replaced by a comment of the same length: a page
+    /// the direct reader leaves to the SDK, which reads it.
+    pub(crate) comment_listings: bool,
 }
 
 impl Faults {
@@ -58,6 +67,7 @@ impl Faults {
             max_delay: Duration::ZERO,
             outage: None,
             flip_parquet_ends: 0,
+            comment_listings: false,
         }
     }
 }
@@ -74,13 +84,14 @@ pub(crate) struct Stats {
     pub(crate) delayed_ms: AtomicU64,
     pub(crate) flipped: AtomicUsize,
     pub(crate) parquet_ends: AtomicUsize,
+    pub(crate) commented: AtomicUsize,
 }
 
 impl Stats {
     pub(crate) fn line(&self) -> String {
         let get = |a: &AtomicUsize| a.load(Ordering::SeqCst);
         format!(
-            "{} connections, {} requests, {} reset on accept, {} reset in the outage, {} answers reset, {} chunks delayed ({} ms in all), {} of {} Parquet ends changed",
+            "{} connections, {} requests, {} reset on accept, {} reset in the outage, {} answers reset, {} chunks delayed ({} ms in all), {} of {} Parquet ends changed, {} listings commented",
             get(&self.connections),
             get(&self.requests),
             get(&self.reset_on_accept),
@@ -89,7 +100,8 @@ impl Stats {
             get(&self.delayed),
             self.delayed_ms.load(Ordering::SeqCst),
             get(&self.flipped),
-            get(&self.parquet_ends)
+            get(&self.parquet_ends),
+            get(&self.commented)
         )
     }
 
@@ -271,6 +283,13 @@ async fn relay_one(client: TcpStream, upstream: SocketAddr, mut rng: Rng, shared
                     buf[at] = b'2';
                 } else {
                     stats.flipped.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            if faults.comment_listings {
+                let page = &buf[..n];
+                if let Some(at) = page.windows(LISTING_START.len()).position(|w| w == LISTING_START) {
+                    buf[at..at + COMMENT.len()].copy_from_slice(COMMENT);
+                    stats.commented.fetch_add(1, Ordering::SeqCst);
                 }
             }
             if client_write.write_all(&buf[..n]).await.is_err() {
