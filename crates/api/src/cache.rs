@@ -40,6 +40,9 @@ struct Entry {
 
 struct Inner {
     entries: HashMap<DayKey, Entry>,
+    /// Each entry's key by its `used` tick: the least recently used first (eviction in
+    /// O(log n), not a scan of every entry).
+    by_use: BTreeMap<u64, DayKey>,
     rows: usize,
     clock: u64,
 }
@@ -58,7 +61,8 @@ pub fn fingerprint(req: &AllocationRequest) -> String {
 impl DayCache {
     /// A cache of at most `max_rows` answer rows (0: nothing is kept).
     pub fn new(max_rows: usize) -> DayCache {
-        DayCache { max_rows, inner: Mutex::new(Inner { entries: HashMap::new(), rows: 0, clock: 0 }) }
+        let inner = Inner { entries: HashMap::new(), by_use: BTreeMap::new(), rows: 0, clock: 0 };
+        DayCache { max_rows, inner: Mutex::new(inner) }
     }
 
     pub fn enabled(&self) -> bool {
@@ -76,8 +80,12 @@ impl DayCache {
         inner.clock += 1;
         let now = inner.clock;
         let entry = inner.entries.get_mut(key)?;
-        entry.used = now;
-        Some(entry.answer.clone())
+        let was = std::mem::replace(&mut entry.used, now);
+        let answer = entry.answer.clone();
+        if let Some(k) = inner.by_use.remove(&was) {
+            inner.by_use.insert(now, k);
+        }
+        Some(answer)
     }
 
     /// Keeps `answer` under `key`, dropping the least recently used answers beyond the bound;
@@ -90,15 +98,14 @@ impl DayCache {
         let mut inner = self.lock();
         inner.clock += 1;
         let used = inner.clock;
+        inner.by_use.insert(used, key.clone());
         if let Some(old) = inner.entries.insert(key, Entry { answer, used }) {
             inner.rows -= old.answer.1.len().max(1);
+            inner.by_use.remove(&old.used);
         }
         inner.rows += rows;
         while inner.rows > self.max_rows {
-            let Some(oldest) = inner.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
-            else {
-                break;
-            };
+            let Some((_, oldest)) = inner.by_use.pop_first() else { break };
             if let Some(gone) = inner.entries.remove(&oldest) {
                 inner.rows -= gone.answer.1.len().max(1);
             }
@@ -108,6 +115,7 @@ impl DayCache {
     /// Answers and rows held.
     pub fn held(&self) -> (usize, usize) {
         let inner = self.lock();
+        debug_assert_eq!(inner.by_use.len(), inner.entries.len(), "one use tick an entry");
         (inner.entries.len(), inner.rows)
     }
 }
@@ -159,6 +167,13 @@ mod tests {
         assert_eq!(cache.held(), (8, 80), "an answer over an eighth of the bound is not kept");
         cache.put(key(8, "e"), answer(5));
         assert_eq!(cache.held(), (8, 75), "a replaced answer's rows are given back");
+        // Many days through a small cache: the eviction order stays one tick an entry.
+        let small = DayCache::new(40);
+        for n in 0..1_000 {
+            small.put(key(n % 13, "e"), answer(1 + (n % 5) as usize));
+            let _ = small.get(&key((n * 7) % 13, "e"));
+            assert!(small.held().1 <= 40);
+        }
         let off = DayCache::new(0);
         off.put(key(0, "e"), answer(1));
         assert_eq!(off.held(), (0, 0));
