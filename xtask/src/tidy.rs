@@ -795,6 +795,8 @@ const SLEEP_ALLOWED: &[(&str, &str)] = &[
     ("crates/common/src/wait.rs", "the pause between looks"),
     // The stop grace loop: SIGTERM, then a look every 50 ms until the grace ends (SIGKILL).
     ("integration/env/src/process.rs", "the stop grace loop"),
+    // A server's accept loop after a failed accept: nothing to look at, only time clears it.
+    ("crates/common/src/accept.rs", "the accept loop's pause"),
 ];
 
 /// Benchmarks measure time; pacing them is not waiting for readiness.
