@@ -45,6 +45,24 @@ pub const PARQUET_SUFFIX: &str = ".parquet";
 /// The suffix of the first format's JSON objects (`crate::format`), read but no longer written.
 pub const JSON_SUFFIX: &str = ".json";
 
+/// How an object is encoded, by its key's suffix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Encoding {
+    /// `.parquet`: the Parquet codec (`crate::parquet`).
+    Parquet,
+    /// `.json`: the first ETL format (`crate::format`, version 1).
+    Json,
+}
+
+impl Encoding {
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Encoding::Parquet => PARQUET_SUFFIX,
+            Encoding::Json => JSON_SUFFIX,
+        }
+    }
+}
+
 /// The two kinds of ETL object (the one `Kind` of the crate; `crate::parquet` re-exports it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -270,19 +288,21 @@ fn manifest_object(file: &str) -> Option<ManifestObject> {
     if !name.ends_with(JSON_SUFFIX) {
         return None;
     }
-    window_of(name, resolution).ok().map(ManifestObject::Window)
+    window_of(name, resolution).ok().map(|(window, _)| ManifestObject::Window(window))
 }
 
 /// Reads a `<start>-<end>.parquet` (or legacy `<start>-<end>.json`) file name as one window
-/// of `resolution` (a UTC day, a UTC hour), in its canonical spelling only.
-fn window_of(file: &str, resolution: Resolution) -> Result<Window, String> {
+/// of `resolution` (a UTC day, a UTC hour), in its canonical spelling only, with the encoding
+/// its suffix names.
+pub(crate) fn window_of(file: &str, resolution: Resolution) -> Result<(Window, Encoding), String> {
     let named = || format!("`{file}` is not named <start>-<end>.parquet (or .json)");
-    let Some((stem, suffix)) = [PARQUET_SUFFIX, JSON_SUFFIX]
+    let Some((stem, encoding)) = [Encoding::Parquet, Encoding::Json]
         .into_iter()
-        .find_map(|suffix| file.strip_suffix(suffix).map(|stem| (stem, suffix)))
+        .find_map(|encoding| file.strip_suffix(encoding.suffix()).map(|stem| (stem, encoding)))
     else {
         return Err(named());
     };
+    let suffix = encoding.suffix();
     let Some((start, end)) = stem.split_once('-') else {
         return Err(named());
     };
@@ -300,7 +320,16 @@ fn window_of(file: &str, resolution: Resolution) -> Result<Window, String> {
         return Err(format!("`{file}` is not spelled as {}{suffix}", window.file_stem()));
     }
     resolution.check(window).map_err(|e| format!("`{file}` in {resolution}/: {e}"))?;
-    Ok(window)
+    Ok((window, encoding))
+}
+
+/// The part of a key below its folder in `federated/`, `etl/<kind>/<resolution>/<file>`, read
+/// segment by segment (every listed key passes here, twice a run); `None` for anything else.
+pub(crate) fn etl_path(tail: &str) -> Option<(Kind, Resolution, &str)> {
+    let t = tail.strip_prefix("etl/")?;
+    let (kind, t) = t.split_once('/')?;
+    let (resolution, file) = t.split_once('/')?;
+    Some((Kind::parse(kind)?, Resolution::parse(resolution)?, file))
 }
 
 /// Classifies `key`; keys outside `federated/` are [`Classified::Ignored`].
@@ -311,13 +340,7 @@ pub fn classify(key: &str) -> Classified {
     let Some((folder, tail)) = rest.split_once('/') else {
         return Classified::Ignored { folder: None };
     };
-    // `etl/<kind>/<resolution>/<file>`, read segment by segment (every listed key passes
-    // here, twice a run).
-    let ours = tail.strip_prefix("etl/").and_then(|t| {
-        let (kind, t) = t.split_once('/')?;
-        let (resolution, file) = t.split_once('/')?;
-        Some((Kind::parse(kind)?, Resolution::parse(resolution)?, file))
-    });
+    let ours = etl_path(tail);
     if folder == COMBINED {
         return match (tail, ours) {
             ("etl/manifest.json", _) => Classified::Manifest(ManifestObject::Legacy),
@@ -329,7 +352,7 @@ pub fn classify(key: &str) -> Classified {
             }
             ("etl/.lease", _) => Classified::Lease,
             (_, Some((kind, resolution, file))) => match window_of(file, resolution) {
-                Ok(window) => Classified::Output { kind, window },
+                Ok((window, _)) => Classified::Output { kind, window },
                 Err(_) => Classified::Ignored { folder: Some(folder.to_owned()) },
             },
             _ => Classified::Ignored { folder: Some(folder.to_owned()) },
@@ -353,7 +376,7 @@ pub fn classify(key: &str) -> Classified {
         };
     }
     match window_of(file, resolution) {
-        Ok(window) => Classified::Input { cluster: folder.to_owned(), kind, window },
+        Ok((window, _)) => Classified::Input { cluster: folder.to_owned(), kind, window },
         Err(reason) => Classified::Misfiled { folder: folder.to_owned(), reason },
     }
 }

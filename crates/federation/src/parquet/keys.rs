@@ -7,6 +7,8 @@ use std::fmt;
 
 use ampfed_allocation::Window;
 
+use crate::layout;
+
 /// What an object holds: the layout's one [`Kind`] (`crate::layout`), whose `as_str` is the
 /// key segment and the `ampfed.kind` metadata value.
 pub use crate::layout::Kind;
@@ -15,23 +17,9 @@ pub use crate::layout::Kind;
 /// (`crate::layout`).
 pub use crate::layout::Resolution;
 
-/// How an object is encoded, by its key's suffix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Encoding {
-    /// `.parquet`: this codec.
-    Parquet,
-    /// `.json`: the first ETL format (`crate::format`, version 1), allocations only.
-    Json,
-}
-
-impl Encoding {
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Encoding::Parquet => ".parquet",
-            Encoding::Json => ".json",
-        }
-    }
-}
+/// How an object is encoded, by its key's suffix: the layout's one [`Encoding`]
+/// (`crate::layout`).
+pub use crate::layout::Encoding;
 
 /// The key of one ETL object.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,9 +31,6 @@ pub struct EtlKey {
     pub window: Window,
     pub encoding: Encoding,
 }
-
-/// What every key starts with.
-const PREFIX: &str = "federated/";
 
 impl EtlKey {
     /// The Parquet key of `cluster`'s `kind` object for `window`; `None` when the window is
@@ -64,49 +49,29 @@ impl EtlKey {
     }
 
     /// The folder holding `cluster`'s `kind` objects at `resolution`, ending in `/` (what to
-    /// list).
+    /// list): [`crate::layout::folder`].
     pub fn folder(cluster: &str, kind: Kind, resolution: Resolution) -> String {
-        format!("{PREFIX}{cluster}/etl/{}/{}/", kind.as_str(), resolution.as_str())
+        layout::folder(cluster, kind, resolution)
     }
 
     /// Reads a key of the layout (`.parquet` or `.json`); `None` for anything else, including
-    /// a window that is not of the folder's resolution.
+    /// a window that is not of the folder's resolution or not in its one spelling. The
+    /// layout's own reading (`crate::layout`), which the federator's listing also goes by.
     pub fn parse(key: &str) -> Option<EtlKey> {
-        let rest = key.strip_prefix(PREFIX)?;
-        let mut parts = rest.split('/');
-        let (cluster, etl, kind, resolution, file) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || etl != "etl" || cluster.is_empty() {
+        let (cluster, tail) = key.strip_prefix(layout::FEDERATED_PREFIX)?.split_once('/')?;
+        let (kind, resolution, file) = layout::etl_path(tail)?;
+        if cluster.is_empty() || file.contains('/') {
             return None;
         }
-        let (stem, encoding) = if let Some(stem) = file.strip_suffix(Encoding::Parquet.suffix()) {
-            (stem, Encoding::Parquet)
-        } else {
-            (file.strip_suffix(Encoding::Json.suffix())?, Encoding::Json)
-        };
-        let (start, end) = stem.split_once('-')?;
-        let number = |s: &str| -> Option<i64> {
-            // Digits only: no sign, no `+`, no spaces, so that a key has one spelling.
-            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
-        };
-        let window = Window { start: number(start)?, end: number(end)? };
-        let resolution = Resolution::parse(resolution)?;
-        if Resolution::of(window) != Some(resolution) {
-            return None;
-        }
-        Some(EtlKey { cluster: cluster.to_owned(), kind: Kind::parse(kind)?, resolution, window, encoding })
+        let (window, encoding) = layout::window_of(file, resolution).ok()?;
+        Some(EtlKey { cluster: cluster.to_owned(), kind, resolution, window, encoding })
     }
 }
 
 impl fmt::Display for EtlKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}{}{}",
-            EtlKey::folder(&self.cluster, self.kind, self.resolution),
-            self.window.file_stem(),
-            self.encoding.suffix()
-        )
+        let folder = layout::folder(&self.cluster, self.kind, self.resolution);
+        write!(f, "{folder}{}{}", self.window.file_stem(), self.encoding.suffix())
     }
 }
 
@@ -140,8 +105,13 @@ mod tests {
             "federated/c1/etl/allocations/1d/1690761600-1690848000.csv",
             "federated//etl/allocations/1d/0-86400.parquet",
             "other/c1/etl/allocations/1d/0-86400.parquet",
+            // A second spelling of a window, and a nested file.
+            "federated/c1/etl/allocations/1d/0086400-0172800.parquet",
+            "federated/c1/etl/allocations/1d/x/86400-172800.parquet",
         ] {
             assert_eq!(EtlKey::parse(key), None, "{key}");
+            let listed = crate::layout::classify(key);
+            assert!(!matches!(listed, crate::layout::Classified::Input { .. }), "{key}: {listed:?}");
         }
     }
 }
