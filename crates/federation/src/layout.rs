@@ -179,12 +179,24 @@ pub fn folder(cluster: &str, kind: Kind, resolution: Resolution) -> String {
 /// the store writes, under `1h/` for a UTC hour and `1d/` otherwise (the store refuses a
 /// window that is neither, [`Resolution::of`]).
 pub fn key(cluster: &str, kind: Kind, window: Window) -> String {
-    format!("{}{}{PARQUET_SUFFIX}", folder(cluster, kind, resolution_of(window)), window.file_stem())
+    object_key(cluster, kind, resolution_of(window), window, Encoding::Parquet)
 }
 
 /// The key the first format gave the same object (`.json`), which readers still accept.
 pub fn legacy_json_key(cluster: &str, kind: Kind, window: Window) -> String {
-    format!("{}{}{JSON_SUFFIX}", folder(cluster, kind, resolution_of(window)), window.file_stem())
+    object_key(cluster, kind, resolution_of(window), window, Encoding::Json)
+}
+
+/// The one spelling of an object's key: its folder, then `<start>-<end>` and the encoding's
+/// suffix (what [`window_of`] reads back).
+pub(crate) fn object_key(
+    cluster: &str,
+    kind: Kind,
+    resolution: Resolution,
+    window: Window,
+    encoding: Encoding,
+) -> String {
+    format!("{}{}{}", folder(cluster, kind, resolution), window.file_stem(), encoding.suffix())
 }
 
 /// The folder a window is filed under: `1h/` for a UTC hour, `1d/` for anything else.

@@ -70,8 +70,13 @@ impl EtlKey {
 
 impl fmt::Display for EtlKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let folder = layout::folder(&self.cluster, self.kind, self.resolution);
-        write!(f, "{folder}{}{}", self.window.file_stem(), self.encoding.suffix())
+        f.write_str(&layout::object_key(
+            &self.cluster,
+            self.kind,
+            self.resolution,
+            self.window,
+            self.encoding,
+        ))
     }
 }
 
