@@ -470,8 +470,11 @@ enum BodyCheck {
     Now,
 }
 
-/// The quarantine codes of inputs that were not read, so not copied.
-const UNREAD_CODES: [&str; 2] = ["unreadable", "too-large"];
+/// The quarantine codes of inputs that were not read (so not copied): S3 refused them, or
+/// they are over [`Options::max_input_bytes`].
+const UNREADABLE: &str = "unreadable";
+const TOO_LARGE: &str = "too-large";
+const UNREAD_CODES: [&str; 2] = [UNREADABLE, TOO_LARGE];
 
 /// Reads an input of at most `limit` bytes: `Ok(None)` when it is gone, `Err(Ok(distrust))`
 /// when S3 refuses it or it is larger.
@@ -489,11 +492,11 @@ async fn read_object(
     };
     match read {
         Ok(fetched) => Ok(Ok(Some(fetched))),
-        Err(e @ FederationError::TooLarge { .. }) => Ok(Err(Distrust::new("too-large", e.to_string()))),
+        Err(e @ FederationError::TooLarge { .. }) => Ok(Err(Distrust::new(TOO_LARGE, e.to_string()))),
         Err(e) => match e.s3_failure() {
             Some(S3Failure::NotFound) => Ok(Ok(None)),
             Some(S3Failure::Refused | S3Failure::NotImplemented) => {
-                Ok(Err(Distrust::new("unreadable", e.to_string())))
+                Ok(Err(Distrust::new(UNREADABLE, e.to_string())))
             }
             _ => Err(e),
         },
